@@ -1,0 +1,88 @@
+"""HTTP: events (create, edit, schedule, list, lifecycle)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from server.api.openapi import doc
+from server.auth import Role, require
+from server.context import ctx
+from server.lifecycle import EventState
+from server.schemas import EventCreate, EventList, EventOut, EventStateChange, EventUpdate
+from server.services import events as service
+from server.validation import read_json
+
+ADMIN = frozenset({Role.ADMIN})
+EXPERT_OR_ADMIN = frozenset({Role.EXPERT, Role.ADMIN})
+
+
+@doc("List events", response=EventList)
+async def list_events(request: Request) -> JSONResponse:
+    c = ctx(request)
+    async with c.session() as session:
+        events = await service.list_events(session)
+    body = EventList(events=[service.event_out(e, c.settings.base_url) for e in events])
+    return JSONResponse(body.model_dump(mode="json"))
+
+
+@doc("Create an event", body=EventCreate, response=EventOut, status=201, roles="admin")
+async def create_event(request: Request) -> JSONResponse:
+    c = ctx(request)
+    async with c.session() as session:
+        require(await c.caller(request, session, None), ADMIN)
+        body = await read_json(request, EventCreate, c.settings.max_body_bytes)
+        event = await service.create_event(session, body)
+    return JSONResponse(service.event_out(event, c.settings.base_url).model_dump(mode="json"), 201)
+
+
+@doc("Get one event", response=EventOut)
+async def get_event(request: Request) -> JSONResponse:
+    c = ctx(request)
+    async with c.session() as session:
+        event, _ = await c.event_and_caller(request, session)
+    return JSONResponse(service.event_out(event, c.settings.base_url).model_dump(mode="json"))
+
+
+@doc(
+    "Edit or schedule an event (only the given fields change)",
+    body=EventUpdate,
+    response=EventOut,
+    roles="admin",
+)
+async def update_event(request: Request) -> JSONResponse:
+    c = ctx(request)
+    async with c.session() as session:
+        event, caller = await c.event_and_caller(request, session)
+        require(caller, ADMIN)
+        body = await read_json(request, EventUpdate, c.settings.max_body_bytes)
+        event = await service.update_event(session, event, body)
+    return JSONResponse(service.event_out(event, c.settings.base_url).model_dump(mode="json"))
+
+
+@doc(
+    "Start, end or archive an event",
+    body=EventStateChange,
+    response=EventOut,
+    roles="expert or admin (archive: admin)",
+)
+async def change_state(request: Request) -> JSONResponse:
+    c = ctx(request)
+    async with c.session() as session:
+        event, caller = await c.event_and_caller(request, session)
+        require(caller, EXPERT_OR_ADMIN)
+        body = await read_json(request, EventStateChange, c.settings.max_body_bytes)
+        if body.state == EventState.ARCHIVED:
+            require(caller, ADMIN)
+        event = await service.change_state(session, event, EventState(body.state))
+    return JSONResponse(service.event_out(event, c.settings.base_url).model_dump(mode="json"))
+
+
+routes = [
+    Route("/api/v1/events", list_events, methods=["GET"]),
+    Route("/api/v1/events", create_event, methods=["POST"]),
+    Route("/api/v1/events/{slug}", get_event, methods=["GET"]),
+    Route("/api/v1/events/{slug}", update_event, methods=["PATCH"]),
+    Route("/api/v1/events/{slug}/state", change_state, methods=["POST"]),
+]

@@ -1,0 +1,54 @@
+"""The Starlette app factory. Everything with I/O is built in the lifespan, never at import."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+
+from server import pages
+from server.api import events, health, people
+from server.auth import Tokens
+from server.context import AppContext
+from server.db.engine import Database
+from server.errors import HANDLERS
+from server.i18n import Catalogue
+from server.metrics import Metrics
+from server.middleware import BodyLimit, RequestMetrics, SecurityHeaders
+from server.ratelimit import MemoryRateLimiter
+from server.settings import Settings
+
+log = logging.getLogger("sitecast")
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or Settings.from_env()
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        settings.media_dir.mkdir(parents=True, exist_ok=True)
+        db = Database(settings.database_url)
+        app.state.ctx = AppContext(
+            settings=settings,
+            db=db,
+            tokens=Tokens(settings.resolved_secret(), settings.admin_token),
+            metrics=metrics,
+            limiter=MemoryRateLimiter(),
+        )
+        app.state.pages = pages.Pages(Catalogue())
+        try:
+            yield
+        finally:
+            await db.dispose()
+
+    routes = [*health.routes, *events.routes, *people.routes, *pages.routes]
+    middleware = [
+        Middleware(RequestMetrics, metrics=metrics),
+        Middleware(SecurityHeaders, secure=settings.secure_cookies),
+        Middleware(BodyLimit, limit=settings.max_body_bytes, exempt_prefixes=("/whip", "/whep")),
+    ]
+    return Starlette(routes=routes, middleware=middleware, exception_handlers=HANDLERS, lifespan=lifespan)

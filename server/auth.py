@@ -1,0 +1,170 @@
+"""Who is asking: admin bearer token, or a participant's signed token (Bearer, cookie or `?token=`)."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import HTTPConnection
+from starlette.responses import Response
+
+from server.db.models import Event, Participant
+from server.errors import ApiError
+
+ADMIN_COOKIE = "sitecast_admin"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class Role(StrEnum):
+    VIEWER = "viewer"
+    EXPERT = "expert"
+    MODERATOR = "moderator"
+    ADMIN = "admin"
+
+
+STAFF = frozenset({Role.EXPERT, Role.MODERATOR, Role.ADMIN})
+MODERATORS = frozenset({Role.MODERATOR, Role.ADMIN})
+
+
+def event_cookie(slug: str) -> str:
+    return f"sitecast_{slug}"
+
+
+def set_event_cookie(response: Response, slug: str, token: str, max_age_hours: float, secure: bool) -> None:
+    response.set_cookie(
+        event_cookie(slug),
+        token,
+        max_age=int(max_age_hours * 3600),
+        httponly=True,
+        samesite="lax",
+        secure=secure,
+        path="/",
+    )
+
+
+def new_nonce() -> str:
+    return secrets.token_hex(8)
+
+
+class Tokens:
+    """Participant tokens: signed {participant id, nonce}; the row decides expiry and revocation."""
+
+    def __init__(self, secret: str, admin_token: str) -> None:
+        self._serializer = URLSafeSerializer(secret, salt="sitecast.participant")
+        self._admin = admin_token
+
+    def issue(self, participant: Participant) -> str:
+        return self._serializer.dumps({"p": participant.id, "n": participant.token_nonce})
+
+    def read(self, token: str) -> tuple[int, str] | None:
+        try:
+            data = self._serializer.loads(token)
+        except BadSignature:
+            return None
+        if not isinstance(data, dict) or not isinstance(data.get("p"), int) or not isinstance(data.get("n"), str):
+            return None
+        return data["p"], data["n"]
+
+    def is_admin(self, token: str) -> bool:
+        return bool(self._admin) and hmac.compare_digest(token.encode(), self._admin.encode())
+
+
+@dataclass(frozen=True)
+class Principal:
+    role: Role
+    participant: Participant | None
+    via_cookie: bool
+
+    @property
+    def participant_id(self) -> int | None:
+        return self.participant.id if self.participant else None
+
+
+def _bearer(conn: HTTPConnection) -> str | None:
+    header = conn.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return None
+
+
+def check_origin(conn: HTTPConnection, base_url: str) -> None:
+    """Cookie-authenticated writes and WebSocket upgrades must come from our own origin."""
+    origin = conn.headers.get("origin")
+    if origin is None:
+        raise ApiError(403, "bad_origin", "cookie-authenticated requests must carry an Origin header")
+    host = conn.headers.get("host", "")
+    allowed = {base_url.rstrip("/"), f"http://{host}", f"https://{host}"}
+    if origin.rstrip("/") not in allowed:
+        raise ApiError(403, "bad_origin", f"requests from {origin} are not allowed")
+
+
+def candidate_tokens(conn: HTTPConnection, slug: str | None) -> list[tuple[str, bool]]:
+    """Tokens the connection offers, most explicit first, each flagged True when it came from a cookie."""
+    found: list[tuple[str, bool]] = []
+    bearer = _bearer(conn)
+    if bearer:
+        found.append((bearer, False))
+    query = conn.query_params.get("token")
+    if query:
+        found.append((query, False))
+    if slug is not None and (cookie := conn.cookies.get(event_cookie(slug))):
+        found.append((cookie, True))
+    if cookie := conn.cookies.get(ADMIN_COOKIE):
+        found.append((cookie, True))
+    return found
+
+
+async def principal_for(
+    conn: HTTPConnection, session: AsyncSession, tokens: Tokens, event: Event | None, *, base_url: str
+) -> Principal | None:
+    """The caller's principal for `event` (or globally when None); None when anonymous.
+
+    A token that is present but invalid, expired or revoked is a 401, not silently anonymous.
+    """
+    offered = candidate_tokens(conn, event.slug if event else None)
+    for token, via_cookie in offered:
+        if tokens.is_admin(token):
+            principal = Principal(Role.ADMIN, None, via_cookie)
+            break
+        parsed = tokens.read(token)
+        if parsed is None:
+            if via_cookie:
+                continue  # a stale cookie from an earlier secret: treat as absent
+            raise ApiError(401, "bad_token", "token is not valid")
+        participant = await session.get(Participant, parsed[0])
+        now = datetime.now(UTC)
+        if (
+            participant is None
+            or participant.token_nonce != parsed[1]
+            or participant.revoked_at is not None
+            or (participant.expires_at is not None and participant.expires_at <= now)
+        ):
+            if via_cookie:
+                continue
+            raise ApiError(401, "bad_token", "token has expired or was revoked")
+        if event is None or participant.event_id != event.id:
+            if via_cookie:
+                continue
+            raise ApiError(403, "wrong_event", "this token belongs to another event")
+        principal = Principal(Role(participant.role), participant, via_cookie)
+        break
+    else:
+        return None
+    if principal.via_cookie and conn.scope["type"] == "http" and conn.scope["method"] not in SAFE_METHODS:
+        check_origin(conn, base_url)
+    return principal
+
+
+def require(principal: Principal | None, roles: frozenset[Role]) -> Principal:
+    if principal is None:
+        raise ApiError(401, "unauthorized", "sign in or join the event first")
+    if principal.role not in roles:
+        needed = " or ".join(sorted(roles))
+        raise ApiError(403, "forbidden", f"this needs the {needed} role; you are {principal.role}")
+    return principal

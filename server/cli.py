@@ -1,0 +1,124 @@
+"""`python -m server run|migrate|seed|worker`: what `make run` and the Procfile call."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import signal
+import sys
+
+from sqlalchemy import select
+
+from server.auth import Tokens
+from server.db.engine import Database
+from server.db.migrate import upgrade
+from server.db.models import Event, Participant
+from server.seed import seed_if_empty
+from server.services.events import links
+from server.settings import Settings
+
+
+def ensure_admin_token(settings: Settings) -> Settings:
+    """An unset ADMIN_TOKEN is generated once and kept beside the data, so links survive restarts."""
+    if settings.admin_token:
+        return settings
+    path = settings.media_dir.parent / "admin.token"
+    if path.is_file():
+        token = path.read_text().strip()
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        token = secrets.token_urlsafe(24)
+        path.write_text(token)
+        path.chmod(0o600)
+    os.environ["ADMIN_TOKEN"] = token
+    return Settings.from_env()
+
+
+async def _seed_and_describe(settings: Settings) -> str:
+    db = Database(settings.database_url)
+    tokens = Tokens(settings.resolved_secret(), settings.admin_token)
+    lines: list[str] = []
+    try:
+        async with db.session() as session:
+            seeded = await seed_if_empty(session, settings.invite_ttl_hours)
+            events = list((await session.execute(select(Event).order_by(Event.id))).scalars())
+            base = settings.base_url
+            lines.append(
+                f"Sitecast is starting on {base}  ({'seeded the two sample events' if seeded else 'existing data'})"
+            )
+            lines.append(f"  admin token : {settings.admin_token}")
+            lines.append(f"  API docs    : {base}/api/v1/openapi.json")
+            for event in events:
+                lines.append(f"\n  {event.title_zh}  /  {event.title_en}")
+                lines.append(f"    event page : {links(event, base).page}")
+                invites = (
+                    await session.execute(
+                        select(Participant).where(
+                            Participant.event_id == event.id,
+                            Participant.role.in_(["expert", "moderator"]),
+                            Participant.revoked_at.is_(None),
+                        )
+                    )
+                ).scalars()
+                for p in invites:
+                    label = "studio     " if p.role == "expert" else "moderator  "
+                    lines.append(f"    {label}: {base}/e/{event.slug}/enter?token={tokens.issue(p)}")
+    finally:
+        await db.dispose()
+    return "\n".join(lines)
+
+
+def run(settings: Settings) -> None:
+    import uvicorn
+
+    from server.app import create_app
+
+    settings = ensure_admin_token(settings)
+    upgrade(settings.database_url)
+    print(asyncio.run(_seed_and_describe(settings)), flush=True)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        ws="websockets-sansio",
+        proxy_headers=False,
+    )
+
+
+def worker(settings: Settings) -> None:
+    """Background jobs process. Until archive jobs exist it starts, says so and idles until stopped."""
+    stop = asyncio.Event()
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        print("sitecast worker: no background job queues configured yet; idling", flush=True)
+        await stop.wait()
+
+    asyncio.run(main())
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m server", description="Sitecast server")
+    parser.add_argument("command", choices=["run", "migrate", "seed", "worker"])
+    args = parser.parse_args(argv)
+    settings = Settings.from_env()
+    if args.command == "run":
+        run(settings)
+    elif args.command == "migrate":
+        upgrade(settings.database_url)
+        print("migrations applied", file=sys.stderr)
+    elif args.command == "seed":
+        settings = ensure_admin_token(settings)
+        upgrade(settings.database_url)
+        print(asyncio.run(_seed_and_describe(settings)))
+    else:
+        worker(settings)
+
+
+if __name__ == "__main__":
+    main()

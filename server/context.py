@@ -1,0 +1,48 @@
+"""What the app lifespan builds and every request uses (no module globals)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import HTTPConnection
+
+from server.auth import Principal, Tokens, principal_for
+from server.db.engine import Database
+from server.db.models import Event
+from server.metrics import Metrics
+from server.ratelimit import RateLimiter
+from server.services.events import get_event
+from server.settings import Settings
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    db: Database
+    tokens: Tokens
+    metrics: Metrics
+    limiter: RateLimiter
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        async with self.db.session() as session:
+            yield session
+
+    async def caller(self, conn: HTTPConnection, session: AsyncSession, event: Event | None) -> Principal | None:
+        return await principal_for(conn, session, self.tokens, event, base_url=self.settings.base_url)
+
+    async def event_and_caller(self, conn: HTTPConnection, session: AsyncSession) -> tuple[Event, Principal | None]:
+        event = await get_event(session, conn.path_params["slug"])
+        return event, await self.caller(conn, session, event)
+
+
+def ctx(conn: HTTPConnection) -> AppContext:
+    context: AppContext = conn.app.state.ctx
+    return context
+
+
+def client_ip(conn: HTTPConnection) -> str:
+    return conn.client.host if conn.client else "unknown"

@@ -1,0 +1,78 @@
+"""The web shell over HTTP: event list and event page in zh-CN and English, no CDN, safe headers."""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any
+
+import httpx
+
+from tests.conftest import ADMIN, unique_slug
+
+
+async def test_event_list_in_chinese_by_default_and_english_by_browser_language(
+    client: httpx.AsyncClient, event: dict[str, Any]
+) -> None:
+    zh = await client.get("/")
+    assert zh.status_code == 200 and '<html lang="zh-CN">' in zh.text and "全部活动" in zh.text
+    assert event["title_zh"] in zh.text
+    en = await client.get("/", headers={"Accept-Language": "en-GB,en;q=0.9,zh;q=0.5"})
+    assert '<html lang="en">' in en.text and "All events" in en.text and html.escape(event["title_en"]) in en.text
+    weighted = await client.get("/", headers={"Accept-Language": "en;q=0.3, zh-CN;q=0.8"})
+    assert '<html lang="zh-CN">' in weighted.text
+
+
+async def test_language_switch_sticks_in_a_cookie(server: Any) -> None:
+    async with httpx.AsyncClient(base_url=server.base_url) as browser:
+        switched = await browser.get("/?lang=en", headers={"Accept-Language": "zh-CN"})
+        assert '<html lang="en">' in switched.text
+        again = await browser.get("/", headers={"Accept-Language": "zh-CN"})
+        assert '<html lang="en">' in again.text
+
+
+async def test_event_page_shows_event_and_join_form(client: httpx.AsyncClient, event: dict[str, Any]) -> None:
+    page = await client.get(f"/e/{event['slug']}")
+    assert page.status_code == 200
+    assert event["title_zh"] in page.text and "登记参加" in page.text and "监理单位" in page.text
+    page_en = await client.get(f"/e/{event['slug']}?lang=en")
+    assert "Register to take part" in page_en.text and "Site supervision" in page_en.text
+
+
+async def test_user_text_is_escaped(client: httpx.AsyncClient) -> None:
+    slug = unique_slug()
+    payload = "<script>alert(1)</script><img src=x onerror=alert(2)>"
+    await client.post(
+        "/api/v1/events",
+        json={"slug": slug, "title_zh": payload, "description_zh": payload, "topics": ["<b>x</b>"]},
+        headers=ADMIN,
+    )
+    for path in ("/", f"/e/{slug}"):
+        html = (await client.get(path)).text
+        assert "<script>alert(1)" not in html and "<img src=x" not in html and "<b>x</b>" not in html
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+async def test_pages_carry_security_headers_and_load_nothing_external(
+    client: httpx.AsyncClient, event: dict[str, Any]
+) -> None:
+    page = await client.get(f"/e/{event['slug']}")
+    csp = page.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp
+    assert page.headers["x-content-type-options"] == "nosniff"
+    for url in re.findall(r'(?:src|href)="([^"]+)"', page.text):
+        assert not url.startswith(("http:", "https:", "//")), url
+        if url.startswith("/static/"):
+            assert (await client.get(url)).status_code == 200, url
+    assert "<script>" not in page.text  # no inline script; data goes in application/json blocks
+
+
+async def test_staff_pages_need_a_staff_token(client: httpx.AsyncClient, event: dict[str, Any]) -> None:
+    slug = event["slug"]
+    assert (await client.get(f"/e/{slug}/moderate")).status_code == 403
+    expert = (await client.post(f"/api/v1/events/{slug}/invites", json={"role": "expert"}, headers=ADMIN)).json()
+    as_expert = {"Authorization": f"Bearer {expert['token']}"}
+    assert (await client.get(f"/e/{slug}/studio", headers=as_expert)).status_code == 200
+    assert (await client.get(f"/e/{slug}/moderate", headers=as_expert)).status_code == 403
+    bad = await client.get(f"/e/{slug}/enter", params={"token": "forged"})
+    assert bad.status_code == 401 and "text/html" in bad.headers["content-type"]

@@ -1,0 +1,111 @@
+"""Test support: real servers on 127.0.0.1, real databases, polling with timeouts (never sleep-and-hope)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import uvicorn
+
+from server.app import create_app
+from server.settings import Settings
+
+ADMIN_TOKEN = "test-admin-token"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def wait_for(
+    predicate: Callable[[], Awaitable[Any]] | Callable[[], Any],
+    timeout: float = 10.0,
+    interval: float = 0.02,
+    message: str = "condition",
+) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+        await asyncio.sleep(interval)
+
+
+def postgres_admin_dsn(url: str) -> str:
+    parts = urlsplit(url.replace("postgresql+asyncpg://", "postgresql://"))
+    return urlunsplit(parts)
+
+
+async def create_pg_database(base_url: str) -> str:
+    """A fresh database beside the one in `base_url`, so runs never see each other's rows."""
+    name = f"sitecast_t_{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(postgres_admin_dsn(base_url))
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    parts = urlsplit(base_url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+async def drop_pg_database(base_url: str, url: str) -> None:
+    name = urlsplit(url).path.lstrip("/")
+    conn = await asyncpg.connect(postgres_admin_dsn(base_url))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+class LiveServer:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.app = create_app(settings)
+        self.base_url = f"http://127.0.0.1:{settings.port}"
+        self.ws_url = f"ws://127.0.0.1:{settings.port}"
+        config = uvicorn.Config(
+            self.app,
+            host="127.0.0.1",
+            port=settings.port,
+            log_level="warning",
+            ws="websockets-sansio",
+            lifespan="on",
+        )
+        self.server = uvicorn.Server(config)
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self.server.serve())
+        await wait_for(lambda: self.server.started or self._task.done(), 20, message="server start")
+        if self._task.done():
+            self._task.result()
+            raise RuntimeError("server stopped during start")
+
+    async def stop(self) -> None:
+        self.server.should_exit = True
+        if self._task is not None:
+            await asyncio.wait_for(self._task, 20)
+
+
+@asynccontextmanager
+async def live_server(**overrides: Any) -> AsyncIterator[LiveServer]:
+    settings = Settings(port=free_port(), admin_token=ADMIN_TOKEN, secret_key="test-secret", **overrides)
+    server = LiveServer(settings)
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
