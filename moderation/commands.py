@@ -141,6 +141,7 @@ def reopen(q: Question, actor: Actor, now: float) -> Outcome:
 
     Clears the rejection reason and answer times; keeps any typed answer.
     """
+    require_status(q, _S.REJECTED, _S.ANSWERED, _S.ANSWERING)
     if q.status is _S.REJECTED:
         require_moderator(actor)
     else:
