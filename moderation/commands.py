@@ -111,9 +111,7 @@ def edit(q: Question, actor: Actor, text: str, now: float, approve: bool = False
     else:
         event = DomainEvent("question.updated", new, q.status)
     action = "edit_approve" if approve else "edit"
-    return Outcome(
-        questions=(new,), events=(event,), audit=(audited(actor.participant_id, action, now, q, new),)
-    )
+    return Outcome(questions=(new,), events=(event,), audit=(audited(actor.participant_id, action, now, q, new),))
 
 
 def reject(q: Question, actor: Actor, reason: RejectReason, reason_text: str | None, now: float) -> Outcome:

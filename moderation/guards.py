@@ -39,6 +39,4 @@ def require_status(q: Question, *allowed: QuestionStatus) -> None:
     """Refuse with ``illegal_transition`` unless ``q`` is in one of ``allowed``."""
     if q.status not in allowed:
         expected = ", ".join(s.value for s in allowed)
-        raise Refused(
-            "illegal_transition", f"expected status {expected}, actual {q.status.value!r} (question {q.id})"
-        )
+        raise Refused("illegal_transition", f"expected status {expected}, actual {q.status.value!r} (question {q.id})")

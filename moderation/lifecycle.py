@@ -34,8 +34,7 @@ class IllegalTransition(Exception):
         self.target = target
         expected = ", ".join(sorted(sources(target))) or "none"
         super().__init__(
-            f"cannot move a question to {target.value!r}: "
-            f"expected status {expected}, actual {current.value!r}"
+            f"cannot move a question to {target.value!r}: expected status {expected}, actual {current.value!r}"
         )
 
 

@@ -48,9 +48,7 @@ def merge(
         if child.merged_into != src.id:
             raise ValueError(f"question {child.id} is not merged into {src.id}")
     voters = merged_voters(src, dst, src_voters, dst_voters)
-    new_src = replace(
-        src, status=move(src, _S.MERGED), merged_into=dst.id, pinned=False, votes=0, held_reason=None
-    )
+    new_src = replace(src, status=move(src, _S.MERGED), merged_into=dst.id, pinned=False, votes=0, held_reason=None)
     new_dst = replace(dst, askers=dst.askers | src.askers, votes=len(voters))
     moved = tuple(replace(c, merged_into=dst.id) for c in children)
     events = [

@@ -13,9 +13,7 @@ from moderation.model import Actor, Question, QuestionStatus
 _S = QuestionStatus
 
 
-def pin(
-    q: Question, actor: Actor, now: float, pinned: bool, currently_pinned: Question | None = None
-) -> Outcome:
+def pin(q: Question, actor: Actor, now: float, pinned: bool, currently_pinned: Question | None = None) -> Outcome:
     """A moderator pins approved ``q`` as next (unpinning ``currently_pinned``, the event's pinned
     question if any), or unpins it."""
     require_moderator(actor)
@@ -29,9 +27,7 @@ def pin(
             raise ValueError(f"question {currently_pinned.id} is not in event {q.event_id}")
         changed.insert(0, replace(currently_pinned, pinned=False))
         extra["unpinned"] = currently_pinned.id
-    events = tuple(
-        DomainEvent("question.pinned", c, c.status, frozenset(), {"pinned": c.pinned}) for c in changed
-    )
+    events = tuple(DomainEvent("question.pinned", c, c.status, frozenset(), {"pinned": c.pinned}) for c in changed)
     action = "pin" if pinned else "unpin"
     return Outcome(
         questions=tuple(changed),

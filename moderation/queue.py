@@ -67,12 +67,8 @@ class Queue:
         if qid in self.questions:
             raise ValueError(f"question {qid} already exists")
         asked = [q.created_at for q in self.questions.values() if q.asker_id == asker.participant_id]
-        live = sorted(
-            (q.id, q.text) for q in self.questions.values() if q.status not in (_S.REJECTED, _S.MERGED)
-        )
-        verdict = check(
-            text, asker, self.rules, now=now, last_asked_at=max(asked, default=None), existing=live
-        )
+        live = sorted((q.id, q.text) for q in self.questions.values() if q.status not in (_S.REJECTED, _S.MERGED))
+        verdict = check(text, asker, self.rules, now=now, last_asked_at=max(asked, default=None), existing=live)
         outcome = commands.submit(
             question_id=qid,
             event_id=self.event_id,
@@ -140,9 +136,7 @@ class Queue:
         q = self.get(question_id)
         return self._step(answering.start_answering(q, self.as_actor(actor), now, self.answering()))
 
-    def mark_answered(
-        self, question_id: int, actor: Actor, now: float, answer_text: str | None = None
-    ) -> _Step:
+    def mark_answered(self, question_id: int, actor: Actor, now: float, answer_text: str | None = None) -> _Step:
         """See ``answering.mark_answered``."""
         q = self.get(question_id)
         return self._step(answering.mark_answered(q, self.as_actor(actor), now, answer_text))
@@ -155,9 +149,7 @@ class Queue:
         """See ``votes.unvote``."""
         return self._vote(question_id, voter, now, up=False)
 
-    def set_standing(
-        self, target: Actor, actor: Actor, new: Standing, reason: str | None, now: float
-    ) -> _Step:
+    def set_standing(self, target: Actor, actor: Actor, new: Standing, reason: str | None, now: float) -> _Step:
         """See ``standing.set_standing``."""
         target = self.as_actor(target)
         outcome = standing.set_standing(target, self.as_actor(actor), new, reason, now)

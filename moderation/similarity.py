@@ -80,9 +80,7 @@ def _dice(fa: frozenset[str], fb: frozenset[str]) -> float:
     return 2 * len(fa & fb) / (len(fa) + len(fb))
 
 
-def find_duplicate(
-    text: str, existing: Iterable[tuple[int, str]], threshold: float
-) -> tuple[int, float] | None:
+def find_duplicate(text: str, existing: Iterable[tuple[int, str]], threshold: float) -> tuple[int, float] | None:
     """The existing ``(id, score)`` most similar to ``text`` with score ≥ ``threshold``; lowest id on ties."""
     fa = fingerprint(text)
     best: tuple[int, float] | None = None

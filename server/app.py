@@ -10,7 +10,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
 from server import pages
-from server.api import events, health, people
+from server.api import events, health, people, questions, realtime
 from server.auth import Tokens
 from server.context import AppContext
 from server.db.engine import Database
@@ -18,7 +18,14 @@ from server.errors import HANDLERS
 from server.i18n import Catalogue
 from server.metrics import Metrics
 from server.middleware import BodyLimit, RequestMetrics, SecurityHeaders
+from server.questions.publisher import Publisher
+from server.questions.service import QuestionService
+from server.questions.votes import VoteCoalescer
 from server.ratelimit import MemoryRateLimiter
+from server.realtime.bus import Bus
+from server.realtime.hub import Hub
+from server.realtime.memory_bus import MemoryBus
+from server.realtime.redis_bus import RedisBus
 from server.settings import Settings
 
 log = logging.getLogger("sitecast")
@@ -32,20 +39,38 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         settings.media_dir.mkdir(parents=True, exist_ok=True)
         db = Database(settings.database_url)
+        bus: Bus = RedisBus(settings.redis_url) if settings.redis_url else MemoryBus()
+        hub = Hub(bus, metrics)
+        publisher = Publisher(bus)
+        votes = VoteCoalescer(db, publisher)
         app.state.ctx = AppContext(
             settings=settings,
             db=db,
             tokens=Tokens(settings.resolved_secret(), settings.admin_token),
             metrics=metrics,
             limiter=MemoryRateLimiter(),
+            bus=bus,
+            hub=hub,
+            questions=QuestionService(db, publisher, votes),
         )
         app.state.pages = pages.Pages(Catalogue())
+        await hub.start()
+        await votes.start()
         try:
             yield
         finally:
+            await votes.close()
+            await hub.close()
             await db.dispose()
 
-    routes = [*health.routes, *events.routes, *people.routes, *pages.routes]
+    routes = [
+        *health.routes,
+        *events.routes,
+        *people.routes,
+        *questions.routes,
+        *realtime.routes,
+        *pages.routes,
+    ]
     middleware = [
         Middleware(RequestMetrics, metrics=metrics),
         Middleware(SecurityHeaders, secure=settings.secure_cookies),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import HTTPConnection
@@ -13,7 +13,10 @@ from server.auth import Principal, Tokens, principal_for
 from server.db.engine import Database
 from server.db.models import Event
 from server.metrics import Metrics
+from server.questions.service import QuestionService
 from server.ratelimit import RateLimiter
+from server.realtime.bus import Bus
+from server.realtime.hub import Hub
 from server.services.events import get_event
 from server.settings import Settings
 
@@ -25,6 +28,13 @@ class AppContext:
     tokens: Tokens
     metrics: Metrics
     limiter: RateLimiter
+    bus: Bus
+    hub: Hub
+    questions: QuestionService
+    stream_states: dict[str, str] = field(default_factory=dict)
+
+    def stream_state(self, slug: str) -> str:
+        return self.stream_states.get(slug, "idle")
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:

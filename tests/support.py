@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import time
 import uuid
@@ -109,3 +110,61 @@ async def live_server(**overrides: Any) -> AsyncIterator[LiveServer]:
         yield server
     finally:
         await server.stop()
+
+
+class WsClient:
+    """A WebSocket client that records every frame it receives (the test's view of what a browser sees)."""
+
+    def __init__(self, url: str, headers: dict[str, str] | None = None) -> None:
+        self.url = url
+        self.headers = headers or {}
+        self.frames: list[dict[str, Any]] = []
+        self.ws: Any = None
+        self._reader: asyncio.Task[None] | None = None
+        self.closed_code: int | None = None
+
+    async def connect(self, last_id: int | None = None) -> WsClient:
+        import websockets
+
+        self.ws = await websockets.connect(self.url, additional_headers=self.headers, max_size=2**24)
+        await self.ws.send(json.dumps({"type": "hello", "last_id": last_id}))
+        self._reader = asyncio.create_task(self._read())
+        return self
+
+    async def _read(self) -> None:
+        import websockets
+
+        try:
+            async for message in self.ws:
+                self.frames.append(json.loads(message))
+        except websockets.ConnectionClosed:
+            pass
+        finally:
+            self.closed_code = self.ws.close_code
+
+    async def send(self, message: dict[str, Any]) -> None:
+        await self.ws.send(json.dumps(message))
+
+    async def close(self) -> None:
+        if self.ws is not None:
+            await self.ws.close()
+        if self._reader is not None:
+            await self._reader
+
+    def of_type(self, frame_type: str) -> list[dict[str, Any]]:
+        return [f for f in self.frames if f["type"] == frame_type]
+
+    @property
+    def last_id(self) -> int:
+        return max(f["id"] for f in self.frames if "id" in f)
+
+    def numbered(self) -> list[dict[str, Any]]:
+        return [f for f in self.frames if "id" in f and f["type"] != "snapshot"]
+
+    async def wait(
+        self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 10.0, message: str = "frame"
+    ) -> dict[str, Any]:
+        found: dict[str, Any] = await wait_for(
+            lambda: next((f for f in self.frames if predicate(f)), None), timeout, message=message
+        )
+        return found

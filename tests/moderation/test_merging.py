@@ -48,9 +48,7 @@ def test_pending_destination_stays_pending_and_answered_is_fine() -> None:
 def test_children_are_repointed() -> None:
     src = question(1, S.APPROVED)
     child = question(3, S.MERGED, merged_into=1)
-    out = merge(
-        src, question(2), MODERATOR, 1.0, src_voters=frozenset(), dst_voters=frozenset(), children=[child]
-    )
+    out = merge(src, question(2), MODERATOR, 1.0, src_voters=frozenset(), dst_voters=frozenset(), children=[child])
     assert out.questions[2].merged_into == 2
     assert out.events[2].data == {"into": 2}
     with pytest.raises(ValueError, match="not merged into 1"):

@@ -46,9 +46,7 @@ def test_fingerprint_chinese_bigrams_without_function_words() -> None:
 
 
 def test_works_without_any_spaces() -> None:
-    assert (
-        similarity("地铁保护区内基坑降水方案审批流程", "地铁保护区基坑降水方案的审批流程是什么") >= THRESHOLD
-    )
+    assert similarity("地铁保护区内基坑降水方案审批流程", "地铁保护区基坑降水方案的审批流程是什么") >= THRESHOLD
 
 
 def test_empty_fingerprints_are_not_similar() -> None:

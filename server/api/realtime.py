@@ -1,0 +1,157 @@
+"""WebSocket: `GET /api/v1/events/{slug}/ws` — snapshot or replay, then live frames (see README)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import Any
+
+from starlette.routing import WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from moderation.ranking import Sort
+from server.auth import STAFF, Principal, check_origin
+from server.context import AppContext, ctx
+from server.db.models import Event
+from server.errors import ApiError, error_response
+from server.questions.queries import queue
+from server.realtime.hub import Connection, public_channel, staff_channel
+
+# A client that connects but says nothing is dropped; browsers send hello at once.
+HELLO_TIMEOUT_S = 10.0
+MAX_CLIENT_FRAME = 4096
+CLOSE_POLICY = 1008
+
+
+async def events_ws(websocket: WebSocket) -> None:
+    c = ctx(websocket)
+    try:
+        async with c.session() as session:
+            event, caller = await c.event_and_caller(websocket, session)
+        if caller is not None and caller.via_cookie:
+            check_origin(websocket, c.settings.base_url)
+    except ApiError as exc:
+        # Refuse the upgrade with the HTTP status (Starlette sends it as a denial response).
+        await websocket.send_denial_response(_json_response(exc))
+        return
+    await websocket.accept()
+    staff = caller is not None and caller.role in STAFF
+    conn = Connection(
+        ws=websocket,
+        event_id=event.id,
+        channel=staff_channel(event.id) if staff else public_channel(event.id),
+        participant_id=caller.participant_id if caller else None,
+        is_viewer=not staff,
+    )
+    conn.on_gap = lambda conn: c.hub._spawn(_fill_gap(c, conn))
+    await c.hub.add(conn)
+    try:
+        await _serve(c, websocket, conn, event, caller)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        c.hub.remove(conn)
+
+
+async def _serve(c: AppContext, ws: WebSocket, conn: Connection, event: Event, caller: Principal | None) -> None:
+    hello = await _receive(ws, timeout=HELLO_TIMEOUT_S)
+    while True:
+        if hello is None or hello.get("type") != "hello":
+            await ws.close(CLOSE_POLICY, "first frame must be hello")
+            return
+        if await _bring_up_to_date(c, ws, conn, event, caller, hello.get("last_id")):
+            break
+        hello = await _receive(ws, timeout=HELLO_TIMEOUT_S)
+    while True:
+        message = await _receive(ws, timeout=None)
+        if message is None:
+            return
+        if message.get("type") == "ping":
+            c.hub.push(conn, '{"type":"pong"}')
+        elif message.get("type") == "hello":
+            # A fresh hello on an open socket: same rules, e.g. after the client lost track.
+            conn.syncing = []
+            await _bring_up_to_date(c, ws, conn, event, caller, message.get("last_id"))
+
+
+async def _bring_up_to_date(
+    c: AppContext, ws: WebSocket, conn: Connection, event: Event, caller: Principal | None, last_id: Any
+) -> bool:
+    """Snapshot or replay, then release the live frames that arrived meanwhile. False: resync sent."""
+    if last_id is not None and (not isinstance(last_id, int) or isinstance(last_id, bool)):
+        await ws.close(CLOSE_POLICY, "last_id must be an integer or null")
+        raise WebSocketDisconnect(CLOSE_POLICY)
+    if last_id is None:
+        position = await c.bus.position(conn.channel)
+        async with c.session() as session:
+            state = await queue(session, event, caller, Sort.POPULAR)
+        snapshot = {
+            **state,
+            "event": {"state": event.state, "moderation_mode": event.moderation_mode},
+            "stream": {"state": c.stream_state(event.slug)},
+            "viewers": c.hub.viewers(event.id),
+            "role": caller.role.value if caller else "viewer",
+        }
+        conn.last_id = position
+        await ws.send_text(json.dumps({"type": "snapshot", "id": position, "data": snapshot}, ensure_ascii=False))
+    else:
+        missed = await c.bus.since(conn.channel, last_id)
+        if missed is None:
+            conn.syncing = []  # stay parked until the client asks again with last_id null
+            await ws.send_text('{"type":"resync_required"}')
+            return False
+        conn.last_id = last_id
+        for frame in missed:
+            conn.last_id = frame.id
+            await ws.send_text(frame.text)
+        if conn.participant_id is not None:
+            async with c.session() as session:
+                state = await queue(session, event, caller, Sort.POPULAR)
+            mine = {"mine": state["mine"], "voted": state["voted"]}
+            await ws.send_text(json.dumps({"type": "mine", "data": mine}, ensure_ascii=False))
+    _release(c, conn)
+    return True
+
+
+def _release(c: AppContext, conn: Connection) -> None:
+    waiting, conn.syncing = conn.syncing or [], None
+    for frame in sorted(waiting, key=lambda f: f.id):
+        c.hub.offer(conn, frame)
+
+
+async def _fill_gap(c: AppContext, conn: Connection) -> None:
+    missed = await c.bus.since(conn.channel, conn.last_id)
+    if missed is None:
+        await conn.ws.close(4009, "resync required")
+        return
+    waiting, conn.syncing = (conn.syncing or []), None
+    for frame in sorted({f.id: f for f in [*missed, *waiting]}.values(), key=lambda f: f.id):
+        c.hub.offer(conn, frame)
+
+
+async def _receive(ws: WebSocket, timeout: float | None) -> dict[str, Any] | None:
+    try:
+        text = await asyncio.wait_for(ws.receive_text(), timeout) if timeout else await ws.receive_text()
+    except TimeoutError:
+        with contextlib.suppress(Exception):
+            await ws.close(CLOSE_POLICY, "no hello")
+        return None
+    except (KeyError, RuntimeError):
+        return None  # binary frame or a closed socket
+    if len(text) > MAX_CLIENT_FRAME:
+        await ws.close(1009, "frame too large")
+        return None
+    try:
+        message = json.loads(text)
+    except ValueError:
+        await ws.close(CLOSE_POLICY, "frames must be JSON")
+        return None
+    return message if isinstance(message, dict) else None
+
+
+def _json_response(exc: ApiError) -> Any:
+    return error_response(exc.status, exc.code, exc.message)
+
+
+routes = [WebSocketRoute("/api/v1/events/{slug}/ws", events_ws)]

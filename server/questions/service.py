@@ -1,0 +1,381 @@
+"""Question use cases: submit, vote, moderate. Each command runs the pure domain, commits, then publishes."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable
+from dataclasses import replace
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from moderation import commands, rules
+from moderation.errors import Refused
+from moderation.events import AuditEntry, Outcome
+from moderation.model import Actor, ModerationMode, QuestionStatus, RejectReason, Role, Standing
+from moderation.model import Question as DomainQuestion
+from server.auth import Principal
+from server.db import models
+from server.db.engine import Database
+from server.errors import ApiError
+from server.lifecycle import EventState
+from server.questions.mapping import apply, new_row, to_domain
+from server.questions.publisher import Publisher
+from server.questions.votes import VoteCoalescer
+from server.schemas_questions import ActionRequest, ModerationSettings, QuestionCreate
+
+_STATUS_FOR_REFUSAL = {
+    "forbidden": 403,
+    "muted": 403,
+    "banned": 403,
+    "rate_limited": 429,
+    "too_long": 422,
+    "too_short": 422,
+    "banned_word": 422,
+    "link": 422,
+    "not_found": 404,
+}
+
+
+def refused(exc: Refused) -> ApiError:
+    status = _STATUS_FOR_REFUSAL.get(exc.code, 409)
+    message = exc.detail or exc.code.replace("_", " ")
+    return ApiError(status, exc.code, message, retry_after=exc.retry_after)
+
+
+def actor_for(caller: Principal) -> Actor:
+    p = caller.participant
+    if p is None:
+        return Actor(participant_id=0, role=Role.ADMIN)
+    return Actor(participant_id=p.id, role=Role(p.role), standing=Standing(p.standing))
+
+
+class QuestionService:
+    def __init__(self, db: Database, publisher: Publisher, votes: VoteCoalescer) -> None:
+        self.db = db
+        self.publisher = publisher
+        self.votes = votes
+        # One command at a time per event in this process; PostgreSQL row locks cover other processes.
+        self._locks: dict[int, asyncio.Lock] = {}
+
+    def _lock(self, event_id: int) -> asyncio.Lock:
+        return self._locks.setdefault(event_id, asyncio.Lock())
+
+    async def _lock_event_row(self, session: AsyncSession, event_id: int) -> models.Event:
+        event = (
+            await session.execute(select(models.Event).where(models.Event.id == event_id).with_for_update())
+        ).scalar_one()
+        return event
+
+    async def _fresh_actor(self, session: AsyncSession, caller: Principal) -> Actor:
+        if caller.participant is None:
+            return actor_for(caller)
+        p = await session.get(models.Participant, caller.participant.id, populate_existing=True)
+        assert p is not None
+        return Actor(participant_id=p.id, role=Role(p.role), standing=Standing(p.standing))
+
+    # submit ----------------------------------------------------------------------------------------
+    async def submit(self, event: models.Event, caller: Principal, body: QuestionCreate) -> DomainQuestion:
+        if caller.participant is None:
+            raise ApiError(403, "forbidden", "join the event as a participant to ask a question")
+        if event.state in (EventState.ENDED, EventState.ARCHIVED):
+            raise ApiError(409, "event_over", "this event has ended; questions are closed")
+        if body.anonymous and not event.allow_anonymous:
+            raise ApiError(422, "anonymous_not_allowed", "this event does not allow anonymous questions")
+        if body.topic is not None and body.topic not in event.topics:
+            raise ApiError(422, "invalid", f"topic must be one of the event's topics: {', '.join(event.topics)}")
+        async with self._lock(event.id), self.db.session() as session:
+            ev = await self._lock_event_row(session, event.id)
+            actor = await self._fresh_actor(session, caller)
+            now = time.time()
+            last = (
+                await session.execute(
+                    select(func.max(models.Question.created_at)).where(
+                        models.Question.event_id == ev.id, models.Question.asker_id == actor.participant_id
+                    )
+                )
+            ).scalar_one_or_none()
+            existing = [
+                (qid, text)
+                for qid, text in await session.execute(
+                    select(models.Question.id, models.Question.text).where(
+                        models.Question.event_id == ev.id,
+                        models.Question.status.not_in([QuestionStatus.REJECTED, QuestionStatus.MERGED]),
+                    )
+                )
+            ]
+            cfg = rules.RulesConfig(
+                banned_words=frozenset(ev.banned_words or []),
+                link_policy=rules.LinkPolicy(ev.link_policy),
+                rate_limit_seconds=ev.rate_limit_seconds,
+            )
+            verdict = rules.check(
+                body.text, actor, cfg, now=now, last_asked_at=last.timestamp() if last else None, existing=existing
+            )
+            try:
+                outcome = commands.submit(
+                    question_id=0,
+                    event_id=ev.id,
+                    asker=actor,
+                    text=body.text,
+                    anonymous=body.anonymous,
+                    now=now,
+                    mode=ModerationMode(ev.moderation_mode),
+                    verdict=verdict,
+                    topic=body.topic,
+                    pre_submitted=ev.state == EventState.SCHEDULED,
+                )
+            except Refused as exc:
+                raise refused(exc) from None
+            row = new_row(outcome.questions[0])
+            session.add(row)
+            await session.flush()
+            outcome = _with_id(outcome, row.id)
+            await session.commit()
+            people = {caller.participant.id: caller.participant}
+        await self.publisher.outcome(event.id, outcome, people)
+        return outcome.questions[0]
+
+    # votes -----------------------------------------------------------------------------------------
+    async def vote(self, event: models.Event, caller: Principal, question_id: int, up: bool) -> int:
+        if caller.participant is None:
+            raise ApiError(403, "forbidden", "join the event as a participant to vote")
+        async with self.db.session() as session:
+            row = await self._question(session, event, question_id)
+            actor = await self._fresh_actor(session, caller)
+            has_voted = await session.get(models.Vote, (question_id, actor.participant_id)) is not None
+            try:
+                outcome = (commands.vote if up else commands.unvote)(
+                    to_domain(row), actor, has_voted=has_voted, now=time.time()
+                )
+            except Refused as exc:
+                raise refused(exc) from None
+            if up:
+                session.add(models.Vote(question_id=question_id, participant_id=actor.participant_id))
+                change = 1
+            else:
+                await session.execute(
+                    delete(models.Vote).where(
+                        models.Vote.question_id == question_id, models.Vote.participant_id == actor.participant_id
+                    )
+                )
+                change = -1
+            # Atomic increment: concurrent voters in several processes never lose a count.
+            await session.execute(
+                update(models.Question)
+                .where(models.Question.id == question_id)
+                .values(votes=models.Question.votes + change)
+            )
+            try:
+                await session.commit()
+            except IntegrityError:
+                raise ApiError(409, "already_voted", "you have already voted for this question") from None
+            votes = outcome.questions[0].votes if outcome.questions else row.votes
+        self.votes.mark(event.id, question_id)
+        return votes
+
+    # moderation actions ----------------------------------------------------------------------------
+    async def act(
+        self, event: models.Event, caller: Principal, question_id: int, body: ActionRequest
+    ) -> DomainQuestion:
+        async with self._lock(event.id), self.db.session() as session:
+            await self._lock_event_row(session, event.id)
+            actor = await self._fresh_actor(session, caller)
+            row = await self._question(session, event, question_id)
+            q = to_domain(row)
+            now = time.time()
+            rows = {row.id: row}
+            try:
+                outcome = await self._run_action(session, event, actor, q, body, now, rows)
+            except Refused as exc:
+                raise refused(exc) from None
+            for changed in outcome.questions:
+                target = rows.get(changed.id) or await session.get(models.Question, changed.id)
+                assert target is not None
+                apply(target, changed)
+            self._audit(session, event.id, caller, outcome.audit)
+            await session.commit()
+            people = await self._people(session, (r.asker_id for r in rows.values()))
+        await self.publisher.outcome(event.id, outcome, people)
+        return next((c for c in outcome.questions if c.id == question_id), q)
+
+    async def _run_action(
+        self,
+        session: AsyncSession,
+        event: models.Event,
+        actor: Actor,
+        q: DomainQuestion,
+        body: ActionRequest,
+        now: float,
+        rows: dict[int, models.Question],
+    ) -> Outcome:
+        match body.action:
+            case "approve":
+                return commands.approve(q, actor, now)
+            case "edit":
+                if not body.text:
+                    raise ApiError(422, "invalid", "edit needs the new text")
+                return commands.edit(q, actor, body.text, now, approve=body.approve)
+            case "reject":
+                reason = RejectReason(body.reason or "other")
+                return commands.reject(q, actor, reason, body.reason_text, now)
+            case "reopen":
+                return commands.reopen(q, actor, now)
+            case "pin" | "unpin":
+                pinned = await self._find(session, event, models.Question.pinned.is_(True), exclude=q.id)
+                if pinned is not None:
+                    rows[pinned.id] = pinned
+                current = to_domain(pinned) if pinned is not None else None
+                return commands.pin(q, actor, now, pinned=body.action == "pin", currently_pinned=current)
+            case "reorder":
+                return commands.reorder(q, actor, now, body.position)
+            case "answering":
+                current_row = await self._find(
+                    session, event, models.Question.status == QuestionStatus.ANSWERING, exclude=q.id
+                )
+                if current_row is not None:
+                    rows[current_row.id] = current_row
+                current = to_domain(current_row) if current_row is not None else None
+                return commands.start_answering(q, actor, now, current)
+            case "answered":
+                return commands.mark_answered(q, actor, now, body.answer_text)
+            case "merge":
+                if body.into is None:
+                    raise ApiError(422, "invalid", "merge needs `into`: the id of the question to keep")
+                dst_row = await self._question(session, event, body.into)
+                rows[dst_row.id] = dst_row
+                children_rows = list(
+                    (
+                        await session.execute(select(models.Question).where(models.Question.merged_into == q.id))
+                    ).scalars()
+                )
+                for child in children_rows:
+                    rows[child.id] = child
+                src_voters = await self._voters(session, q.id)
+                dst_voters = await self._voters(session, dst_row.id)
+                dst = to_domain(dst_row)
+                outcome = commands.merge(
+                    q,
+                    dst,
+                    actor,
+                    now,
+                    src_voters=src_voters,
+                    dst_voters=dst_voters,
+                    children=[to_domain(c) for c in children_rows],
+                )
+                voters = commands.merged_voters(q, dst, src_voters, dst_voters)
+                await session.execute(delete(models.Vote).where(models.Vote.question_id.in_([q.id, dst.id])))
+                session.add_all(models.Vote(question_id=dst.id, participant_id=v) for v in sorted(voters))
+                return outcome
+        raise ApiError(422, "invalid", f"unknown action {body.action}")  # pragma: no cover - schema checks
+
+    # settings and standing ---------------------------------------------------------------------------
+    async def settings(self, event: models.Event, caller: Principal, body: ModerationSettings) -> models.Event:
+        async with self._lock(event.id), self.db.session() as session:
+            ev = await self._lock_event_row(session, event.id)
+            actor = await self._fresh_actor(session, caller)
+            outcome = Outcome()
+            if body.moderation_mode is not None and body.moderation_mode != ev.moderation_mode:
+                try:
+                    outcome = commands.set_mode(actor, ModerationMode(body.moderation_mode), time.time())
+                except Refused as exc:
+                    raise refused(exc) from None
+                ev.moderation_mode = body.moderation_mode
+            elif not actor.can_moderate:
+                raise ApiError(403, "forbidden", "moderators only")
+            before = {
+                "banned_words": list(ev.banned_words or []),
+                "link_policy": ev.link_policy,
+                "rate_limit_seconds": ev.rate_limit_seconds,
+            }
+            if body.banned_words is not None:
+                ev.banned_words = sorted(set(body.banned_words))
+            if body.link_policy is not None:
+                ev.link_policy = body.link_policy
+            if body.rate_limit_seconds is not None:
+                ev.rate_limit_seconds = body.rate_limit_seconds
+            after = {
+                "banned_words": list(ev.banned_words or []),
+                "link_policy": ev.link_policy,
+                "rate_limit_seconds": ev.rate_limit_seconds,
+            }
+            audit = list(outcome.audit)
+            if before != after:
+                audit.append(AuditEntry(actor.participant_id, "settings", time.time(), before=before, after=after))
+            self._audit(session, ev.id, caller, audit)
+            await session.commit()
+        await self.publisher.outcome(event.id, outcome, {})
+        return ev
+
+    async def set_standing(
+        self, event: models.Event, caller: Principal, participant_id: int, standing: str, reason: str | None
+    ) -> models.Participant:
+        async with self._lock(event.id), self.db.session() as session:
+            actor = await self._fresh_actor(session, caller)
+            target = await session.get(models.Participant, participant_id)
+            if target is None or target.event_id != event.id:
+                raise ApiError(404, "not_found", f"participant {participant_id} not found")
+            target_actor = Actor(target.id, Role(target.role), Standing(target.standing))
+            try:
+                outcome = commands.set_standing(target_actor, actor, Standing(standing), reason, time.time())
+            except Refused as exc:
+                raise refused(exc) from None
+            target.standing = standing
+            self._audit(session, event.id, caller, outcome.audit)
+            await session.commit()
+        await self.publisher.outcome(event.id, outcome, {target.id: target})
+        return target
+
+    # helpers -----------------------------------------------------------------------------------------
+    async def _question(self, session: AsyncSession, event: models.Event, question_id: int) -> models.Question:
+        row = await session.get(models.Question, question_id, populate_existing=True)
+        if row is None or row.event_id != event.id:
+            raise ApiError(404, "not_found", f"question {question_id} not found")
+        return row
+
+    async def _find(
+        self, session: AsyncSession, event: models.Event, condition: Any, exclude: int
+    ) -> models.Question | None:
+        return (
+            await session.execute(
+                select(models.Question)
+                .where(models.Question.event_id == event.id, condition, models.Question.id != exclude)
+                .limit(1)
+            )
+        ).scalar_one_or_none()
+
+    async def _voters(self, session: AsyncSession, question_id: int) -> frozenset[int]:
+        rows = await session.execute(select(models.Vote.participant_id).where(models.Vote.question_id == question_id))
+        return frozenset(rows.scalars())
+
+    async def _people(self, session: AsyncSession, ids: Iterable[int]) -> dict[int, models.Participant]:
+        wanted = set(ids)
+        if not wanted:
+            return {}
+        rows = await session.execute(select(models.Participant).where(models.Participant.id.in_(wanted)))
+        return {p.id: p for p in rows.scalars()}
+
+    def _audit(self, session: AsyncSession, event_id: int, caller: Principal, entries: Iterable[AuditEntry]) -> None:
+        for entry in entries:
+            session.add(
+                models.AuditLog(
+                    event_id=event_id,
+                    actor_id=caller.participant_id,
+                    actor_role=caller.role.value,
+                    action=entry.action,
+                    question_id=entry.question_id,
+                    participant_id=entry.participant_id,
+                    reason=entry.reason,
+                    before=dict(entry.before),
+                    after=dict(entry.after),
+                )
+            )
+
+
+def _with_id(outcome: Outcome, question_id: int) -> Outcome:
+    q = replace(outcome.questions[0], id=question_id)
+    events = tuple(replace(e, question=q) if e.question is not None else e for e in outcome.events)
+    return replace(outcome, questions=(q,), events=events)

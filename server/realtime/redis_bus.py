@@ -1,0 +1,146 @@
+"""Redis Streams bus: one stream per channel, bounded by MAXLEN, entry ids equal to channel frame ids.
+
+A Lua script increments the channel's counter and appends the entry under the id `<n>-0` in one step,
+so every process sees the same numbering. A supervised listener task XREADs every channel that has
+local listeners and hands frames to the hub.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import uuid
+
+import redis.asyncio as redis
+from redis.exceptions import RedisError
+
+from server.realtime.bus import Frame, Sink, render
+
+log = logging.getLogger("sitecast.bus")
+
+RETAINED_FRAMES = 10_000
+# XREAD blocks this long; a newly watched channel joins the read set within one block.
+BLOCK_MS = 500
+# redis-py's default socket timeout would cut a blocking XREAD; keep it well above BLOCK_MS.
+SOCKET_TIMEOUT_S = BLOCK_MS / 1000 + 10
+RECONNECT_DELAY_S = 0.5
+PRESENCE_TTL_S = 30
+
+_PUBLISH = """
+local n = redis.call('INCR', KEYS[1])
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], n .. '-0', 't', ARGV[1], 'd', ARGV[2])
+return n
+"""
+
+
+class RedisBus:
+    def __init__(self, url: str, prefix: str = "sitecast", retained: int = RETAINED_FRAMES) -> None:
+        self._url = url
+        self._prefix = prefix
+        self._retained = retained
+        self._client = redis.from_url(url, socket_timeout=SOCKET_TIMEOUT_S, decode_responses=True)
+        self._reader = redis.from_url(url, socket_timeout=SOCKET_TIMEOUT_S, decode_responses=True)
+        self._script = self._client.register_script(_PUBLISH)
+        self._cursors: dict[str, str] = {}
+        self._watchers: dict[str, int] = {}
+        self._sink: Sink | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._changed = asyncio.Event()
+        self._process = f"{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+    def _stream(self, channel: str) -> str:
+        return f"{self._prefix}:stream:{channel}"
+
+    def _counter(self, channel: str) -> str:
+        return f"{self._prefix}:seq:{channel}"
+
+    async def start(self, sink: Sink) -> None:
+        self._sink = sink
+        await self._client.ping()
+        self._task = asyncio.create_task(self._listen(), name="redis-bus-listener")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._client.aclose()
+        await self._reader.aclose()
+
+    async def publish(self, channel: str, frame_type: str, data_json: str) -> int:
+        keys = [self._counter(channel), self._stream(channel)]
+        return int(await self._script(keys=keys, args=[frame_type, data_json, self._retained]))
+
+    async def position(self, channel: str) -> int:
+        value = await self._client.get(self._counter(channel))
+        return int(value) if value else 0
+
+    async def since(self, channel: str, last_id: int) -> list[Frame] | None:
+        current = await self.position(channel)
+        if last_id > current or last_id < 0:
+            return None
+        if last_id == current:
+            return []
+        entries = await self._client.xrange(self._stream(channel), min=f"({last_id}-0", max="+")
+        frames = [self._frame(channel, entry_id, fields) for entry_id, fields in entries]
+        if not frames or frames[0].id != last_id + 1:
+            return None  # trimmed past what the client holds
+        return frames
+
+    def _frame(self, channel: str, entry_id: str, fields: dict[str, str]) -> Frame:
+        frame_id = int(entry_id.split("-", 1)[0])
+        return Frame(channel, frame_id, render(fields["t"], frame_id, fields["d"]))
+
+    async def watch(self, channel: str) -> None:
+        """Start reading `channel` from its current position (before the hub reads that position)."""
+        self._watchers[channel] = self._watchers.get(channel, 0) + 1
+        if channel not in self._cursors:
+            self._cursors[channel] = f"{await self.position(channel)}-0"
+            self._changed.set()
+
+    def unwatch(self, channel: str) -> None:
+        left = self._watchers.get(channel, 0) - 1
+        if left > 0:
+            self._watchers[channel] = left
+            return
+        self._watchers.pop(channel, None)
+        self._cursors.pop(channel, None)
+
+    async def presence(self, event_id: int, local_count: int) -> int:
+        key = f"{self._prefix}:presence:{event_id}"
+        async with self._client.pipeline(transaction=False) as pipe:
+            pipe.hset(key, self._process, f"{local_count}:{int(asyncio.get_running_loop().time())}")
+            pipe.expire(key, PRESENCE_TTL_S)
+            pipe.hgetall(key)
+            _, _, counts = await pipe.execute()
+        return sum(int(v.split(":", 1)[0]) for v in counts.values())
+
+    async def _listen(self) -> None:
+        while True:
+            try:
+                if not self._cursors:
+                    self._changed.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._changed.wait(), BLOCK_MS / 1000)
+                    continue
+                streams = {self._stream(ch): cursor for ch, cursor in self._cursors.items()}
+                replies = await self._reader.xread(streams, block=BLOCK_MS, count=1000)
+                for stream, entries in replies or []:
+                    channel = stream[len(self._prefix) + len(":stream:") :]
+                    if channel not in self._cursors:
+                        continue
+                    for entry_id, fields in entries:
+                        self._cursors[channel] = entry_id
+                        if self._sink is not None:
+                            self._sink.deliver(self._frame(channel, entry_id, fields))
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError) as exc:
+                # Supervised: a dropped connection or a Redis restart must not end fan-out.
+                log.warning("redis bus listener: %s; retrying", exc)
+                await asyncio.sleep(RECONNECT_DELAY_S)
+            except Exception:
+                log.exception("redis bus listener failed; retrying")
+                await asyncio.sleep(RECONNECT_DELAY_S)
