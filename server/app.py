@@ -39,7 +39,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         settings.media_dir.mkdir(parents=True, exist_ok=True)
         db = Database(settings.database_url)
-        bus: Bus = RedisBus(settings.redis_url) if settings.redis_url else MemoryBus()
+        bus: Bus = RedisBus(settings.redis_url, settings.redis_prefix) if settings.redis_url else MemoryBus()
         hub = Hub(bus, metrics)
         publisher = Publisher(bus)
         votes = VoteCoalescer(db, publisher)

@@ -36,6 +36,10 @@ class Settings:
     redis_url: str = field(
         default="", metadata={"env": "REDIS_URL", "doc": "unset: in-process bus and limits; set: Redis"}
     )
+    redis_prefix: str = field(
+        default="sitecast",
+        metadata={"env": "REDIS_PREFIX", "doc": "key prefix, to share one Redis between deployments"},
+    )
     media_dir: Path = field(
         default=DEFAULT_DATA_DIR / "media", metadata={"env": "MEDIA_DIR", "doc": "HLS and archive files"}
     )

@@ -1,15 +1,20 @@
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import socket
+import subprocess
+import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
 import pytest
 
 from server.db.migrate import upgrade
-from tests.support import ADMIN_TOKEN, LiveServer, create_pg_database, drop_pg_database, live_server
+from tests.support import ADMIN_TOKEN, LiveServer, create_pg_database, drop_pg_database, free_port, live_server
 
 # CI and `make test` set TEST_POSTGRES_URL; a bare `pytest` falls back to the local service.
 PG_BASE = os.environ.get("TEST_POSTGRES_URL") or os.environ.get(
@@ -73,3 +78,42 @@ async def event(client: httpx.AsyncClient) -> dict[str, Any]:
     )
     assert response.status_code == 201, response.text
     return dict(response.json())
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """REDIS_URL when given (CI); else a private redis-server on a free port; skip only if neither exists."""
+    given = os.environ.get("REDIS_URL")
+    if given:
+        yield given
+        return
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("no REDIS_URL and no redis-server installed")
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp_path_factory.mktemp("redis")),
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+                break
+            time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(10)

@@ -1,0 +1,171 @@
+"""The WebSocket contract: snapshot, live frames per role, replay from last_id, resync, notices, votes."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.server.test_questions import Party
+from tests.support import LiveServer, WsClient
+
+
+@pytest.fixture
+async def party(client: httpx.AsyncClient) -> Party:
+    return await Party.create(client)
+
+
+def ws_for(server: LiveServer, party: Party, who: dict[str, str] | None = None) -> WsClient:
+    headers = {"Authorization": who["Authorization"]} if who else {}
+    return WsClient(f"{server.ws_url}/api/v1/events/{party.slug}/ws", headers)
+
+
+async def test_viewer_snapshot_then_live_approval_without_pending_content(server: LiveServer, party: Party) -> None:
+    asker = await party.viewer()
+    watcher = await ws_for(server, party).connect()
+    moderator = await ws_for(server, party, party.mod).connect()
+    snap = await watcher.wait(lambda f: f["type"] == "snapshot")
+    assert snap["data"]["questions"] == [] and snap["data"]["stream"]["state"] == "idle"
+    await moderator.wait(lambda f: f["type"] == "snapshot")
+    qid = (await party.ask(asker, "基坑开挖时如何保护邻近地铁隧道？")).json()["id"]
+    submitted = await moderator.wait(lambda f: f["type"] == "question.submitted")
+    assert submitted["data"]["id"] == qid and submitted["data"]["asker"]["name"] == "王工"
+    await party.act(party.mod, qid, "approve")
+    approved = await watcher.wait(lambda f: f["type"] == "question.approved")
+    assert approved["data"]["text"] == "基坑开挖时如何保护邻近地铁隧道？" and approved["data"]["status"] == "approved"
+    assert not watcher.of_type("question.submitted")  # a pending question never reaches viewers
+    ids = [f["id"] for f in watcher.numbered()]
+    assert ids == list(range(snap["id"] + 1, snap["id"] + 1 + len(ids)))
+    await watcher.close()
+    await moderator.close()
+
+
+async def test_asker_learns_the_fate_of_their_question_at_once(server: LiveServer, party: Party) -> None:
+    asker = await party.viewer()
+    mine = await ws_for(server, party, asker).connect()
+    await mine.wait(lambda f: f["type"] == "snapshot")
+    qid = (await party.ask(asker, "这个问题会被拒绝吗？测试一下")).json()["id"]
+    await mine.wait(lambda f: f["type"] == "notice" and f["data"]["type"] == "question.submitted")
+    await party.act(party.mod, qid, "reject", reason="unclear", reason_text="请补充项目类型")
+    notice = await mine.wait(lambda f: f["type"] == "notice" and f["data"]["type"] == "question.rejected")
+    assert notice["data"]["question"]["reason_code"] == "unclear"
+    assert notice["data"]["question"]["reason_text"] == "请补充项目类型"
+    assert not mine.of_type("question.rejected")  # the public channel never carried it: it was never public
+    await mine.close()
+
+
+async def test_anonymous_askers_stay_anonymous_to_viewers(server: LiveServer, party: Party) -> None:
+    asker = await party.viewer("匿名者")
+    watcher = await ws_for(server, party).connect()
+    await watcher.wait(lambda f: f["type"] == "snapshot")
+    qid = (await party.ask(asker, "业主可以拒绝预看房结果吗？", anonymous=True)).json()["id"]
+    await party.act(party.mod, qid, "approve")
+    approved = await watcher.wait(lambda f: f["type"] == "question.approved")
+    assert approved["data"]["asker"] is None and approved["data"]["anonymous"] is True
+    assert "匿名者" not in str(watcher.frames)
+    staff = (await party.listing(party.mod))["questions"][0]
+    assert staff["asker"]["name"] == "匿名者"  # moderators still know who asked
+    await watcher.close()
+
+
+async def test_reconnect_with_last_id_replays_the_gap_exactly(server: LiveServer, party: Party) -> None:
+    viewers = [await party.viewer(f"观众{i}") for i in range(4)]
+    watcher = await ws_for(server, party).connect()
+    await watcher.wait(lambda f: f["type"] == "snapshot")
+    first = (await party.ask(viewers[0], "第一问：地连墙渗漏如何处理")).json()["id"]
+    await party.act(party.mod, first, "approve")
+    await watcher.wait(lambda f: f["type"] == "question.approved")
+    last_seen = watcher.last_id
+    await watcher.close()
+    missed = []
+    for i, text in enumerate(["第二问：钢支撑轴力预警", "第三问：坑底隆起监测"], start=1):
+        qid = (await party.ask(viewers[i], text)).json()["id"]
+        await party.act(party.mod, qid, "approve")
+        missed.append(qid)
+    await party.act(party.expert, first, "answering")
+    back = await ws_for(server, party).connect(last_id=last_seen)
+    await back.wait(lambda f: f["type"] == "question.answering", message="replayed answering")
+    qid = (await party.ask(viewers[3], "第四问：实时到达的问题")).json()["id"]
+    await party.act(party.mod, qid, "approve")
+    await back.wait(lambda f: f["type"] == "question.approved" and f["data"]["id"] == qid)
+    ids = [f["id"] for f in back.numbered()]
+    assert ids == list(range(last_seen + 1, last_seen + 1 + len(ids))), ids  # no gap, no duplicate
+    approved = [f["data"]["id"] for f in back.of_type("question.approved")]
+    assert approved == [*missed, qid]
+    assert not back.of_type("snapshot")
+    await back.close()
+
+
+async def test_unknown_or_future_last_id_gets_resync_then_snapshot(server: LiveServer, party: Party) -> None:
+    client = await ws_for(server, party).connect(last_id=1)
+    await client.wait(lambda f: f["type"] == "resync_required")
+    await client.send({"type": "hello", "last_id": None})
+    await client.wait(lambda f: f["type"] == "snapshot")
+    await client.close()
+
+
+async def test_votes_are_coalesced(server: LiveServer, party: Party) -> None:
+    asker = await party.viewer()
+    qid = (await party.ask(asker, "投票风暴测试：哪个问题最受关注")).json()["id"]
+    await party.act(party.mod, qid, "approve")
+    watcher = await ws_for(server, party).connect()
+    await watcher.wait(lambda f: f["type"] == "snapshot")
+    voters = [await party.viewer(f"v{i}") for i in range(12)]
+    await asyncio.gather(*(party.client.put(f"{party.base}/questions/{qid}/vote", headers=v) for v in voters))
+    final = await watcher.wait(lambda f: f["type"] == "question.votes" and f["data"]["counts"].get(str(qid)) == 12)
+    assert final
+    assert len(watcher.of_type("question.votes")) <= 4  # 12 votes in well under a second: a few frames
+
+
+async def test_bad_websocket_input(server: LiveServer, party: Party) -> None:
+    import websockets
+
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        await websockets.connect(f"{server.ws_url}/api/v1/events/no-such-event/ws")
+    assert refused.value.response.status_code == 404
+    with pytest.raises(websockets.InvalidStatus) as bad_token:
+        await websockets.connect(f"{server.ws_url}/api/v1/events/{party.slug}/ws?token=forged")
+    assert bad_token.value.response.status_code == 401
+    async with websockets.connect(f"{server.ws_url}/api/v1/events/{party.slug}/ws") as ws:
+        await ws.send("not json")
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), 5)
+        assert closed.value.rcvd.code == 1008
+    async with websockets.connect(f"{server.ws_url}/api/v1/events/{party.slug}/ws") as ws:
+        await ws.send('{"type": "hello", "last_id": "abc"}')
+        with pytest.raises(websockets.ConnectionClosed):
+            await asyncio.wait_for(ws.recv(), 5)
+    # The server still serves others.
+    ok = await ws_for(server, party).connect()
+    await ok.wait(lambda f: f["type"] == "snapshot")
+    await ok.close()
+
+
+async def test_accepted_questions_survive_a_restart_and_clients_resync(server: LiveServer, party: Party) -> Any:
+    from tests.support import live_server
+
+    async with live_server(database_url=server.settings.database_url, media_dir=server.settings.media_dir) as first:
+        async with httpx.AsyncClient(base_url=first.base_url) as c:
+            p = await Party.create(c)
+            asker = await p.viewer()
+            qid = (await p.ask(asker, "重启后问题还在吗？")).json()["id"]
+            await p.act(p.mod, qid, "approve")
+            watcher = await WsClient(f"{first.ws_url}/api/v1/events/{p.slug}/ws").connect()
+            await watcher.wait(lambda f: f["type"] == "snapshot")
+            last = watcher.last_id
+            await watcher.close()
+        slug, mod = p.slug, p.mod
+    async with live_server(database_url=server.settings.database_url, media_dir=server.settings.media_dir) as second:
+        async with httpx.AsyncClient(base_url=second.base_url) as c:
+            p = Party(c, slug)
+            assert [q["id"] for q in (await p.listing())["questions"]] == [qid]
+            staff = (await p.listing(mod))["questions"]
+            assert staff[0]["status"] == "approved"
+        back = await WsClient(f"{second.ws_url}/api/v1/events/{slug}/ws").connect(last_id=last)
+        await back.wait(lambda f: f["type"] == "resync_required")
+        await back.send({"type": "hello", "last_id": None})
+        snap = await back.wait(lambda f: f["type"] == "snapshot")
+        assert [q["id"] for q in snap["data"]["questions"]] == [qid]
+        await back.close()

@@ -1,0 +1,128 @@
+"""Two server processes sharing Redis and PostgreSQL serve one event as one."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from server.db.migrate import upgrade
+from tests.conftest import PG_BASE
+from tests.server.test_questions import Party
+from tests.support import ADMIN_TOKEN, WsClient, create_pg_database, drop_pg_database, free_port, wait_for
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Node:
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.ws_url = f"ws://127.0.0.1:{self.port}"
+        self._log = log.open("wb")
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--factory",
+                "server.app:create_app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--ws",
+                "websockets-sansio",
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+
+    async def ready(self) -> None:
+        async def up() -> bool:
+            assert self.proc.poll() is None, "server process exited"
+            try:
+                async with httpx.AsyncClient() as c:
+                    return (await c.get(f"{self.base_url}/healthz")).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        await wait_for(up, 30, interval=0.1, message=f"node on {self.port}")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(15)
+        self._log.close()
+
+
+@pytest.fixture
+async def nodes(redis_url: str, tmp_path: Path) -> AsyncIterator[tuple[Node, Node]]:
+    db = await create_pg_database(PG_BASE)
+    upgrade(db)
+    env = {
+        "DATABASE_URL": db,
+        "REDIS_URL": redis_url,
+        "REDIS_PREFIX": f"t{uuid.uuid4().hex[:8]}",
+        "SECRET_KEY": "shared-secret",
+        "ADMIN_TOKEN": ADMIN_TOKEN,
+        "MEDIA_DIR": str(tmp_path / "media"),
+    }
+    a, b = Node(env, tmp_path / "a.log"), Node(env, tmp_path / "b.log")
+    try:
+        await a.ready()
+        await b.ready()
+        yield a, b
+    finally:
+        a.stop()
+        b.stop()
+        await drop_pg_database(PG_BASE, db)
+
+
+async def test_question_on_one_node_reaches_viewers_on_the_other_and_resume_crosses_nodes(
+    nodes: tuple[Node, Node],
+) -> None:
+    a, b = nodes
+    async with httpx.AsyncClient(base_url=a.base_url) as on_a:
+        party = await Party.create(on_a)
+        askers = [await party.viewer(f"观众{i}") for i in range(4)]
+        viewer_b = await WsClient(f"{b.ws_url}/api/v1/events/{party.slug}/ws").connect()
+        moderator_b = await WsClient(
+            f"{b.ws_url}/api/v1/events/{party.slug}/ws", {"Authorization": party.mod["Authorization"]}
+        ).connect()
+        await viewer_b.wait(lambda f: f["type"] == "snapshot")
+        await moderator_b.wait(lambda f: f["type"] == "snapshot")
+
+        first = (await party.ask(askers[0], "跨节点：基坑监测数据如何共享？")).json()["id"]
+        await moderator_b.wait(lambda f: f["type"] == "question.submitted" and f["data"]["id"] == first)
+        await party.act(party.mod, first, "approve")
+        await viewer_b.wait(lambda f: f["type"] == "question.approved" and f["data"]["id"] == first)
+
+        last_seen = viewer_b.last_id
+        await viewer_b.close()
+        missed = []
+        for i, text in enumerate(["跨节点：第二问 盾构姿态", "跨节点：第三问 管线沉降"], start=1):
+            qid = (await party.ask(askers[i], text)).json()["id"]
+            await party.act(party.mod, qid, "approve")
+            missed.append(qid)
+
+        back_on_a = await WsClient(f"{a.ws_url}/api/v1/events/{party.slug}/ws").connect(last_id=last_seen)
+        await back_on_a.wait(lambda f: f["type"] == "question.approved" and f["data"]["id"] == missed[-1])
+        live = (await party.ask(askers[3], "跨节点：恢复后的实时问题")).json()["id"]
+        await party.act(party.mod, live, "approve")
+        await back_on_a.wait(lambda f: f["type"] == "question.approved" and f["data"]["id"] == live)
+        ids = [f["id"] for f in back_on_a.numbered()]
+        assert ids == list(range(last_seen + 1, last_seen + 1 + len(ids))), ids
+        assert [f["data"]["id"] for f in back_on_a.of_type("question.approved")] == [*missed, live]
+        await back_on_a.close()
+        await moderator_b.close()
