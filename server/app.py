@@ -21,7 +21,7 @@ from server.middleware import BodyLimit, RequestMetrics, SecurityHeaders
 from server.questions.publisher import Publisher
 from server.questions.service import QuestionService
 from server.questions.votes import VoteCoalescer
-from server.ratelimit import MemoryRateLimiter
+from server.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from server.realtime.bus import Bus
 from server.realtime.hub import Hub
 from server.realtime.memory_bus import MemoryBus
@@ -39,7 +39,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         settings.media_dir.mkdir(parents=True, exist_ok=True)
         db = Database(settings.database_url)
-        bus: Bus = RedisBus(settings.redis_url, settings.redis_prefix) if settings.redis_url else MemoryBus()
+        bus: Bus
+        limiter: RateLimiter
+        if settings.redis_url:
+            bus = RedisBus(settings.redis_url, settings.redis_prefix)
+            limiter = RedisRateLimiter(bus.client, settings.redis_prefix)
+        else:
+            bus, limiter = MemoryBus(), MemoryRateLimiter()
         hub = Hub(bus, metrics)
         publisher = Publisher(bus)
         votes = VoteCoalescer(db, publisher)
@@ -48,7 +54,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             db=db,
             tokens=Tokens(settings.resolved_secret(), settings.admin_token),
             metrics=metrics,
-            limiter=MemoryRateLimiter(),
+            limiter=limiter,
             bus=bus,
             hub=hub,
             questions=QuestionService(db, publisher, votes),

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections import deque
 from typing import Protocol
+
+from redis.asyncio import Redis
 
 
 class RateLimiter(Protocol):
@@ -31,4 +34,23 @@ class MemoryRateLimiter:
         if len(hits) >= limit:
             return hits[0] + window_s - now
         hits.append(now)
+        return None
+
+
+class RedisRateLimiter:
+    """Shared by every web process: a fixed window per key (INCR + EXPIRE), one round trip per hit."""
+
+    def __init__(self, client: Redis, prefix: str) -> None:
+        self._client = client
+        self._prefix = prefix
+
+    async def hit(self, key: str, limit: int, window_s: float) -> float | None:
+        name = f"{self._prefix}:rate:{key}"
+        async with self._client.pipeline(transaction=True) as pipe:
+            pipe.incr(name)
+            pipe.expire(name, max(1, math.ceil(window_s)), nx=True)
+            pipe.pttl(name)
+            count, _, ttl_ms = await pipe.execute()
+        if int(count) > limit:
+            return max(0.001, int(ttl_ms) / 1000)
         return None

@@ -26,3 +26,13 @@ def test_readme_shows_the_two_commands_first() -> None:
 
 def test_ci_calls_make_test() -> None:
     assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_every_websocket_frame_type_is_documented() -> None:
+    from moderation.events import EVENT_TYPES
+    from server.realtime.hub import SERVER_FRAME_TYPES
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Real-time (WebSocket)") : readme.index("## Roles and tokens")]
+    missing = sorted(t for t in EVENT_TYPES | SERVER_FRAME_TYPES if f"`{t}`" not in section)
+    assert not missing, f"README's WebSocket section does not document: {missing}"

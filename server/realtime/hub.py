@@ -36,6 +36,12 @@ HEARTBEAT_S = 15.0
 PRESENCE_S = 2.0
 
 
+# Frames the server itself sends besides the domain's events (moderation.events.EVENT_TYPES); README lists all.
+SERVER_FRAME_TYPES = frozenset(
+    {"snapshot", "resync_required", "heartbeat", "presence", "notice", "mine", "pong", "stream.state", "caption"}
+)
+
+
 def staff_channel(event_id: int) -> str:
     return f"staff:{event_id}"
 
@@ -134,6 +140,9 @@ class Hub:
         if conn.closed:
             return
         if conn.syncing is not None:
+            if len(conn.syncing) >= OUTBOX_LIMIT:
+                self._evict(conn)  # it cannot catch up faster than the event moves on
+                return
             conn.syncing.append(frame)
             return
         if frame.id <= conn.last_id:

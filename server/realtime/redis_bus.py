@@ -50,6 +50,10 @@ class RedisBus:
         self._changed = asyncio.Event()
         self._process = f"{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
+    @property
+    def client(self) -> redis.Redis:
+        return self._client
+
     def _stream(self, channel: str) -> str:
         return f"{self._prefix}:stream:{channel}"
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import secrets
 from typing import Any
 
 import httpx
@@ -169,3 +171,47 @@ async def test_accepted_questions_survive_a_restart_and_clients_resync(server: L
         snap = await back.wait(lambda f: f["type"] == "snapshot")
         assert [q["id"] for q in snap["data"]["questions"]] == [qid]
         await back.close()
+
+
+async def test_a_slow_client_is_evicted_and_never_stalls_the_others(server: LiveServer, party: Party) -> None:
+    import websockets
+
+    url = f"{server.ws_url}/api/v1/events/{party.slug}/ws"
+    fast = await ws_for(server, party).connect()
+    await fast.wait(lambda f: f["type"] == "snapshot")
+    # max_queue=1: the client library stops reading after one message, so TCP backs up like a stuck phone.
+    slow = await websockets.connect(url, max_queue=1, max_size=2**24, compression=None)
+    await slow.send('{"type": "hello", "last_id": null}')
+    assert json.loads(await slow.recv())["type"] == "snapshot"
+    ctx = server.app.state.ctx
+    channel = f"public:{await _event_id(server, party.slug)}"
+    filler = '{"id": 0, "text": "' + secrets.token_hex(8000) + '"}'  # 16 KB, incompressible enough
+    total = 1500
+    for n in range(total):
+        await ctx.bus.publish(channel, "question.updated", filler)
+        if n % 20 == 0:
+            await asyncio.sleep(0.01)  # a busy event's pace, not one burst: a reading client keeps up
+    await fast.wait(
+        lambda f: len(fast.of_type("question.updated")) >= total or None,
+        timeout=60,
+        message="fast client receives everything",
+    )
+    ids = [f["id"] for f in fast.of_type("question.updated")]
+    assert ids == list(range(ids[0], ids[0] + total))
+    metrics = (await party.client.get("/metrics")).text
+    assert "sitecast_ws_evictions_total 0.0" not in metrics
+    received = 0
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        while True:
+            await asyncio.wait_for(slow.recv(), 20)
+            received += 1
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4008
+    assert received < total + 1
+    await fast.close()
+
+
+async def _event_id(server: LiveServer, slug: str) -> int:
+    from server.services.events import get_event
+
+    async with server.app.state.ctx.session() as session:
+        return (await get_event(session, slug)).id

@@ -126,3 +126,31 @@ async def test_question_on_one_node_reaches_viewers_on_the_other_and_resume_cros
         assert [f["data"]["id"] for f in back_on_a.of_type("question.approved")] == [*missed, live]
         await back_on_a.close()
         await moderator_b.close()
+
+
+async def test_join_rate_limit_is_shared_between_nodes(redis_url: str, tmp_path: Path) -> None:
+    from tests.conftest import unique_slug
+    from tests.support import live_server
+
+    prefix = f"t{uuid.uuid4().hex[:8]}"
+    db = f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}"
+    upgrade(db)
+    common = {
+        "database_url": db,
+        "media_dir": tmp_path / "m",
+        "redis_url": redis_url,
+        "redis_prefix": prefix,
+        "join_rate_per_minute": 3,
+    }
+    async with live_server(**common) as a, live_server(**common) as b, httpx.AsyncClient() as c:
+        slug = unique_slug()
+        await c.post(
+            f"{a.base_url}/api/v1/events",
+            json={"slug": slug, "title_zh": "限流"},
+            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+        )
+        codes = [
+            (await c.post(f"{node.base_url}/api/v1/events/{slug}/join", json={})).status_code
+            for node in (a, b, a, b)
+        ]
+        assert codes == [201, 201, 201, 429]
