@@ -69,6 +69,13 @@ class Settings:
     join_rate_per_minute: int = field(
         default=30, metadata={"env": "JOIN_RATE_PER_MINUTE", "doc": "joins allowed per client IP per minute"}
     )
+    ask_rate_per_minute: int = field(
+        default=120,
+        metadata={
+            "env": "ASK_RATE_PER_MINUTE",
+            "doc": "questions allowed per client IP per minute (offices share IPs)",
+        },
+    )
     secure_cookies: bool = field(
         default=False, metadata={"env": "SECURE_COOKIES", "doc": "mark cookies Secure (behind HTTPS)"}
     )

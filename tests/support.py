@@ -103,7 +103,9 @@ class LiveServer:
 
 @asynccontextmanager
 async def live_server(**overrides: Any) -> AsyncIterator[LiveServer]:
-    settings = Settings(port=free_port(), admin_token=ADMIN_TOKEN, secret_key="test-secret", **overrides)
+    # Every test client comes from 127.0.0.1: per-address limits are generous unless a test sets them.
+    limits = {"join_rate_per_minute": 100_000, "ask_rate_per_minute": 100_000}
+    settings = Settings(port=free_port(), admin_token=ADMIN_TOKEN, secret_key="test-secret", **{**limits, **overrides})
     server = LiveServer(settings)
     await server.start()
     try:

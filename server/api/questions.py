@@ -28,8 +28,6 @@ from server.schemas_questions import (
 from server.validation import read_json
 
 VIEWERS_AND_STAFF = frozenset({Role.VIEWER, Role.EXPERT, Role.MODERATOR, Role.ADMIN})
-# Per-address cap on asking, on top of the per-participant rule in moderation/ (a cheap edge check).
-ASK_PER_IP_PER_MINUTE = 60
 
 
 def _int_param(request: Request, name: str) -> int:
@@ -42,7 +40,8 @@ def _int_param(request: Request, name: str) -> int:
 @doc("Ask a question", body=QuestionCreate, response=QuestionOut, status=201, roles="participants", tag="questions")
 async def ask(request: Request) -> JSONResponse:
     c = ctx(request)
-    retry = await c.limiter.hit(f"ask:{client_ip(request)}", ASK_PER_IP_PER_MINUTE, 60.0)
+    # Per-address cap on asking, on top of the per-participant rule in moderation/ (a cheap edge check).
+    retry = await c.limiter.hit(f"ask:{client_ip(request)}", c.settings.ask_rate_per_minute, 60.0)
     if retry is not None:
         raise ApiError(429, "rate_limited", "too many questions from this address", retry_after=retry)
     async with c.session() as session:

@@ -150,7 +150,6 @@ async def test_join_rate_limit_is_shared_between_nodes(redis_url: str, tmp_path:
             headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
         )
         codes = [
-            (await c.post(f"{node.base_url}/api/v1/events/{slug}/join", json={})).status_code
-            for node in (a, b, a, b)
+            (await c.post(f"{node.base_url}/api/v1/events/{slug}/join", json={})).status_code for node in (a, b, a, b)
         ]
         assert codes == [201, 201, 201, 429]
