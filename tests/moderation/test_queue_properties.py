@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from moderation.errors import Refused
-from moderation.events import Outcome
+from moderation.events import EVENT_TYPES, Outcome
 from moderation.model import Actor, ModerationMode, RejectReason, Role, Standing, is_public
 from moderation.model import QuestionStatus as S
 from moderation.queue import Queue
@@ -74,6 +74,7 @@ class QueueMachine(RuleBasedStateMachine):
             return refused
         for q in outcome.questions:
             assert after.questions[q.id] == q
+        assert all(e.type in EVENT_TYPES for e in outcome.events)
         if audited is None:
             assert after.audit == before.audit
         else:
