@@ -13,7 +13,7 @@ def test_start_answering_approved_question() -> None:
     (new,) = out.questions
     assert (new.status, new.answering_at, new.pinned) == (S.ANSWERING, 5.0, False)
     (event,) = out.events
-    assert (event.type, event.notify) == ("question.answering", {1, 4})
+    assert (event.type, event.notify) == ("question.answering", frozenset({1, 4}))
     (entry,) = out.audit
     assert (entry.actor_id, entry.action) == (10, "answering")
     assert "finished" not in entry.after
@@ -26,8 +26,8 @@ def test_previous_answering_becomes_answered() -> None:
     assert (done.id, done.status, done.answered_at) == (2, S.ANSWERED, 5.0)
     assert new.status is S.ANSWERING
     assert [(e.type, e.notify) for e in out.events] == [
-        ("question.answered", {3}),
-        ("question.answering", {1}),
+        ("question.answered", frozenset({3})),
+        ("question.answering", frozenset({1})),
     ]
     assert len(out.audit) == 1 and out.audit[0].after["finished"] == 2
 

@@ -116,7 +116,11 @@ def test_approve_pending() -> None:
     (new,) = out.questions
     assert (new.status, new.approved_at, new.held_reason) == (S.APPROVED, 9.0, None)
     (event,) = out.events
-    assert (event.type, event.previous_status, event.notify) == ("question.approved", S.PENDING, {1, 2})
+    assert (event.type, event.previous_status, event.notify) == (
+        "question.approved",
+        S.PENDING,
+        frozenset({1, 2}),
+    )
     (entry,) = out.audit
     assert (entry.actor_id, entry.action, entry.at, entry.question_id) == (11, "approve", 9.0, 1)
     assert entry.before["status"] == "pending" and entry.after["status"] == "approved"

@@ -17,7 +17,11 @@ def test_merge_moves_askers_and_votes_without_double_counting() -> None:
     assert new_dst.askers == {1, 2}
     assert new_dst.votes == 2  # {5, 6}: neither asker counts
     merged, updated = out.events
-    assert (merged.type, merged.notify, merged.previous_status) == ("question.merged", {1}, S.PENDING)
+    assert (merged.type, merged.notify, merged.previous_status) == (
+        "question.merged",
+        frozenset({1}),
+        S.PENDING,
+    )
     assert merged.data == {"into": 2, "voters": frozenset({5, 6})}
     assert (updated.type, updated.question, updated.data) == ("question.updated", new_dst, {"votes": 2})
     (entry,) = out.audit

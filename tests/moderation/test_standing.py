@@ -10,7 +10,7 @@ def test_mute_a_viewer() -> None:
     out = set_standing(VIEWER, MODERATOR, Standing.MUTED, "flooding", 4.0)
     assert out.questions == ()
     (event,) = out.events
-    assert (event.type, event.notify, event.question) == ("participant.standing", {1}, None)
+    assert (event.type, event.notify, event.question) == ("participant.standing", frozenset({1}), None)
     assert event.data == {"participant_id": 1, "standing": "muted", "previous": "active"}
     (entry,) = out.audit
     assert (entry.actor_id, entry.action, entry.participant_id, entry.reason) == (
