@@ -117,9 +117,7 @@ class QueueMachine(RuleBasedStateMachine):
     @rule(src=qids, dst=qids)
     def moderator_merge(self, src: int, dst: int) -> None:
         moderator = Actor(11, Role.MODERATOR)
-        self.apply(
-            lambda: self.queue.merge(self.pick(src), self.pick(dst), moderator, self.now), audited=moderator
-        )
+        self.apply(lambda: self.queue.merge(self.pick(src), self.pick(dst), moderator, self.now), audited=moderator)
 
     @rule(qid=qids, actor=actors, pinned=st.booleans())
     def pin(self, qid: int, actor: Actor, pinned: bool) -> None:
