@@ -126,7 +126,6 @@ function connectAll(url, count, concurrency, deflate, timeoutS) {
           stats.closed += 1;
           stats.closeCodes[code] = (stats.closeCodes[code] || 0) + 1;
         }
-        c.open = false;
         settle(false);
       });
     };
