@@ -324,9 +324,29 @@ class QuestionService:
             except Refused as exc:
                 raise refused(exc) from None
             target.standing = standing
-            self._audit(session, event.id, caller, outcome.audit)
+            outcomes = [outcome]
+            if standing == Standing.BANNED:
+                # A banned participant's open questions leave the queue with them: viewers never see
+                # content from someone the moderators have thrown out.
+                open_rows = (
+                    await session.execute(
+                        select(models.Question).where(
+                            models.Question.event_id == event.id,
+                            models.Question.asker_id == target.id,
+                            models.Question.status.in_([QuestionStatus.PENDING, QuestionStatus.APPROVED]),
+                        )
+                    )
+                ).scalars()
+                now = time.time()
+                for row in open_rows:
+                    rejected = commands.reject(to_domain(row), actor, RejectReason.SPAM, reason, now)
+                    apply(row, rejected.questions[0])
+                    outcomes.append(rejected)
+            for done in outcomes:
+                self._audit(session, event.id, caller, done.audit)
             await session.commit()
-        await self.publisher.outcome(event.id, outcome, {target.id: target})
+        for done in outcomes:
+            await self.publisher.outcome(event.id, done, {target.id: target})
         return target
 
     # helpers -----------------------------------------------------------------------------------------

@@ -263,3 +263,22 @@ async def test_questions_before_start_are_marked_pre_submitted(party: Party) -> 
     qid = (await party.ask(await party.viewer(), "会前提问：预看房的组织方是谁？")).json()["id"]
     staff = next(q for q in (await party.listing(party.mod))["questions"] if q["id"] == qid)
     assert staff["pre_submitted"] is True
+
+
+async def test_banning_removes_the_participants_open_questions_from_the_queue(party: Party) -> None:
+    troll, fan = await party.viewer("广告号"), await party.viewer()
+    qid = (await party.ask(troll, "加微信了解更多优惠的基坑支护方案")).json()["id"]
+    await party.act(party.mod, qid, "approve")
+    assert [q["id"] for q in (await party.listing(fan))["questions"]] == [qid]
+    banned = await party.client.post(
+        f"{party.base}/participants/{troll['X-Participant']}/standing",
+        json={"standing": "banned", "reason": "广告"},
+        headers=party.mod,
+    )
+    assert banned.status_code == 200
+    assert (await party.listing(fan))["questions"] == []
+    assert (await party.listing(troll))["mine"][0]["status"] == "rejected"
+    actions = [
+        e["action"] for e in (await party.client.get(f"{party.base}/audit", headers=party.mod)).json()["entries"]
+    ]
+    assert actions[-2:] == ["standing", "reject"], actions
