@@ -62,11 +62,18 @@ def new_peer_connection() -> RTCPeerConnection:
     return pc
 
 
-def answer_passive(pc: RTCPeerConnection) -> None:
-    """Call after setRemoteDescription(offer): be DTLS server unless the offer decided it."""
+def answer_passive(pc: RTCPeerConnection, offer_sdp: str) -> None:
+    """Call after setRemoteDescription(offer): answer `passive` to an `actpass` offer.
+
+    aiortc itself already answers `passive` to `active`; to a `passive` offer (FFmpeg's WHIP
+    muxer) we must be the client, and the wide cipher list lets that work with RSA too.
+    """
+    setups = {line.strip()[8:] for line in offer_sdp.splitlines() if line.startswith("a=setup:")}
+    if setups and setups != {"actpass"}:
+        return
     for transceiver in pc.getTransceivers():
         transport = transceiver.receiver.transport
-        if transport._role == "auto":  # internal 3: offer said actpass
+        if transport._role == "auto":  # internal 3
             transport._set_role("server")
 
 

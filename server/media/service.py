@@ -155,7 +155,7 @@ class MediaService:
             transceiver.setCodecPreferences(_preferred_codecs(transceiver.kind))
             aiortc_hooks.tap_encoded_frames(transceiver.receiver, feed.on_frame)
             receivers.append(transceiver.receiver)
-        aiortc_hooks.answer_passive(pc)
+        aiortc_hooks.answer_passive(pc, offer_sdp)
         answer = await pc.createAnswer()
         await pc.setLocalDescription(answer)
         video = [r for r in receivers if r.track is not None and r.track.kind == "video"]
@@ -263,7 +263,7 @@ class MediaService:
             # Forwarded packets are H.264 (the publisher's, or the one fallback encode) and Opus.
             transceiver.setCodecPreferences(_forwarded_codecs(transceiver.kind))
             await transceiver.sender.replaceTrack(track)
-        aiortc_hooks.answer_passive(pc)
+        aiortc_hooks.answer_passive(pc, offer_sdp)
         answer = await pc.createAnswer()
         if answer is None or ("m=video" in answer.sdp and "H264" not in answer.sdp):
             raise MediaError(400, "no_common_codec", "WHEP viewers must accept H.264")
