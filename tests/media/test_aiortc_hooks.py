@@ -7,7 +7,7 @@ import queue
 
 import pytest
 from aiortc import RTCPeerConnection, RTCRtpReceiver
-from aiortc.rtcdtlstransport import RTCCertificate, RTCDtlsTransport
+from aiortc.rtcdtlstransport import SRTP_PROFILES, RTCCertificate, RTCDtlsTransport
 from aiortc.rtcrtpreceiver import decoder_worker
 from OpenSSL import SSL
 
@@ -21,7 +21,7 @@ def test_certificate_ssl_context_hook_exists_and_widens_ciphers() -> None:
     pc = aiortc_hooks.new_peer_connection()
     (cert,) = pc._RTCPeerConnection__certificates
     assert isinstance(cert, aiortc_hooks.WideCipherCertificate)
-    ctx = cert._create_ssl_context(srtp_profiles=[])
+    ctx = cert._create_ssl_context(srtp_profiles=SRTP_PROFILES)
     ciphers = SSL.Connection(ctx).get_cipher_list()
     assert "ECDHE-RSA-AES128-GCM-SHA256" in ciphers and "ECDHE-ECDSA-AES128-GCM-SHA256" in ciphers
 
