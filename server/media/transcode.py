@@ -18,6 +18,8 @@ AAC_BITRATE = 96_000
 # timeline at the next packet instead of letting audio slide against video.
 AUDIO_GAP_SECONDS = 0.1
 H264_FALLBACK_BITRATE = 2_000_000
+# x264's own keyframe interval is only a backstop: keyframes are forced at segment boundaries.
+X264_MAX_KEYINT_FRAMES = 600
 
 
 class OpusToAac:
@@ -109,8 +111,9 @@ class Vp8ToH264:
             enc.options = {
                 "preset": "veryfast",
                 "tune": "zerolatency",
-                "profile": "constrained_baseline",
-                "x264-params": "keyint=infinite:scenecut=0:repeat-headers=1",
+                "profile": "baseline",
+                "forced-idr": "1",
+                "x264-params": f"keyint={X264_MAX_KEYINT_FRAMES}:scenecut=0:repeat-headers=1",
             }
             enc.open()
             self._encoder = enc

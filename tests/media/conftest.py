@@ -16,6 +16,8 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
+from starlette.responses import HTMLResponse
+from starlette.routing import Route
 
 from server.media.hls import Segment
 from server.media.routes import media_routes
@@ -95,7 +97,12 @@ async def run_media_server(media_dir: Path, segment_seconds: float = 1.0) -> Asy
         finally:
             await service.close()
 
-    app = Starlette(routes=media_routes(service, fake_authorize), lifespan=lifespan)
+    async def publisher_page(request: Request) -> HTMLResponse:
+        # Test-only page so Chromium runs getUserMedia in a secure (loopback) origin.
+        return HTMLResponse("<!doctype html><title>publisher</title>")
+
+    routes = [*media_routes(service, fake_authorize), Route("/test-page", publisher_page)]
+    app = Starlette(routes=routes, lifespan=lifespan)
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", ws="none")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
