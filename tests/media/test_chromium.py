@@ -51,16 +51,16 @@ def make_capture_files(directory: Path) -> tuple[Path, Path]:
     """Known content for Chromium's fake devices: a test pattern and a 1 kHz tone."""
     video, audio = directory / "capture.y4m", directory / "capture.wav"
     run = ["ffmpeg", "-nostdin", "-v", "error", "-y"]
-    subprocess.run([*run, "-f", "lavfi", "-i", f"testsrc2=size=640x360:rate=30:duration={CAPTURE_SECONDS}",
-                    "-pix_fmt", "yuv420p", str(video)], check=True, timeout=60)  # fmt: skip
-    subprocess.run([*run, "-f", "lavfi", "-i", f"sine=frequency=1000:sample_rate=48000:duration={CAPTURE_SECONDS}",
-                    "-ac", "2", str(audio)], check=True, timeout=60)  # fmt: skip
+    pattern = f"testsrc2=size=640x360:rate=30:duration={CAPTURE_SECONDS}"
+    tone = f"sine=frequency=1000:sample_rate=48000:duration={CAPTURE_SECONDS}"
+    subprocess.run(
+        [*run, "-f", "lavfi", "-i", pattern, "-pix_fmt", "yuv420p", str(video)], check=True, timeout=60
+    )
+    subprocess.run([*run, "-f", "lavfi", "-i", tone, "-ac", "2", str(audio)], check=True, timeout=60)
     return video, audio
 
 
-async def test_chromium_fake_devices_publish_h264_forwarded(
-    media_server: MediaServer, tmp_path: Path
-) -> None:
+async def test_chromium_fake_devices_publish(media_server: MediaServer, tmp_path: Path) -> None:
     from playwright.async_api import async_playwright
 
     video, audio = make_capture_files(tmp_path)
