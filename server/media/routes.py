@@ -7,6 +7,7 @@ carries a session or an offer (before the body is read) and raises
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Literal
 
@@ -19,6 +20,8 @@ from .errors import MediaError
 from .sdp import MAX_SDP_BYTES
 from .service import SOURCES, MediaService
 from .static import archive_file, live_file
+
+logger = logging.getLogger(__name__)
 
 Authorize = Callable[[Request, str, Literal["publish", "watch"]], Awaitable[None]]
 
@@ -55,6 +58,9 @@ def media_routes(service: MediaService, authorize: Authorize) -> list[Route]:
                 return error_response(exc.status_code, code, str(exc.detail), dict(exc.headers or {}))
             except ClientDisconnect:
                 return Response(status_code=400)
+            except Exception:  # a bug, not bad input: log it, answer in the agreed error shape
+                logger.exception("media route %s %s failed", request.method, request.url.path)
+                return error_response(500, "internal", "internal media error")
 
         return endpoint
 

@@ -28,6 +28,12 @@ def check_offer(text: str, purpose: str) -> None:
         raise bad_sdp("SDP has no ICE credentials")
 
 
+def media_kinds(text: str) -> list[str]:
+    """Kinds of the offer's audio/video sections, in order."""
+    kinds = [line[2:].split(" ", 1)[0] for line in text.splitlines() if line.startswith("m=")]
+    return [k for k in kinds if k in ("audio", "video")]
+
+
 @dataclass(frozen=True)
 class TrickleCandidate:
     mid: str | None

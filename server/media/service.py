@@ -25,7 +25,7 @@ from .errors import MediaError, bad_sdp
 from .feed import Feed, Viewer
 from .hls import Segment
 from .registry import CloseReason, Peer, PeerKind, PeerRegistry
-from .sdp import check_offer, ice_ufrag, parse_sdpfrag
+from .sdp import check_offer, ice_ufrag, media_kinds, parse_sdpfrag
 from .state import StreamState, transition
 
 logger = logging.getLogger(__name__)
@@ -145,14 +145,16 @@ class MediaService:
 
     async def _negotiate_publisher(self, peer: Peer, feed: Feed, offer_sdp: str) -> str:
         pc = peer.pc
+        # Transceivers exist before the offer is applied: aiortc negotiates codecs inside
+        # setRemoteDescription, so preferences set afterwards would be ignored.
+        for kind in media_kinds(offer_sdp):
+            pc.addTransceiver(kind, direction="recvonly").setCodecPreferences(_preferred_codecs(kind))
         await _set_remote_offer(pc, offer_sdp)
         peer.remote_ufrag = ice_ufrag(offer_sdp)
         receivers: list[RTCRtpReceiver] = []
         for transceiver in pc.getTransceivers():
-            if transceiver.kind not in ("audio", "video"):
+            if transceiver.mid is None:
                 continue
-            transceiver.direction = "recvonly"
-            transceiver.setCodecPreferences(_preferred_codecs(transceiver.kind))
             aiortc_hooks.tap_encoded_frames(transceiver.receiver, feed.on_frame)
             receivers.append(transceiver.receiver)
         aiortc_hooks.answer_passive(pc, offer_sdp)
@@ -253,16 +255,12 @@ class MediaService:
 
     async def _negotiate_viewer(self, peer: Peer, viewer: Viewer, offer_sdp: str) -> str:
         pc = peer.pc
+        for kind in media_kinds(offer_sdp):
+            track = viewer.video if kind == "video" else viewer.audio
+            # Forwarded packets are H.264 (the publisher's, or the one fallback encode) and Opus.
+            pc.addTransceiver(track, direction="sendonly").setCodecPreferences(_forwarded_codecs(kind))
         await _set_remote_offer(pc, offer_sdp)
         peer.remote_ufrag = ice_ufrag(offer_sdp)
-        for transceiver in pc.getTransceivers():
-            if transceiver.kind not in ("audio", "video"):
-                continue
-            track = viewer.video if transceiver.kind == "video" else viewer.audio
-            transceiver.direction = "sendonly"
-            # Forwarded packets are H.264 (the publisher's, or the one fallback encode) and Opus.
-            transceiver.setCodecPreferences(_forwarded_codecs(transceiver.kind))
-            await transceiver.sender.replaceTrack(track)
         aiortc_hooks.answer_passive(pc, offer_sdp)
         answer = await pc.createAnswer()
         if answer is None or ("m=video" in answer.sdp and "H264" not in answer.sdp):

@@ -113,3 +113,50 @@ class AiortcPublisher:
 
     async def close(self) -> None:
         await self.pc.close()
+
+
+class AiortcViewer:
+    """A WHEP client: receives audio + video from /whep/{slug} and decodes them."""
+
+    def __init__(self, base_url: str, slug: str, token: str) -> None:
+        self.base_url, self.slug, self.token = base_url, slug, token
+        self.pc = RTCPeerConnection()
+        self.frames: dict[str, int] = {"audio": 0, "video": 0}
+        self.location: str | None = None
+        self._readers: list[asyncio.Task[None]] = []
+
+    async def start(self) -> httpx.Response:
+        self.pc.addTransceiver("video", direction="recvonly")
+        self.pc.addTransceiver("audio", direction="recvonly")
+
+        @self.pc.on("track")
+        def on_track(track: MediaStreamTrack) -> None:
+            self._readers.append(asyncio.ensure_future(self._read(track)))
+
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        async with httpx.AsyncClient(base_url=self.base_url, timeout=20) as http:
+            response = await http.post(
+                f"/whep/{self.slug}",
+                content=self.pc.localDescription.sdp,
+                headers={**SDP, "Authorization": f"Bearer {self.token}"},
+            )
+        if response.status_code == 201:
+            self.location = response.headers["location"]
+            await self.pc.setRemoteDescription(RTCSessionDescription(sdp=response.text, type="answer"))
+        return response
+
+    async def _read(self, track: MediaStreamTrack) -> None:
+        from aiortc.mediastreams import MediaStreamError
+
+        try:
+            while True:
+                await track.recv()
+                self.frames[track.kind] += 1
+        except MediaStreamError:
+            pass
+
+    async def close(self) -> None:
+        await self.pc.close()
+        for task in self._readers:
+            task.cancel()
+        await asyncio.gather(*self._readers, return_exceptions=True)

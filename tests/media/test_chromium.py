@@ -86,9 +86,8 @@ async def test_chromium_fake_devices_publish(media_server: MediaServer, tmp_path
             await wait_for(lambda: live.is_file() and live.read_text().count("#EXTINF") >= 3, what="segments")
             feed = media_server.service.feed("ev4")
             assert feed is not None
-            # Debian's Chromium has no H.264 encoder, so it sends VP8: the one-encode fallback.
-            assert feed.video_codec in ("H264", "VP8")
-            print("chromium video codec:", feed.video_codec)
+            assert feed.video_codec == "H264"  # our answer preferred H.264: forwarded, not decoded
+            assert feed._vp8 is None
             status = await page.evaluate(
                 "async ([t]) => (await fetch(window.publisher.location, {method: 'DELETE',"
                 " headers: {'Authorization': 'Bearer ' + t}})).status",
