@@ -134,9 +134,7 @@ class MediaService:
         peer = self.registry.add(slug, "whip", pc, session_id)
         peer.on_close.append(lambda reason: self._publisher_closed(slug, source, peer, reason))
         try:
-            answer = await asyncio.wait_for(
-                self._negotiate_publisher(peer, feed, offer_sdp), NEGOTIATION_TIMEOUT_SECONDS
-            )
+            answer = await _negotiated(self._negotiate_publisher(peer, feed, offer_sdp))
         except BaseException:
             await self.registry.close(peer, "deleted")
             raise
@@ -242,9 +240,7 @@ class MediaService:
 
         peer.on_close.append(closed)
         try:
-            answer = await asyncio.wait_for(
-                self._negotiate_viewer(peer, viewer, offer_sdp), NEGOTIATION_TIMEOUT_SECONDS
-            )
+            answer = await _negotiated(self._negotiate_viewer(peer, viewer, offer_sdp))
         except BaseException:
             await self.registry.close(peer, "deleted")
             raise
@@ -308,6 +304,19 @@ class MediaService:
         if hook is None:
             return None
         return lambda segment: hook(slug, segment)
+
+
+async def _negotiated(negotiation: Awaitable[str]) -> str:
+    """Bound the offer → answer exchange; whatever aiortc raises on an odd offer is a 400."""
+    try:
+        return await asyncio.wait_for(negotiation, NEGOTIATION_TIMEOUT_SECONDS)
+    except MediaError:
+        raise
+    except TimeoutError:
+        raise MediaError(503, "negotiation_timeout", "WebRTC negotiation took too long") from None
+    except Exception as exc:
+        logger.warning("offer refused during negotiation", exc_info=True)
+        raise bad_sdp(f"offer could not be negotiated: {type(exc).__name__}: {exc}"[:300]) from None
 
 
 def _check_slug(slug: str) -> None:
