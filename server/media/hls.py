@@ -101,6 +101,9 @@ class HlsWriter:
         self._audio_extradata: bytes | None = None
         self._target_duration = max(1, math.ceil(segment_seconds + CUT_EARLY_TOLERANCE_SECONDS))
         self.finished = False
+        self.dropped_video = 0
+        self._last_video = -1.0
+        self._last_audio = -1.0
         directory.mkdir(parents=True, exist_ok=True)
 
     # -- input ---------------------------------------------------------------------------
@@ -112,6 +115,12 @@ class HlsWriter:
     def write_video(self, data: bytes, seconds: float, keyframe: bool) -> None:
         if self.finished:
             return
+        if seconds <= self._last_video:
+            # A late remainder of an already written frame (same RTP timestamp) or a clock
+            # step back: muxers require increasing timestamps, and players do too.
+            self.dropped_video += 1
+            return
+        self._last_video = seconds
         if not self._video_started:
             if not keyframe:
                 return  # a segment must start with a keyframe to be decodable alone
@@ -131,6 +140,9 @@ class HlsWriter:
         # Audio before the session's first keyframe has no segment to live in.
         if self.finished or seg is None or seg.audio is None or seconds < seg.start:
             return
+        if seconds <= self._last_audio:
+            return
+        self._last_audio = seconds
         seg.mux(seg.audio, data, seconds, True)
 
     def discontinuity(self) -> None:

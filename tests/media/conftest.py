@@ -127,7 +127,23 @@ async def media_server(tmp_path: Path) -> AsyncIterator[MediaServer]:
 def ffmpeg_errors(path: Path) -> str:
     """Full decode with ffmpeg; returns what it reported at level error (empty = clean)."""
     result = subprocess.run(
-        ["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-f", "null", "-"],
+        # Decode every frame; passthrough timing so that the null muxer does not round two
+        # frames 20 ms apart onto one 1/fps tick and call that an error.
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-v",
+            "error",
+            "-i",
+            str(path),
+            "-fps_mode",
+            "passthrough",
+            "-enc_time_base",
+            "-1",
+            "-f",
+            "null",
+            "-",
+        ],
         capture_output=True,
         text=True,
         timeout=120,
