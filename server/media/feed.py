@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from .bitstream import h264_is_keyframe, vp8_is_keyframe
+from .bitstream import h264_is_keyframe, h264_tidy_access_unit, vp8_is_keyframe
 from .errors import conflict
 from .hls import HlsWriter, Segment
 from .timeline import Timeline
@@ -87,6 +87,8 @@ class Feed:
         if codec == "H264":
             seconds = self._timeline.at("video", rtp_timestamp, VIDEO_CLOCK)
             keyframe = h264_is_keyframe(data)
+            if keyframe:
+                data = h264_tidy_access_unit(data)  # only keyframes carry parameter sets
             self.video_codec = codec
             self._worker.submit(self._writer.write_video, data, seconds, keyframe)
             for viewer in self.viewers:
