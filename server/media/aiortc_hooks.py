@@ -20,6 +20,8 @@ Internals used:
 5. `RTCRtpReceiver._RTCRtpReceiver__decoder_thread` — read only, to assert the swap happens
    before the decoder thread captured the queue.
 6. `RTCRtpReceiver._send_rtcp_pli` — to ask the publisher for a keyframe.
+7. (read in tests only) `JitterBuffer._prefetch` of the receivers — server/media/feed.py
+   compensates those buffering delays to keep audio and video in sync.
 """
 
 from __future__ import annotations

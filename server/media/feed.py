@@ -22,6 +22,12 @@ from .worker import SerialWorker
 
 VIDEO_CLOCK = 90_000
 AUDIO_CLOCK = 48_000
+# How long aiortc's jitter buffers hold a track's first frame before we see it (checked by
+# tests/media/test_aiortc_hooks.py): audio waits for 4 more 20 ms Opus packets
+# (JitterBuffer prefetch=4); video is released when the next frame's first packet arrives,
+# one frame interval later (30 fps assumed, the WebRTC default for cameras).
+AUDIO_BUFFERED_SECONDS = 4 * 0.020
+VIDEO_BUFFERED_SECONDS = 1 / 30
 
 
 class Viewer:
@@ -85,7 +91,7 @@ class Feed:
         """Called on the event loop for every complete encoded frame of the publisher."""
         self.frames_in += 1
         if codec == "H264":
-            seconds = self._timeline.at("video", rtp_timestamp, VIDEO_CLOCK)
+            seconds = self._timeline.at("video", rtp_timestamp, VIDEO_CLOCK, VIDEO_BUFFERED_SECONDS)
             keyframe = h264_is_keyframe(data)
             if keyframe:
                 data = h264_tidy_access_unit(data)  # only keyframes carry parameter sets
@@ -94,12 +100,12 @@ class Feed:
             for viewer in self.viewers:
                 viewer.video.push(data, seconds, keyframe)
         elif codec == "VP8":
-            seconds = self._timeline.at("video", rtp_timestamp, VIDEO_CLOCK)
+            seconds = self._timeline.at("video", rtp_timestamp, VIDEO_CLOCK, VIDEO_BUFFERED_SECONDS)
             self.video_codec = codec
             if vp8_is_keyframe(data) or self._vp8 is not None:
                 self._worker.submit(self._transcode_vp8, data, seconds)
         elif codec == "opus":
-            seconds = self._timeline.at("audio", rtp_timestamp, AUDIO_CLOCK)
+            seconds = self._timeline.at("audio", rtp_timestamp, AUDIO_CLOCK, AUDIO_BUFFERED_SECONDS)
             self._worker.submit(self._transcode_opus, data, seconds)
             for viewer in self.viewers:
                 viewer.audio.push(data, seconds, True)

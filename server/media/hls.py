@@ -104,6 +104,7 @@ class HlsWriter:
         self.dropped_video = 0
         self._last_video = -1.0
         self._last_audio = -1.0
+        self._session_start = math.inf
         directory.mkdir(parents=True, exist_ok=True)
 
     # -- input ---------------------------------------------------------------------------
@@ -125,6 +126,7 @@ class HlsWriter:
             if not keyframe:
                 return  # a segment must start with a keyframe to be decodable alone
             self._video_started = True
+            self._session_start = seconds
         seg = self._open
         if seg is None or (
             keyframe and seconds - seg.start >= self.segment_seconds - CUT_EARLY_TOLERANCE_SECONDS
@@ -137,8 +139,10 @@ class HlsWriter:
 
     def write_audio(self, data: bytes, seconds: float) -> None:
         seg = self._open
-        # Audio before the session's first keyframe has no segment to live in.
-        if self.finished or seg is None or seg.audio is None or seconds < seg.start:
+        # Audio before the session's first keyframe has no segment to live in. Audio a
+        # little older than the current segment's keyframe (the AAC encoder lags by a frame)
+        # belongs at the head of that segment: dropping it would punch gaps at every cut.
+        if self.finished or seg is None or seg.audio is None or seconds < self._session_start:
             return
         if seconds <= self._last_audio:
             return
@@ -150,6 +154,7 @@ class HlsWriter:
         if self._open is not None:
             self._close_segment(end=self._open.end)
         self._video_started = False
+        self._session_start = math.inf
         if self.segments:
             self._pending_discontinuity = True
 

@@ -1,9 +1,10 @@
 """Maps each track's RTP timestamps onto one recording clock shared by audio and video.
 
-Every publisher session anchors each track at the wall-clock time its first frame left
-aiortc's jitter buffer, so audio and video of one session line up to within the difference
-of their buffering delays, and a reconnecting publisher continues the recording where the
-previous session stopped (timestamps never go backwards, so the archive remuxes cleanly).
+Every publisher session anchors each track at the wall-clock time its first frame arrived
+(the time it left aiortc's jitter buffer, less that buffer's known delay), so audio and
+video of one session line up to within network jitter, and a reconnecting publisher
+continues the recording where the previous session stopped (timestamps never go
+backwards, so the archive remuxes cleanly).
 """
 
 from __future__ import annotations
@@ -38,11 +39,15 @@ class Timeline:
         self._session_wall = None
         self._anchors = {}
 
-    def at(self, track: str, rtp_timestamp: int, clock_rate: int) -> float:
-        """Recording time (seconds) of a frame of `track` with an unwrapped RTP timestamp."""
+    def at(self, track: str, rtp_timestamp: int, clock_rate: int, buffered_seconds: float = 0.0) -> float:
+        """Recording time (seconds) of a frame of `track` with an unwrapped RTP timestamp.
+
+        `buffered_seconds` is how long the track's first frame waited in the receiver before
+        reaching us; subtracting it puts both tracks' anchors at (about) their arrival time.
+        """
         anchor = self._anchors.get(track)
         if anchor is None:
-            wall = self._now()
+            wall = self._now() - buffered_seconds
             if self._session_wall is None:
                 self._session_wall = wall
                 self._session_base = self._end + SESSION_GAP_SECONDS if self._started else 0.0

@@ -89,11 +89,13 @@ class AiortcPublisher:
         self.video_codec, self.source = video_codec, source
         self.pc = RTCPeerConnection()
         self.location: str | None = None
+        self.video_track: MediaStreamTrack = PatternVideoTrack()
+        self.audio_track: MediaStreamTrack = ToneAudioTrack()
 
     async def start(self) -> httpx.Response:
-        video = self.pc.addTransceiver(PatternVideoTrack(), direction="sendonly")
+        video = self.pc.addTransceiver(self.video_track, direction="sendonly")
         video.setCodecPreferences(_only("video", self.video_codec))
-        self.pc.addTransceiver(ToneAudioTrack(), direction="sendonly")
+        self.pc.addTransceiver(self.audio_track, direction="sendonly")
         await self.pc.setLocalDescription(await self.pc.createOffer())
         async with httpx.AsyncClient(base_url=self.base_url, timeout=20) as http:
             response = await http.post(

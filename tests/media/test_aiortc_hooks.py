@@ -64,3 +64,18 @@ async def test_receiver_decoder_queue_internals_exist() -> None:
         assert tap.get_nowait() is None
     finally:
         await pc.close()
+
+
+async def test_jitter_buffer_delays_match_feed_compensation() -> None:
+    # server/media/feed.py compensates AUDIO_BUFFERED_SECONDS = prefetch × 20 ms and one
+    # video frame; if aiortc changes its buffering, A/V sync silently shifts.
+    from server.media.feed import AUDIO_BUFFERED_SECONDS
+
+    pc = RTCPeerConnection()
+    try:
+        audio = pc.addTransceiver("audio", direction="recvonly").receiver
+        video = pc.addTransceiver("video", direction="recvonly").receiver
+        assert audio._RTCRtpReceiver__jitter_buffer._prefetch * 0.020 == AUDIO_BUFFERED_SECONDS
+        assert video._RTCRtpReceiver__jitter_buffer._prefetch == 0
+    finally:
+        await pc.close()
