@@ -1,0 +1,1 @@
+"""Live media: WHIP ingest, HLS writer, WHEP fan-out (encode at most once)."""

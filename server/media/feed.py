@@ -1,0 +1,153 @@
+"""One source (camera or screen) of one event: the recording, its writer thread, its viewers.
+
+Packets arrive on the event loop from the publisher's receivers, are stamped on the feed's
+recording clock, and go — still encoded — to the writer thread and to every WHEP viewer.
+Only VP8 video (→ H.264) and Opus audio (→ AAC, for HLS) are ever encoded, once, in the
+writer thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from .bitstream import h264_is_keyframe, h264_tidy_access_unit, vp8_is_keyframe
+from .errors import conflict
+from .hls import HlsWriter, Segment
+from .timeline import Timeline
+from .tracks import PacketTrack
+from .transcode import OpusToAac, Vp8ToH264
+from .worker import SerialWorker
+
+VIDEO_CLOCK = 90_000
+AUDIO_CLOCK = 48_000
+# How long aiortc's jitter buffers hold a track's first frame before we see it (checked by
+# tests/media/test_aiortc_hooks.py): audio waits for 4 more 20 ms Opus packets
+# (JitterBuffer prefetch=4); video is released when the next frame's first packet arrives,
+# one frame interval later (30 fps assumed, the WebRTC default for cameras).
+AUDIO_BUFFERED_SECONDS = 4 * 0.020
+VIDEO_BUFFERED_SECONDS = 1 / 30
+
+
+class Viewer:
+    def __init__(self) -> None:
+        self.video = PacketTrack("video", VIDEO_CLOCK)
+        self.audio = PacketTrack("audio", AUDIO_CLOCK)
+
+    def stop(self) -> None:
+        self.video.stop()
+        self.audio.stop()
+
+
+class Feed:
+    def __init__(
+        self,
+        name: str,
+        directory: Path,
+        segment_seconds: float,
+        on_segment: Callable[[Segment], None] | None = None,
+    ) -> None:
+        self.name = name
+        self.directory = directory
+        self.publisher: str | None = None
+        self.viewers: set[Viewer] = set()
+        self.keyframe_requester: Callable[[], Awaitable[None]] | None = None
+        self.ended = False
+        self.video_codec: str | None = None
+        self.frames_in = 0
+        self._segment_seconds = segment_seconds
+        self._timeline = Timeline()
+        self._worker = SerialWorker(f"media-{name}")
+        self._writer = HlsWriter(directory, segment_seconds, on_segment)
+        self._aac = OpusToAac()
+        self._writer.set_audio_config(self._aac.extradata)
+        self._vp8: Vp8ToH264 | None = None
+        self._loop = asyncio.get_running_loop()
+
+    @property
+    def segments(self) -> list[Segment]:
+        return list(self._writer.segments)
+
+    # -- publisher -------------------------------------------------------------------------
+
+    def claim(self, session_id: str) -> None:
+        if self.ended:
+            raise conflict("stream_ended", "this event's stream has ended")
+        if self.publisher is not None:
+            raise conflict("already_publishing", "another publisher holds this source")
+        self.publisher = session_id
+        self._timeline.new_session()
+        self.video_codec = None
+
+    def release(self, session_id: str) -> None:
+        if self.publisher != session_id:
+            return
+        self.publisher = None
+        self.keyframe_requester = None
+        self._worker.submit(self._writer.discontinuity)
+
+    def on_frame(self, codec: str, data: bytes, rtp_timestamp: int) -> None:
+        """Called on the event loop for every complete encoded frame of the publisher."""
+        self.frames_in += 1
+        if codec == "H264":
+            seconds = self._timeline.at("video", rtp_timestamp, VIDEO_CLOCK, VIDEO_BUFFERED_SECONDS)
+            keyframe = h264_is_keyframe(data)
+            if keyframe:
+                data = h264_tidy_access_unit(data)  # only keyframes carry parameter sets
+            self.video_codec = codec
+            self._worker.submit(self._writer.write_video, data, seconds, keyframe)
+            for viewer in self.viewers:
+                viewer.video.push(data, seconds, keyframe)
+        elif codec == "VP8":
+            seconds = self._timeline.at("video", rtp_timestamp, VIDEO_CLOCK, VIDEO_BUFFERED_SECONDS)
+            self.video_codec = codec
+            if vp8_is_keyframe(data) or self._vp8 is not None:
+                self._worker.submit(self._transcode_vp8, data, seconds)
+        elif codec == "opus":
+            seconds = self._timeline.at("audio", rtp_timestamp, AUDIO_CLOCK, AUDIO_BUFFERED_SECONDS)
+            self._worker.submit(self._transcode_opus, data, seconds)
+            for viewer in self.viewers:
+                viewer.audio.push(data, seconds, True)
+
+    def _transcode_vp8(self, data: bytes, seconds: float) -> None:  # writer thread
+        if self._vp8 is None:
+            self._vp8 = Vp8ToH264(self._segment_seconds)
+        out = self._vp8.encode(data, seconds)
+        for packet, when, keyframe in out:
+            self._writer.write_video(packet, when, keyframe)
+        if out and self.viewers:
+            self._loop.call_soon_threadsafe(self._forward_video, out)
+
+    def _forward_video(self, out: list[tuple[bytes, float, bool]]) -> None:
+        for viewer in self.viewers:
+            for packet, when, keyframe in out:
+                viewer.video.push(packet, when, keyframe)
+
+    def _transcode_opus(self, data: bytes, seconds: float) -> None:  # writer thread
+        for packet, when in self._aac.encode(data, seconds):
+            self._writer.write_audio(packet, when)
+
+    async def request_keyframe(self) -> None:
+        requester = self.keyframe_requester
+        if requester is not None:
+            await requester()
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def finish(self) -> Path | None:
+        """The event ended: archive playlist + MP4. Idempotent."""
+        self.ended = True
+        for viewer in list(self.viewers):
+            viewer.stop()
+        try:
+            return await self._worker.call(self._writer.finish)  # type: ignore[no-any-return]
+        finally:
+            await self._worker.stop()
+
+    async def close(self) -> None:
+        """Shutdown without ending the event: flush the open segment, keep the recording open."""
+        for viewer in list(self.viewers):
+            viewer.stop()
+        self._worker.submit(self._writer.discontinuity)
+        await self._worker.stop()

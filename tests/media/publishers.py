@@ -1,0 +1,164 @@
+"""Test publishers and viewers built from aiortc (a real WebRTC peer, not a mock)."""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import math
+import time
+
+import av
+import httpx
+from aiortc import MediaStreamTrack, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc.mediastreams import AUDIO_PTIME, VIDEO_CLOCK_RATE
+
+SDP = {"Content-Type": "application/sdp"}
+
+
+class PatternVideoTrack(MediaStreamTrack):
+    """320×240 frames whose luma encodes the frame number, paced in real time."""
+
+    kind = "video"
+
+    def __init__(self, width: int = 320, height: int = 240, fps: int = 30) -> None:
+        super().__init__()
+        self.width, self.height, self.fps = width, height, fps
+        self._n = 0
+        self._start: float | None = None
+
+    async def recv(self) -> av.VideoFrame:
+        if self._start is None:
+            self._start = time.monotonic()
+        target = self._start + self._n / self.fps
+        await asyncio.sleep(max(0.0, target - time.monotonic()))
+        frame = av.VideoFrame(self.width, self.height, "yuv420p")
+        shade = (self._n * 7) % 200 + 16
+        for i, plane in enumerate(frame.planes):
+            plane.update(bytes([shade if i == 0 else 128]) * plane.buffer_size)
+        frame.pts = int(self._n * VIDEO_CLOCK_RATE / self.fps)
+        frame.time_base = fractions.Fraction(1, VIDEO_CLOCK_RATE)
+        self._n += 1
+        return frame
+
+
+class ToneAudioTrack(MediaStreamTrack):
+    """48 kHz stereo 440 Hz tone in 20 ms frames, paced in real time."""
+
+    kind = "audio"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._samples = 0
+        self._start: float | None = None
+        self._rate = 48_000
+        size = int(AUDIO_PTIME * self._rate)
+        import array
+
+        one = array.array(
+            "h", (int(6000 * math.sin(2 * math.pi * 440 * k / self._rate)) for k in range(size))
+        )
+        stereo = array.array("h", (v for v in one for _ in range(2)))
+        self._payload = stereo.tobytes()
+        self._size = size
+
+    async def recv(self) -> av.AudioFrame:
+        if self._start is None:
+            self._start = time.monotonic()
+        target = self._start + self._samples / self._rate
+        await asyncio.sleep(max(0.0, target - time.monotonic()))
+        frame = av.AudioFrame(format="s16", layout="stereo", samples=self._size)
+        frame.planes[0].update(self._payload)
+        frame.pts = self._samples
+        frame.sample_rate = self._rate
+        frame.time_base = fractions.Fraction(1, self._rate)
+        self._samples += self._size
+        return frame
+
+
+def _only(kind: str, name: str) -> list:
+    return [c for c in RTCRtpSender.getCapabilities(kind).codecs if c.name in (name, "rtx")]
+
+
+class AiortcPublisher:
+    """A WHIP client: aiortc sends a tone and a pattern, offering one video codec."""
+
+    def __init__(
+        self, base_url: str, slug: str, token: str, video_codec: str = "H264", source: str = "camera"
+    ):
+        self.base_url, self.slug, self.token = base_url, slug, token
+        self.video_codec, self.source = video_codec, source
+        self.pc = RTCPeerConnection()
+        self.location: str | None = None
+        self.video_track: MediaStreamTrack = PatternVideoTrack()
+        self.audio_track: MediaStreamTrack = ToneAudioTrack()
+
+    async def start(self) -> httpx.Response:
+        video = self.pc.addTransceiver(self.video_track, direction="sendonly")
+        video.setCodecPreferences(_only("video", self.video_codec))
+        self.pc.addTransceiver(self.audio_track, direction="sendonly")
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        async with httpx.AsyncClient(base_url=self.base_url, timeout=20) as http:
+            response = await http.post(
+                f"/whip/{self.slug}",
+                params={"source": self.source} if self.source != "camera" else None,
+                content=self.pc.localDescription.sdp,
+                headers={**SDP, "Authorization": f"Bearer {self.token}"},
+            )
+        if response.status_code == 201:
+            self.location = response.headers["location"]
+            await self.pc.setRemoteDescription(RTCSessionDescription(sdp=response.text, type="answer"))
+        return response
+
+    async def delete(self) -> httpx.Response:
+        async with httpx.AsyncClient(base_url=self.base_url, timeout=20) as http:
+            return await http.delete(self.location, headers={"Authorization": f"Bearer {self.token}"})
+
+    async def close(self) -> None:
+        await self.pc.close()
+
+
+class AiortcViewer:
+    """A WHEP client: receives audio + video from /whep/{slug} and decodes them."""
+
+    def __init__(self, base_url: str, slug: str, token: str) -> None:
+        self.base_url, self.slug, self.token = base_url, slug, token
+        self.pc = RTCPeerConnection()
+        self.frames: dict[str, int] = {"audio": 0, "video": 0}
+        self.location: str | None = None
+        self._readers: list[asyncio.Task[None]] = []
+
+    async def start(self) -> httpx.Response:
+        self.pc.addTransceiver("video", direction="recvonly")
+        self.pc.addTransceiver("audio", direction="recvonly")
+
+        @self.pc.on("track")
+        def on_track(track: MediaStreamTrack) -> None:
+            self._readers.append(asyncio.ensure_future(self._read(track)))
+
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        async with httpx.AsyncClient(base_url=self.base_url, timeout=20) as http:
+            response = await http.post(
+                f"/whep/{self.slug}",
+                content=self.pc.localDescription.sdp,
+                headers={**SDP, "Authorization": f"Bearer {self.token}"},
+            )
+        if response.status_code == 201:
+            self.location = response.headers["location"]
+            await self.pc.setRemoteDescription(RTCSessionDescription(sdp=response.text, type="answer"))
+        return response
+
+    async def _read(self, track: MediaStreamTrack) -> None:
+        from aiortc.mediastreams import MediaStreamError
+
+        try:
+            while True:
+                await track.recv()
+                self.frames[track.kind] += 1
+        except MediaStreamError:
+            pass
+
+    async def close(self) -> None:
+        await self.pc.close()
+        for task in self._readers:
+            task.cancel()
+        await asyncio.gather(*self._readers, return_exceptions=True)

@@ -1,0 +1,82 @@
+"""The registry closes everything: no peer, task, thread or file descriptor outlives the app."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+from .conftest import publish_token, run_media_server, wait_for, watch_token
+from .publishers import AiortcPublisher, AiortcViewer
+
+pytestmark = [pytest.mark.slow, pytest.mark.media]
+
+
+def open_fds() -> set[str]:
+    return set(os.listdir("/proc/self/fd"))
+
+
+def describe(fds: set[str]) -> dict[str, str]:
+    out = {}
+    for fd in fds:
+        with contextlib.suppress(OSError):  # closed meanwhile (listdir's own descriptor)
+            out[fd] = os.readlink(f"/proc/self/fd/{fd}")
+    return out
+
+
+def media_threads() -> list[str]:
+    names = ("media-", "audio-decoder", "video-decoder")
+    return [t.name for t in threading.enumerate() if t.name.startswith(names)]
+
+
+async def test_shutdown_leaves_no_peers_tasks_threads_or_files(tmp_path: Path) -> None:
+    gc.collect()
+    fds_before = open_fds()
+    tasks_before = asyncio.all_tasks()
+    async with run_media_server(tmp_path / "media") as server:
+        pub = AiortcPublisher(server.url, "ev1", publish_token("ev1"))
+        viewer = AiortcViewer(server.url, "ev1", watch_token("ev1"))
+        try:
+            assert (await pub.start()).status_code == 201
+            await wait_for(lambda: len(server.segments) >= 1, what="a segment")
+            assert (await viewer.start()).status_code == 201
+            await wait_for(lambda: viewer.frames["video"] > 0, what="viewer video")
+            assert len(server.service.registry) == 2
+            assert media_threads()
+        finally:
+            # Clients go away first so that only server-side resources are left to check.
+            await viewer.close()
+            await pub.close()
+        # Server still running with its feed's writer thread and maybe peers being reaped:
+        # shutdown (app lifespan → MediaService.close) must clean all of it up.
+    assert media_threads() == []
+    leftover = [
+        t for t in asyncio.all_tasks() - tasks_before if not t.done() and t is not asyncio.current_task()
+    ]
+    assert leftover == []
+    gc.collect()
+    await asyncio.sleep(0)  # let transports finish closing their sockets
+    assert describe(open_fds() - fds_before) == {}
+
+
+async def test_end_stream_closes_peers_and_reports_states(tmp_path: Path) -> None:
+    async with run_media_server(tmp_path / "media") as server:
+        pub = AiortcPublisher(server.url, "ev2", publish_token("ev2"))
+        late = AiortcPublisher(server.url, "ev2", publish_token("ev2"))
+        try:
+            assert (await pub.start()).status_code == 201
+            await wait_for(lambda: len(server.segments) >= 1, what="a segment")
+            await server.service.end_stream("ev2")
+            assert len(server.service.registry) == 0
+            assert server.service.state("ev2") == "ended"
+            refused = await late.start()
+            assert refused.status_code == 409 and refused.json()["error"]["code"] == "stream_ended"
+        finally:
+            await late.close()
+            await pub.close()
+        assert [s for _, s in server.states] == ["live", "ended"]

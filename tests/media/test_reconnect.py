@@ -1,0 +1,59 @@
+"""One publisher per source (409), screen share as a second session, drop → reconnect continues
+the same recording across a discontinuity."""
+
+from __future__ import annotations
+
+import pytest
+
+from server.media.hls import LIVE_PLAYLIST
+
+from .conftest import MediaServer, ffmpeg_errors, publish_token, requires_ffmpeg, wait_for
+from .publishers import AiortcPublisher
+
+pytestmark = [pytest.mark.slow, pytest.mark.media, requires_ffmpeg]
+
+
+def listed(server: MediaServer, slug: str, sub: str = "") -> int:
+    live = server.media_dir / slug / sub / LIVE_PLAYLIST
+    return live.read_text().count("#EXTINF") if live.is_file() else 0
+
+
+async def test_drop_and_reconnect_continue_one_recording(media_server: MediaServer) -> None:
+    first = AiortcPublisher(media_server.url, "ev1", publish_token("ev1"))
+    second = duplicate = screen = None
+    try:
+        assert (await first.start()).status_code == 201
+        await wait_for(lambda: listed(media_server, "ev1") >= 2, what="first session segments")
+
+        duplicate = AiortcPublisher(media_server.url, "ev1", publish_token("ev1"))
+        refused = await duplicate.start()
+        assert refused.status_code == 409
+        assert refused.json()["error"]["code"] == "already_publishing"
+
+        screen = AiortcPublisher(media_server.url, "ev1", publish_token("ev1"), source="screen")
+        assert (await screen.start()).status_code == 201
+        await wait_for(lambda: listed(media_server, "ev1", "screen") >= 1, what="screen segments")
+        await screen.close()  # drops without DELETE
+
+        await first.close()  # the camera drops too (no DELETE): RTCP BYE ends its tracks
+        await wait_for(lambda: media_server.service.state("ev1") == "reconnecting", what="reconnecting")
+        before = listed(media_server, "ev1")
+
+        second = AiortcPublisher(media_server.url, "ev1", publish_token("ev1"))
+        assert (await second.start()).status_code == 201
+        assert media_server.service.state("ev1") == "live"
+        await wait_for(lambda: listed(media_server, "ev1") >= before + 2, what="second session segments")
+        await media_server.service.end_stream("ev1")  # the event ends while the publisher is live
+    finally:
+        for pub in (first, second, duplicate, screen):
+            if pub is not None:
+                await pub.close()
+
+    states = [s for slug, s in media_server.states if slug == "ev1"]
+    assert states == ["live", "reconnecting", "live", "ended"]
+    archive = (media_server.media_dir / "ev1" / "index.m3u8").read_text()
+    assert archive.count("#EXT-X-DISCONTINUITY\n") == 1  # one recording, one seam
+    assert archive.rstrip().endswith("#EXT-X-ENDLIST")
+    assert ffmpeg_errors(media_server.media_dir / "ev1" / "index.m3u8") == ""
+    assert ffmpeg_errors(media_server.media_dir / "ev1" / "recording.mp4") == ""
+    assert ffmpeg_errors(media_server.media_dir / "ev1" / "screen" / "recording.mp4") == ""
