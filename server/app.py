@@ -11,11 +11,14 @@ from starlette.middleware import Middleware
 
 from server import pages
 from server.api import events, health, people, questions, realtime
+from server.api import media as media_api
 from server.auth import Tokens
 from server.context import AppContext
 from server.db.engine import Database
 from server.errors import HANDLERS
 from server.i18n import Catalogue
+from server.media.routes import media_routes
+from server.media.service import MediaService
 from server.metrics import Metrics
 from server.middleware import BodyLimit, RequestMetrics, SecurityHeaders
 from server.questions.publisher import Publisher
@@ -34,6 +37,12 @@ log = logging.getLogger("sitecast")
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     metrics = Metrics()
+    app_ref: dict[str, Starlette] = {}
+
+    async def on_state(slug: str, state: str) -> None:
+        await media_api.announce_state(app_ref["app"].state.ctx, slug, state)
+
+    media = MediaService(settings.media_dir, segment_seconds=settings.segment_seconds, on_state=on_state)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -58,13 +67,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
             bus=bus,
             hub=hub,
             questions=QuestionService(db, publisher, votes),
+            media=media,
         )
         app.state.pages = pages.Pages(Catalogue())
         await hub.start()
         await votes.start()
+        await media.start()
         try:
             yield
         finally:
+            await media.close()
             await votes.close()
             await hub.close()
             await db.dispose()
@@ -75,6 +87,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *people.routes,
         *questions.routes,
         *realtime.routes,
+        *media_routes(media, media_api.authorize),
         *pages.routes,
     ]
     middleware = [
@@ -82,4 +95,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Middleware(SecurityHeaders, secure=settings.secure_cookies),
         Middleware(BodyLimit, limit=settings.max_body_bytes, exempt_prefixes=("/whip", "/whep")),
     ]
-    return Starlette(routes=routes, middleware=middleware, exception_handlers=HANDLERS, lifespan=lifespan)
+    app = Starlette(routes=routes, middleware=middleware, exception_handlers=HANDLERS, lifespan=lifespan)
+    app_ref["app"] = app
+    return app

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import HTTPConnection
@@ -12,6 +12,7 @@ from starlette.requests import HTTPConnection
 from server.auth import Principal, Tokens, principal_for
 from server.db.engine import Database
 from server.db.models import Event
+from server.media.service import MediaService
 from server.metrics import Metrics
 from server.questions.service import QuestionService
 from server.ratelimit import RateLimiter
@@ -31,10 +32,10 @@ class AppContext:
     bus: Bus
     hub: Hub
     questions: QuestionService
-    stream_states: dict[str, str] = field(default_factory=dict)
+    media: MediaService
 
     def stream_state(self, slug: str) -> str:
-        return self.stream_states.get(slug, "idle")
+        return self.media.state(slug)
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:

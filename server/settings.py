@@ -43,6 +43,9 @@ class Settings:
     media_dir: Path = field(
         default=DEFAULT_DATA_DIR / "media", metadata={"env": "MEDIA_DIR", "doc": "HLS and archive files"}
     )
+    segment_seconds: float = field(
+        default=1.0, metadata={"env": "SEGMENT_SECONDS", "doc": "HLS segment length, 1 to 2 seconds"}
+    )
     admin_token: str = field(
         default="", metadata={"env": "ADMIN_TOKEN", "doc": "admin bearer token; `make run` generates one"}
     )

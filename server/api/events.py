@@ -76,6 +76,9 @@ async def change_state(request: Request) -> JSONResponse:
         if body.state == EventState.ARCHIVED:
             require(caller, ADMIN)
         event = await service.change_state(session, event, EventState(body.state))
+    if event.state == EventState.ENDED:
+        # The recording is finalised (ENDLIST, MP4) and every peer of the event is closed.
+        await c.media.end_stream(event.slug)
     return JSONResponse(service.event_out(event, c.settings.base_url).model_dump(mode="json"))
 
 
