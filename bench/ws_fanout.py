@@ -78,11 +78,24 @@ def _child_limits(nofile: int) -> Callable[[], None]:
     return apply
 
 
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of the whole process (all threads), from /proc/<pid>/stat."""
+def cpu_times(pid: int) -> tuple[float, float]:
+    """(utime, stime) in seconds of the whole process (all threads), from /proc/<pid>/stat."""
     with open(f"/proc/{pid}/stat") as f:
         rest = f.read().rsplit(")", 1)[1].split()
-    return (int(rest[11]) + int(rest[12])) / CLK_TCK
+    return int(rest[11]) / CLK_TCK, int(rest[12]) / CLK_TCK
+
+
+def cpu_seconds(pid: int) -> float:
+    return sum(cpu_times(pid))
+
+
+def machine_ticks() -> tuple[int, int]:
+    """(busy, total) jiffies over all CPUs, from /proc/stat: how saturated the whole machine is."""
+    with open("/proc/stat") as f:
+        values = [int(v) for v in f.readline().split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    total = sum(values[:8])  # guest time is already counted in user
+    return total - idle, total
 
 
 def rss_kib(pid: int) -> int:
@@ -195,7 +208,7 @@ class Viewers:
     async def start(cls, n: int, log: Path, nofile: int) -> Viewers:
         return cls([await Worker.start(log, nofile) for _ in range(n)])
 
-    async def connect(self, url: str, viewers: int, concurrency: int, deflate: bool) -> dict[str, Any]:
+    async def connect(self, url: str, viewers: int, concurrency: int, deflate: bool, parse: str) -> dict[str, Any]:
         k = len(self.workers)
         shares = [viewers // k + (1 if i < viewers % k else 0) for i in range(k)]
         timeout_s = max(60.0, viewers / 40)
@@ -207,6 +220,7 @@ class Viewers:
                     "count": s,
                     "concurrency": concurrency,
                     "deflate": deflate,
+                    "parse": parse,
                     "timeout_s": timeout_s,
                 },
                 timeout_s + 15,
@@ -256,6 +270,9 @@ class Viewers:
             for name, text in r["samples"].items():
                 merged["samples"].setdefault(name, text)
         return merged
+
+    def cpu_seconds(self) -> float:
+        return sum(cpu_seconds(w.proc.pid) for w in self.workers if w.proc.returncode is None)
 
     async def close(self) -> None:
         await asyncio.gather(*(w.close() for w in self.workers))
@@ -314,7 +331,8 @@ async def run_load(
         loops.append(paced(int(seconds * side_rate), 1.0 / side_rate, side))
     await asyncio.gather(*loops)
     if inflight:
-        done, pending = await asyncio.wait(set(inflight), timeout=60)
+        # Commands still queued at the server get as long again as the load itself, then count as timeouts.
+        done, pending = await asyncio.wait(set(inflight), timeout=max(10.0, seconds))
         for task in pending:
             task.cancel()
             result.error("timeout")
@@ -340,7 +358,10 @@ def forwarded(i: int) -> dict[str, str]:
 class Sitecast:
     name = "Sitecast"
 
-    def __init__(self, tmp: Path, nofile: int, profile: str, profile_out: Path | None) -> None:
+    def __init__(
+        self, tmp: Path, nofile: int, profile: str, profile_out: Path | None, extra: list[str] | None = None
+    ) -> None:
+        self.extra = list(extra or [])
         self.tmp = tmp / "sitecast"
         self.tmp.mkdir()
         self.port = free_port()
@@ -355,6 +376,7 @@ class Sitecast:
         self.http: httpx.AsyncClient | None = None
         self.pending: list[int] = []
         self.approved: list[int] = []
+        self.askers: list[dict[str, str]] = []
         self.voters: list[dict[str, str]] = []
         self.voted: set[tuple[int, int]] = set()
         self.rng = random.Random(7)
@@ -403,6 +425,7 @@ class Sitecast:
             "websockets-sansio",
             "--log-level",
             "warning",
+            *self.extra,
         ]
         self.proc = subprocess.Popen(  # noqa: ASYNC220 (started once, waited on elsewhere)
             cmd,
@@ -423,6 +446,7 @@ class Sitecast:
         return dict(response.json())
 
     async def setup(self, questions: int, voters: int) -> None:
+        """The event, a moderator, and the participants who will ask and vote (nobody has asked yet)."""
         http = self.http
         assert http is not None
         admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -449,24 +473,32 @@ class Sitecast:
                 out = await self._check(await http.post(f"{ev}/join", json=body, headers=self._next_ip()), 201, "join")
                 return {"Authorization": f"Bearer {out['token']}"}
 
-        askers = await asyncio.gather(*(join(i) for i in range(questions)))
+        self.askers = list(await asyncio.gather(*(join(i) for i in range(questions))))
         self.voters = list(await asyncio.gather(*(join(questions + i) for i in range(voters))))
+
+    async def prepare(self) -> None:
+        """Every asker asks one question; they wait, pending, in the moderation queue for the load."""
+        http = self.http
+        assert http is not None
+        gate = asyncio.Semaphore(16)
 
         async def ask(i: int, who: dict[str, str]) -> int | None:
             async with gate:
                 out = await self._check(
                     await http.post(
-                        f"{ev}/questions", json={"text": question_text(self.rng, i)}, headers=who | self._next_ip()
+                        f"/api/v1/events/{self.slug}/questions",
+                        json={"text": question_text(self.rng, i)},
+                        headers=who | self._next_ip(),
                     ),
                     201,
                     "ask",
                 )
                 return int(out["id"]) if out["status"] == "pending" else None
 
-        ids = await asyncio.gather(*(ask(i, who) for i, who in enumerate(askers)))
+        ids = await asyncio.gather(*(ask(i, who) for i, who in enumerate(self.askers)))
         self.pending = [qid for qid in ids if qid is not None]
-        if len(self.pending) < questions:
-            print(f"  note: {questions - len(self.pending)} questions were not pending (held?)", flush=True)
+        if len(self.pending) < len(self.askers):
+            print(f"  note: {len(self.askers) - len(self.pending)} questions were not pending (held?)", flush=True)
 
     def take(self) -> int:
         return self.pending.pop(0)
@@ -565,6 +597,9 @@ class NodeBaseline:
     async def setup(self, questions: int, voters: int) -> None:
         return None
 
+    async def prepare(self) -> None:
+        return None
+
     async def _broadcast(self, body: dict[str, Any]) -> httpx.Response:
         assert self.http is not None
         return await self.http.post("/broadcast", json=body)
@@ -635,7 +670,7 @@ async def measure(server: Any, args: argparse.Namespace, tmp: Path, nofile: int)
     viewers = await Viewers.start(args.workers, tmp / f"clients-{name.split()[0].lower()}.log", nofile)
     try:
         print(f"[{name}] connecting {args.viewers} viewers ({args.workers} client processes)", flush=True)
-        conn = await viewers.connect(server.ws_url, args.viewers, args.concurrency, args.deflate)
+        conn = await viewers.connect(server.ws_url, args.viewers, args.concurrency, args.deflate, args.parse)
         out["connected"] = conn["ok"]
         out["connect_failed"] = conn["failed"]
         out["connect_s"] = conn["seconds"]
@@ -644,6 +679,10 @@ async def measure(server: Any, args: argparse.Namespace, tmp: Path, nofile: int)
         await asyncio.sleep(2.5)  # presence recount etc. settle; then count the connected memory
         await settle_cpu(server.pid, timeout=10)
         out["rss_connected_kib"] = rss_kib(server.pid)
+        # Questions are asked after the viewers joined: a snapshot carries the whole queue, and connecting
+        # 5,000 viewers to an event with hundreds of pending questions costs far more (see README).
+        await server.prepare()
+        await settle_cpu(server.pid, timeout=10)
         before = await viewers.stats()
         out["connected"] = before["open"]
         await viewers.reset()
@@ -661,6 +700,7 @@ async def measure(server: Any, args: argparse.Namespace, tmp: Path, nofile: int)
                     "--rate",
                     "250",
                     "--nonblocking",
+                    "--gil",
                     "--format",
                     "raw",
                     "-o",
@@ -673,7 +713,9 @@ async def measure(server: Any, args: argparse.Namespace, tmp: Path, nofile: int)
             f"[{name}] load: {args.rate:g} approvals/s, {server.side_rate(args.votes):g} side/s, {args.seconds:g} s",
             flush=True,
         )
-        cpu0 = cpu_seconds(server.pid)
+        cpu0 = cpu_times(server.pid)
+        clients0 = viewers.cpu_seconds()
+        machine0 = machine_ticks()
         w0 = time.monotonic()
         load = await run_load(args.seconds, args.rate, server.side_rate(args.votes), server.approve, server.vote)
         # Drain: every approved question reaches every open viewer (or we give up and count it lost).
@@ -686,7 +728,9 @@ async def measure(server: Any, args: argparse.Namespace, tmp: Path, nofile: int)
             if done or time.monotonic() > deadline:
                 break
             await asyncio.sleep(0.25)
-        cpu1 = cpu_seconds(server.pid)
+        cpu1 = cpu_times(server.pid)
+        clients_cpu = viewers.cpu_seconds() - clients0
+        machine1 = machine_ticks()
         window = time.monotonic() - w0
         if profiler is not None:
             try:
@@ -697,7 +741,7 @@ async def measure(server: Any, args: argparse.Namespace, tmp: Path, nofile: int)
     finally:
         await viewers.close()
 
-    lat_last, lat_first, lost, receipts = [], [], 0, 0
+    lat_last, lat_first, spread, lost, receipts = [], [], [], 0, 0
     open_viewers = stats["open"]
     for qid, t_send in load.sent.items():
         count, first, last = stats["approved"].get(qid, [0, None, None])
@@ -706,8 +750,11 @@ async def measure(server: Any, args: argparse.Namespace, tmp: Path, nofile: int)
         if count:
             lat_first.append((first - t_send) / 1000)
             lat_last.append((last - t_send) / 1000)
+            spread.append((last - first) / 1000)
     deliveries = stats["frames"]
-    cpu = cpu1 - cpu0
+    cpu_user, cpu_sys = cpu1[0] - cpu0[0], cpu1[1] - cpu0[1]
+    cpu = cpu_user + cpu_sys
+    busy = (machine1[0] - machine0[0]) / max(1, machine1[1] - machine0[1]) * (os.cpu_count() or 1)
     out.update(
         open_viewers=open_viewers,
         closed=stats["closed"],
@@ -728,8 +775,13 @@ async def measure(server: Any, args: argparse.Namespace, tmp: Path, nofile: int)
         vote_frames=len(stats["votes"]),
         lat_last=lat_last,
         lat_first=lat_first,
+        spread=spread,
         response_ms=load.response_ms,
         cpu_s=cpu,
+        cpu_user_s=cpu_user,
+        cpu_sys_s=cpu_sys,
+        clients_cpu_s=clients_cpu,
+        machine_busy_cores=busy,
         cpu_per_1k=cpu / deliveries * 1000 if deliveries else float("nan"),
         samples=stats["samples"],
     )
@@ -790,12 +842,17 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace) -> list[str]
     row("latency to LAST viewer p99, ms", lambda r: percentile(r["lat_last"], 99), ".1f", True)
     row("latency to LAST viewer max, ms", lambda r: max(r["lat_last"], default=float("nan")), ".1f", True)
     row("latency to FIRST viewer p50, ms", lambda r: percentile(r["lat_first"], 50), ".1f", True)
+    row("fan-out spread (last - first) p50, ms", lambda r: percentile(r["spread"], 50), ".1f", True)
+    row("fan-out spread (last - first) p99, ms", lambda r: percentile(r["spread"], 99), ".1f", True)
     row(
         "command response p50 / p99, ms",
         lambda r: f"{percentile(r['response_ms'], 50):.1f} / {percentile(r['response_ms'], 99):.1f}",
         "s",
     )
     row("server CPU in window, s", lambda r: r["cpu_s"], ".2f", True)
+    row("  user / system, s", lambda r: f"{r['cpu_user_s']:.2f} / {r['cpu_sys_s']:.2f}", "s")
+    row("load clients' CPU in window, s", lambda r: r["clients_cpu_s"], ".2f")
+    row("machine busy in window, cores", lambda r: f"{r['machine_busy_cores']:.2f} of {os.cpu_count()}", "s")
     row("window (load + drain), s", lambda r: r["window_s"], ".1f")
     row("CPU-s per 1,000 deliveries", lambda r: r["cpu_per_1k"], ".4f", True)
     if all("fanout_cpu_per_1k" in r for r in cols):
@@ -834,6 +891,13 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace) -> list[str]
                 else "MISSES target (1.5x)"
             )
             lines.append(f"{label} Sitecast/Node = {value:.2f}x: {verdict}")
+    for r in cols:
+        behind = percentile(r["lat_first"], 50) > 1000 or r["skipped"] or r["errors"]
+        if behind:
+            lines.append(
+                f"{r['server']}: DID NOT KEEP UP with the offered load (commands queued: first-viewer latency "
+                f"p50 {percentile(r['lat_first'], 50):,.0f} ms, {r['skipped']} skipped); latency here is backlog"
+            )
     for r in cols:
         extra = []
         if r["errors"]:
@@ -875,7 +939,7 @@ async def main_async(args: argparse.Namespace) -> int:
         tmp = Path(tmp_name)
         samples: dict[str, str] = {}
         if args.only in ("both", "sitecast"):
-            sc = Sitecast(tmp, nofile, args.profile, args.profile_out)
+            sc = Sitecast(tmp, nofile, args.profile, args.profile_out, args.uvicorn_arg)
             try:
                 res = await measure(sc, args, tmp, nofile)
             finally:
@@ -893,9 +957,12 @@ async def main_async(args: argparse.Namespace) -> int:
                 await nb.stop()
     lines = report(results, args)
     print()
+    offered = (args.rate + min(args.votes, COALESCED_VOTE_FRAMES_PER_S)) * args.viewers
     print(
         f"ws_fanout: {args.viewers} viewers, {args.seconds:g} s, {args.rate:g} approvals/s, {args.votes:g} votes/s, "
-        f"{args.workers} client processes, deflate {'offered' if args.deflate else 'off'}, {os.cpu_count()} CPUs"
+        f"{args.workers} client processes, deflate {'offered' if args.deflate else 'off'}, {os.cpu_count()} CPUs; "
+        f"offered ~{offered:,.0f} deliveries/s"
+        + (f"; uvicorn {' '.join(args.uvicorn_arg)}" if args.uvicorn_arg else "")
     )
     print("\n".join(lines))
     if args.json:
@@ -938,11 +1005,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--viewers", type=int, default=5000, help="WebSocket viewers connected (default 5000)")
     p.add_argument("--seconds", type=float, default=20.0, help="length of the measured load (default 20)")
     p.add_argument("--rate", type=float, default=10.0, help="approvals (baseline: broadcasts) per second (default 10)")
-    p.add_argument("--votes", type=float, default=50.0, help="vote PUTs per second on Sitecast (default 50)")
+    p.add_argument("--votes", type=float, default=20.0, help="vote PUTs per second on Sitecast (default 20)")
     p.add_argument("--voters", type=int, default=200, help="joined participants who vote (default 200)")
     p.add_argument("--workers", type=int, default=2, help="load-client processes (default 2)")
     p.add_argument("--concurrency", type=int, default=64, help="handshakes in flight per client process")
-    p.add_argument("--drain", type=float, default=20.0, help="max seconds to wait for the last deliveries")
+    p.add_argument("--drain", type=float, default=15.0, help="max seconds to wait for the last deliveries")
     p.add_argument(
         "--calibrate",
         type=float,
@@ -950,6 +1017,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="seconds of the same commands with no viewers, to split command cost from fan-out (0: skip)",
     )
     p.add_argument("--deflate", action="store_true", help="clients offer permessage-deflate (as browsers do)")
+    p.add_argument(
+        "--parse",
+        choices=("head", "full"),
+        default="head",
+        help="clients read type/ids from the frame head (default) or JSON.parse every frame",
+    )
+    p.add_argument(
+        "--uvicorn-arg",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="extra argument for Sitecast's uvicorn, repeatable (e.g. --uvicorn-arg=--ws-per-message-deflate=false)",
+    )
     p.add_argument("--only", choices=("both", "sitecast", "node"), default="both")
     p.add_argument("--json", help="also write the results to this JSON file")
     p.add_argument("--profile", choices=("none", "cprofile", "py-spy"), default="none", help="profile Sitecast")
