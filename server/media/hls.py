@@ -128,9 +128,7 @@ class HlsWriter:
             self._video_started = True
             self._session_start = seconds
         seg = self._open
-        if seg is None or (
-            keyframe and seconds - seg.start >= self.segment_seconds - CUT_EARLY_TOLERANCE_SECONDS
-        ):
+        if seg is None or (keyframe and seconds - seg.start >= self.segment_seconds - CUT_EARLY_TOLERANCE_SECONDS):
             if seg is not None:
                 self._close_segment(end=seconds)
             seg = self._start_segment(seconds)
@@ -174,9 +172,7 @@ class HlsWriter:
 
     def _start_segment(self, seconds: float) -> _OpenSegment:
         name = f"{self._next_sequence:06d}.ts"
-        self._open = _OpenSegment(
-            self.directory / name, seconds, self._pending_discontinuity, self._audio_extradata
-        )
+        self._open = _OpenSegment(self.directory / name, seconds, self._pending_discontinuity, self._audio_extradata)
         self._pending_discontinuity = False
         return self._open
 

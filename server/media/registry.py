@@ -46,9 +46,7 @@ class PeerRegistry:
 
     def peers(self, slug: str | None = None, kind: PeerKind | None = None) -> list[Peer]:
         return [
-            p
-            for p in self._peers.values()
-            if (slug is None or p.slug == slug) and (kind is None or p.kind == kind)
+            p for p in self._peers.values() if (slug is None or p.slug == slug) and (kind is None or p.kind == kind)
         ]
 
     @staticmethod

@@ -120,9 +120,7 @@ class MediaService:
             raise MediaError(409, "stream_ended", "this event's stream has ended")
         feed = event.feeds.get(source)
         if feed is None:
-            feed = Feed(
-                f"{slug}-{source}", self.feed_dir(slug, source), self.segment_seconds, self._segment_cb(slug)
-            )
+            feed = Feed(f"{slug}-{source}", self.feed_dir(slug, source), self.segment_seconds, self._segment_cb(slug))
             event.feeds[source] = feed
         session_id = self.registry.new_id()
         feed.claim(session_id)  # 409 before any WebRTC work if the source is taken

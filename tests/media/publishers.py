@@ -54,9 +54,7 @@ class ToneAudioTrack(MediaStreamTrack):
         size = int(AUDIO_PTIME * self._rate)
         import array
 
-        one = array.array(
-            "h", (int(6000 * math.sin(2 * math.pi * 440 * k / self._rate)) for k in range(size))
-        )
+        one = array.array("h", (int(6000 * math.sin(2 * math.pi * 440 * k / self._rate)) for k in range(size)))
         stereo = array.array("h", (v for v in one for _ in range(2)))
         self._payload = stereo.tobytes()
         self._size = size
@@ -82,9 +80,7 @@ def _only(kind: str, name: str) -> list:
 class AiortcPublisher:
     """A WHIP client: aiortc sends a tone and a pattern, offering one video codec."""
 
-    def __init__(
-        self, base_url: str, slug: str, token: str, video_codec: str = "H264", source: str = "camera"
-    ):
+    def __init__(self, base_url: str, slug: str, token: str, video_codec: str = "H264", source: str = "camera"):
         self.base_url, self.slug, self.token = base_url, slug, token
         self.video_codec, self.source = video_codec, source
         self.pc = RTCPeerConnection()

@@ -57,24 +57,18 @@ async def test_auth_content_type_size_and_sessions(media_server: MediaServer) ->
         wrong = {"Authorization": "Bearer nope", **SDP}
         assert_error(await http.post("/whip/ev1", content=offer, headers=wrong), 403, "forbidden")
         assert_error(await http.post("/whip/nope", content=offer, headers={**AUTH, **SDP}), 404)
-        assert_error(
-            await http.post("/whip/ev1", content=offer, headers={**AUTH, "Content-Type": "text/plain"}), 415
-        )
+        assert_error(await http.post("/whip/ev1", content=offer, headers={**AUTH, "Content-Type": "text/plain"}), 415)
         huge = offer + "a=x-padding:" + "x" * (70 * 1024) + "\r\n"
         assert_error(await http.post("/whip/ev1", content=huge, headers={**AUTH, **SDP}), 413, "too_large")
         assert_error(await http.post("/whip/ev1", content=b"\xff\xfe", headers={**AUTH, **SDP}), 400)
         assert_error(await http.post("/whip/ev1", content="hello", headers={**AUTH, **SDP}), 400, "bad_sdp")
         bad_source = await http.post("/whip/ev1?source=window", content=offer, headers={**AUTH, **SDP})
         assert_error(bad_source, 400, "bad_source")
-        assert_error(
-            await http.patch("/whip/ev1/nosuch", content="a=end-of-candidates", headers={**AUTH, **FRAG}), 404
-        )
+        assert_error(await http.patch("/whip/ev1/nosuch", content="a=end-of-candidates", headers={**AUTH, **FRAG}), 404)
         assert_error(await http.patch("/whip/ev1/nosuch", content="x", headers={**AUTH, **SDP}), 415)
         assert_error(await http.delete("/whip/ev1/nosuch", headers=AUTH), 404, "unknown_session")
         assert_error(await http.delete("/whip/ev1/nosuch"), 401)
-        not_live = await http.post(
-            "/whep/ev2", content=offer, headers={**SDP, "Authorization": "Bearer pub-ev2"}
-        )
+        not_live = await http.post("/whep/ev2", content=offer, headers={**SDP, "Authorization": "Bearer pub-ev2"})
         assert_error(not_live, 409, "not_live")
         options = await http.options("/whip/ev1")
         assert options.status_code == 204 and "POST" in options.headers["allow"]
@@ -92,9 +86,7 @@ async def test_mangled_offers_are_4xx_and_live_stream_keeps_going(media_server: 
     try:
         assert (await pub.start()).status_code == 201
         live = media_server.media_dir / "ev1" / LIVE_PLAYLIST
-        await wait_for(
-            lambda: live.is_file() and live.read_text().count("#EXTINF") >= 1, what="first segment"
-        )
+        await wait_for(lambda: live.is_file() and live.read_text().count("#EXTINF") >= 1, what="first segment")
         async with media_server.client() as http:
             for _ in range(FUZZ_CASES):
                 mangled = list(lines)

@@ -53,9 +53,7 @@ def make_capture_files(directory: Path) -> tuple[Path, Path]:
     run = ["ffmpeg", "-nostdin", "-v", "error", "-y"]
     pattern = f"testsrc2=size=640x360:rate=30:duration={CAPTURE_SECONDS}"
     tone = f"sine=frequency=1000:sample_rate=48000:duration={CAPTURE_SECONDS}"
-    subprocess.run(
-        [*run, "-f", "lavfi", "-i", pattern, "-pix_fmt", "yuv420p", str(video)], check=True, timeout=60
-    )
+    subprocess.run([*run, "-f", "lavfi", "-i", pattern, "-pix_fmt", "yuv420p", str(video)], check=True, timeout=60)
     subprocess.run([*run, "-f", "lavfi", "-i", tone, "-ac", "2", str(audio)], check=True, timeout=60)
     return video, audio
 

@@ -45,9 +45,7 @@ async def test_ffmpeg_whip_muxer_publishes_h264_into_hls(media_server: MediaServ
     assert feed is not None and feed.video_codec == "H264"  # forwarded, not decoded
     live = media_server.media_dir / "ev2" / LIVE_PLAYLIST
     assert live.read_text().count("#EXTINF") >= 2
-    await wait_for(
-        lambda: media_server.service.state("ev2") in ("idle", "reconnecting"), what="publisher gone"
-    )
+    await wait_for(lambda: media_server.service.state("ev2") in ("idle", "reconnecting"), what="publisher gone")
     await media_server.service.end_stream("ev2")
     assert ffmpeg_errors(media_server.media_dir / "ev2" / "index.m3u8") == ""
     assert ffmpeg_errors(media_server.media_dir / "ev2" / "recording.mp4") == ""

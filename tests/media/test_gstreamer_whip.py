@@ -19,12 +19,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def gstreamer_webrtc_available() -> bool:
-    probe = (
-        "import gi; gi.require_version('GstWebRTC', '1.0'); from gi.repository import Gst; Gst.init(None);"
-        + (
-            "import sys; sys.exit(0 if all(Gst.ElementFactory.find(e) for e in "
-            "('webrtcbin', 'nicesrc', 'x264enc', 'opusenc', 'rtph264pay')) else 1)"
-        )
+    probe = "import gi; gi.require_version('GstWebRTC', '1.0'); from gi.repository import Gst; Gst.init(None);" + (
+        "import sys; sys.exit(0 if all(Gst.ElementFactory.find(e) for e in "
+        "('webrtcbin', 'nicesrc', 'x264enc', 'opusenc', 'rtph264pay')) else 1)"
     )
     try:
         return subprocess.run([SYSTEM_PYTHON, "-c", probe], capture_output=True, timeout=30).returncode == 0

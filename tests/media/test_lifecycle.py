@@ -55,9 +55,7 @@ async def test_shutdown_leaves_no_peers_tasks_threads_or_files(tmp_path: Path) -
         # Server still running with its feed's writer thread and maybe peers being reaped:
         # shutdown (app lifespan → MediaService.close) must clean all of it up.
     assert media_threads() == []
-    leftover = [
-        t for t in asyncio.all_tasks() - tasks_before if not t.done() and t is not asyncio.current_task()
-    ]
+    leftover = [t for t in asyncio.all_tasks() - tasks_before if not t.done() and t is not asyncio.current_task()]
     assert leftover == []
     gc.collect()
     await asyncio.sleep(0)  # let transports finish closing their sockets

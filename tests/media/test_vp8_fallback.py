@@ -24,9 +24,7 @@ async def test_vp8_publisher_is_encoded_once_into_regular_segments(media_server:
         await pub.close()
     await media_server.service.end_stream("ev3")
     archive = media_server.media_dir / "ev3" / "index.m3u8"
-    durations = [
-        float(x[8:].rstrip(",")) for x in archive.read_text().splitlines() if x.startswith("#EXTINF:")
-    ]
+    durations = [float(x[8:].rstrip(",")) for x in archive.read_text().splitlines() if x.startswith("#EXTINF:")]
     # Forced keyframes every segment_seconds: every full segment is 1 s (±1 frame).
     assert all(abs(d - 1.0) <= 0.05 for d in durations[:-1]), durations
     streams = ffprobe_streams(archive)

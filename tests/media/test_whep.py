@@ -34,13 +34,9 @@ async def test_whep_viewers_receive_forwarded_packets(media_server: MediaServer)
         assert all(v.video.dropped == 0 for v in feed.viewers)
 
         async with media_server.client() as http:
-            gone = await http.delete(
-                viewers[0].location, headers={"Authorization": f"Bearer {watch_token('ev1')}"}
-            )
+            gone = await http.delete(viewers[0].location, headers={"Authorization": f"Bearer {watch_token('ev1')}"})
             assert gone.status_code == 200
-            again = await http.delete(
-                viewers[0].location, headers={"Authorization": f"Bearer {watch_token('ev1')}"}
-            )
+            again = await http.delete(viewers[0].location, headers={"Authorization": f"Bearer {watch_token('ev1')}"})
             assert again.status_code == 404 and again.json()["error"]["code"] == "unknown_session"
         assert len(feed.viewers) == VIEWERS - 1
     finally:

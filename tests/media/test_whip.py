@@ -22,9 +22,7 @@ async def test_h264_publisher_is_forwarded_into_live_hls_then_archived(media_ser
     # The answer prefers H.264 so that it can be forwarded without decoding.
     try:
         live = media_server.media_dir / "ev1" / LIVE_PLAYLIST
-        await wait_for(
-            lambda: live.is_file() and live.read_text().count("#EXTINF") >= 3, what="3 live segments"
-        )
+        await wait_for(lambda: live.is_file() and live.read_text().count("#EXTINF") >= 3, what="3 live segments")
         assert media_server.service.state("ev1") == "live"
         feed = media_server.service.feed("ev1")
         assert feed is not None and feed.video_codec == "H264"
@@ -42,9 +40,7 @@ async def test_h264_publisher_is_forwarded_into_live_hls_then_archived(media_ser
             assert "immutable" in segment.headers["cache-control"]
             # Segments are 1–2 s long (segment_seconds=1, a keyframe requested every second).
             durations = [
-                float(x.split(":")[1].rstrip(","))
-                for x in playlist.text.splitlines()
-                if x.startswith("#EXTINF")
+                float(x.split(":")[1].rstrip(",")) for x in playlist.text.splitlines() if x.startswith("#EXTINF")
             ]
             assert all(0.8 <= d <= 2.1 for d in durations), durations
             assert (await http.get("/archive/ev1/index.m3u8")).status_code == 404  # not ended yet
