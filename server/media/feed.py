@@ -53,13 +53,13 @@ class Feed:
         self.publisher: str | None = None
         self.viewers: set[Viewer] = set()
         self.keyframe_requester: Callable[[], Awaitable[None]] | None = None
-        self.ended = False
         self.video_codec: str | None = None
         self.frames_in = 0
         self._segment_seconds = segment_seconds
-        self._timeline = Timeline()
         self._worker = SerialWorker(f"media-{name}")
-        self._writer = HlsWriter(directory, segment_seconds, on_segment)
+        self._writer = HlsWriter(directory, segment_seconds, on_segment)  # resumes a recording
+        self._timeline = Timeline(resume_at=self._writer.end)
+        self.ended = self._writer.finished
         self._aac = OpusToAac()
         self._writer.set_audio_config(self._aac.extradata)
         self._vp8: Vp8ToH264 | None = None

@@ -8,7 +8,8 @@ which keeps segments regular without re-encoding anything.
 Files of a feed directory:
   NNNNNN.ts        segments, named by media sequence number, shared by live and archive
   live.m3u8        sliding live playlist (served as /live/{slug}/index.m3u8)
-  archive.part     every segment so far (an EVENT playlist, kept on disk as the record)
+  segments.log     one line per segment ("sequence start duration discontinuity name"): the
+                   durable record; a restarted server resumes numbering and timing from it
   index.m3u8       the archive VOD playlist with #EXT-X-ENDLIST, written by `finish()`
   recording.mp4    `-c copy` remux of the archive with the moov atom first (faststart)
 """
@@ -37,7 +38,7 @@ CUT_EARLY_TOLERANCE_SECONDS = 0.1
 NOMINAL_FRAME_SECONDS = 1 / 30
 
 LIVE_PLAYLIST = "live.m3u8"
-ARCHIVE_PART = "archive.part"
+SEGMENT_LOG = "segments.log"
 ARCHIVE_PLAYLIST = "index.m3u8"
 RECORDING = "recording.mp4"
 
@@ -106,6 +107,30 @@ class HlsWriter:
         self._last_audio = -1.0
         self._session_start = math.inf
         directory.mkdir(parents=True, exist_ok=True)
+        self._resume()
+
+    @property
+    def end(self) -> float:
+        """Recording time where the segments written so far (this run or earlier) stop."""
+        return max((s.start + s.duration for s in self.segments), default=0.0)
+
+    def _resume(self) -> None:
+        """Continue a recording written before a server restart instead of overwriting it."""
+        log = self.directory / SEGMENT_LOG
+        if not log.is_file():
+            return
+        for line in log.read_text(encoding="utf-8").splitlines():
+            fields = line.split()
+            if len(fields) != 5 or not (self.directory / fields[4]).is_file():
+                continue  # a line torn by a crash, or a segment that never reached the disk
+            sequence, start, duration, disc, name = fields
+            self.segments.append(Segment(int(sequence), name, float(start), float(duration), disc == "1", 0.0, 0.0))
+        if self.segments:
+            self._next_sequence = self.segments[-1].sequence + 1
+            self._pending_discontinuity = True
+            self._last_video = self._last_audio = self.end
+            self._target_duration = max(self._target_duration, *(math.ceil(s.duration) for s in self.segments))
+        self.finished = (self.directory / ARCHIVE_PLAYLIST).is_file()
 
     # -- input ---------------------------------------------------------------------------
 
@@ -197,8 +222,9 @@ class HlsWriter:
         )
         self._next_sequence += 1
         self.segments.append(segment)
-        with (self.directory / ARCHIVE_PART).open("a", encoding="utf-8") as part:
-            part.write(_entry(segment))
+        with (self.directory / SEGMENT_LOG).open("a", encoding="utf-8") as log:
+            fields = (segment.sequence, f"{segment.start:.6f}", f"{segment.duration:.6f}")
+            log.write(" ".join(map(str, (*fields, int(segment.discontinuity), segment.name))) + "\n")
         self._write_playlist(self.directory / LIVE_PLAYLIST, self.segments[-LIVE_WINDOW_SEGMENTS:], vod=False)
         listed = Segment(**{**segment.__dict__, "listed_at": time.monotonic()})
         self.segments[-1] = listed

@@ -27,13 +27,13 @@ class _Anchor:
 class Timeline:
     """Recording clock in seconds; one instance per feed, one `session()` per publisher."""
 
-    def __init__(self, now: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, now: Callable[[], float] = time.monotonic, resume_at: float = 0.0) -> None:
         self._now = now
-        self._end = 0.0  # latest recording time handed out, over all sessions
+        self._end = resume_at  # latest recording time handed out, over all sessions
         self._session_wall: float | None = None
         self._session_base = 0.0
         self._anchors: dict[str, _Anchor] = {}
-        self._started = False
+        self._started = resume_at > 0
 
     def new_session(self) -> None:
         self._session_wall = None

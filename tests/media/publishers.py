@@ -148,10 +148,14 @@ class AiortcViewer:
 
         try:
             while True:
-                await track.recv()
+                frame = await track.recv()
                 self.frames[track.kind] += 1
+                self.on_frame(track.kind, frame)
         except MediaStreamError:
             pass
+
+    def on_frame(self, kind: str, frame: object) -> None:
+        """Override to inspect decoded frames."""
 
     async def close(self) -> None:
         await self.pc.close()

@@ -57,3 +57,41 @@ async def test_drop_and_reconnect_continue_one_recording(media_server: MediaServ
     assert ffmpeg_errors(media_server.media_dir / "ev1" / "index.m3u8") == ""
     assert ffmpeg_errors(media_server.media_dir / "ev1" / "recording.mp4") == ""
     assert ffmpeg_errors(media_server.media_dir / "ev1" / "screen" / "recording.mp4") == ""
+
+
+async def test_server_restart_mid_event_continues_the_recording(tmp_path) -> None:
+    from .conftest import run_media_server
+
+    media_dir = tmp_path / "media"
+    async with run_media_server(media_dir) as server:
+        pub = AiortcPublisher(server.url, "ev2", publish_token("ev2"))
+        try:
+            assert (await pub.start()).status_code == 201
+            await wait_for(lambda: listed(server, "ev2") >= 2, what="first run segments")
+        finally:
+            await pub.close()
+    first_run = sorted(p.name for p in (media_dir / "ev2").glob("*.ts"))
+
+    async with run_media_server(media_dir) as server:  # a new process would see the same files
+        pub = AiortcPublisher(server.url, "ev2", publish_token("ev2"))
+        try:
+            assert (await pub.start()).status_code == 201
+            await wait_for(lambda: len(server.segments) >= 2, what="second run segments")
+            await server.service.end_stream("ev2")
+        finally:
+            await pub.close()
+        archive = (media_dir / "ev2" / "index.m3u8").read_text()
+        for name in first_run:  # nothing of the first run was overwritten or lost
+            assert name in archive
+        assert server.segments[0][1].sequence == int(first_run[-1][:6]) + 1
+        assert "#EXT-X-DISCONTINUITY" in archive
+        assert ffmpeg_errors(media_dir / "ev2" / "index.m3u8") == ""
+        assert ffmpeg_errors(media_dir / "ev2" / "recording.mp4") == ""
+
+    async with run_media_server(media_dir) as server:  # after the end, the event stays ended
+        late = AiortcPublisher(server.url, "ev2", publish_token("ev2"))
+        try:
+            refused = await late.start()
+            assert refused.status_code == 409 and refused.json()["error"]["code"] == "stream_ended"
+        finally:
+            await late.close()
