@@ -3,25 +3,16 @@ in the archived recording."""
 
 from __future__ import annotations
 
-import array
-import asyncio
-import fractions
 import statistics
-import time
 
 import av
 import pytest
-from aiortc import MediaStreamTrack
 
 from .conftest import MediaServer, publish_token, requires_ffmpeg, wait_for
-from .publishers import AiortcPublisher
+from .publishers import AiortcPublisher, BeepAudio, Clock, FlashVideo
 
 pytestmark = [pytest.mark.slow, pytest.mark.media, requires_ffmpeg]
 
-FPS = 30
-RATE = 48_000
-FRAME_SAMPLES = 960
-BEEP_SECONDS = 0.1
 # What "in sync" means here: well inside the ±45 ms at which viewers start to notice.
 MAX_OFFSET_SECONDS = 0.030
 MARKS = 5
@@ -29,60 +20,6 @@ PAIRING_WINDOW_SECONDS = 0.5
 # Measured: +4 ms (audio after video), from Opus's 312-sample encoder delay (6.5 ms) less
 # aiortc's audio/video buffering difference as compensated in server/media/feed.py.
 MAX_SPREAD_SECONDS = 0.005
-
-
-class Clock:
-    """One capture clock for both tracks, like a camera and a microphone on one device."""
-
-    def __init__(self) -> None:
-        self.start: float | None = None
-
-    def origin(self) -> float:
-        if self.start is None:
-            self.start = time.monotonic()
-        return self.start
-
-
-class FlashVideo(MediaStreamTrack):
-    kind = "video"
-
-    def __init__(self, clock: Clock) -> None:
-        super().__init__()
-        self.clock, self.n = clock, 0
-
-    async def recv(self) -> av.VideoFrame:
-        target = self.clock.origin() + self.n / FPS
-        await asyncio.sleep(max(0.0, target - time.monotonic()))
-        white = self.n % FPS < 3 and self.n >= FPS  # three white frames at each whole second
-        frame = av.VideoFrame(320, 240, "yuv420p")
-        for i, plane in enumerate(frame.planes):
-            plane.update(bytes([(235 if white else 16) if i == 0 else 128]) * plane.buffer_size)
-        frame.pts, frame.time_base = self.n * 3000, fractions.Fraction(1, 90_000)
-        self.n += 1
-        return frame
-
-
-class BeepAudio(MediaStreamTrack):
-    kind = "audio"
-
-    def __init__(self, clock: Clock) -> None:
-        super().__init__()
-        self.clock, self.samples = clock, 0
-        self.tone = array.array("h", (12000 if (k // 24) % 2 else -12000 for k in range(FRAME_SAMPLES)))
-
-    async def recv(self) -> av.AudioFrame:
-        target = self.clock.origin() + self.samples / RATE
-        await asyncio.sleep(max(0.0, target - time.monotonic()))
-        second, offset = divmod(self.samples, RATE)
-        loud = second >= 1 and offset < BEEP_SECONDS * RATE
-        mono = self.tone if loud else array.array("h", bytes(2 * FRAME_SAMPLES))
-        stereo = array.array("h", (v for v in mono for _ in range(2)))
-        frame = av.AudioFrame(format="s16", layout="stereo", samples=FRAME_SAMPLES)
-        frame.planes[0].update(stereo.tobytes())
-        frame.pts, frame.sample_rate = self.samples, RATE
-        frame.time_base = fractions.Fraction(1, RATE)
-        self.samples += FRAME_SAMPLES
-        return frame
 
 
 def onsets(path: str) -> tuple[list[float], list[float]]:

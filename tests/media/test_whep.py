@@ -8,8 +8,7 @@ import time
 import pytest
 
 from .conftest import MediaServer, publish_token, wait_for, watch_token
-from .publishers import AiortcPublisher, AiortcViewer
-from .test_av_sync import FPS, BeepAudio, Clock, FlashVideo
+from .publishers import FPS, AiortcPublisher, AiortcViewer, BeepAudio, Clock, FlashVideo
 
 pytestmark = [pytest.mark.slow, pytest.mark.media]
 
