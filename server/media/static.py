@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from starlette.responses import FileResponse, Response
@@ -36,7 +37,7 @@ def live_file(service: MediaService, slug: str, path: str) -> Response:
     name, sub = _resolve(service, slug, path)
     directory = service.feed_dir(slug, "screen" if sub else "camera")
     if name == "index.m3u8":
-        return _file(directory / LIVE_PLAYLIST, PLAYLIST_TYPE, LIVE_PLAYLIST_CACHE)
+        return _playlist(directory / LIVE_PLAYLIST, LIVE_PLAYLIST_CACHE)
     if name.endswith(".ts"):
         return _file(directory / name, "video/mp2t", IMMUTABLE_CACHE)
     raise MediaError(404, "not_found", "the recording is under /archive/ once the event ends")
@@ -48,10 +49,20 @@ def archive_file(service: MediaService, slug: str, path: str) -> Response:
     if not (directory / ARCHIVE_PLAYLIST).is_file():
         raise MediaError(404, "not_archived", "this event has no archive (yet)")
     if name == "index.m3u8":
-        return _file(directory / ARCHIVE_PLAYLIST, PLAYLIST_TYPE, ARCHIVE_PLAYLIST_CACHE)
+        return _playlist(directory / ARCHIVE_PLAYLIST, ARCHIVE_PLAYLIST_CACHE)
     if name.endswith(".ts"):
         return _file(directory / name, "video/mp2t", IMMUTABLE_CACHE)
     return _file(directory / RECORDING, "video/mp4", IMMUTABLE_CACHE)
+
+
+def _playlist(path: Path, cache: str) -> Response:
+    """Read the playlist in one go: the writer replaces it every segment, and a FileResponse that
+    stat()s one version and streams the next sends a body longer than its Content-Length."""
+    try:
+        body = path.read_bytes()
+    except FileNotFoundError:
+        raise MediaError(404, "not_found", "no such media file") from None
+    return Response(body, media_type=PLAYLIST_TYPE, headers={"Cache-Control": cache})
 
 
 def _file(path: object, media_type: str, cache: str) -> Response:
