@@ -373,40 +373,59 @@ class LoadHTTP:
             head += "Content-Type: application/json\r\n"
         for name, value in (headers or {}).items():
             head += f"{name}: {value}\r\n"
+        request = head.encode() + b"\r\n" + payload
         async with self.gate:
-            if self.idle:
-                reader, writer = self.idle.pop()
-            else:
-                reader, writer = await asyncio.open_connection("127.0.0.1", self.port, limit=1 << 20)
-                self.all.add(writer)
-            try:
-                writer.write(head.encode() + b"\r\n" + payload)
-                status_line, _, rest = (await reader.readuntil(b"\r\n\r\n")).partition(b"\r\n")
-                status = int(status_line.split()[1])
-                fields = {}
-                for line in rest.split(b"\r\n"):
-                    name, _, value = line.partition(b":")
-                    fields[name.strip().lower()] = value.strip().lower()
-                if b"content-length" in fields:
-                    data = await reader.readexactly(int(fields[b"content-length"]))
-                elif fields.get(b"transfer-encoding") == b"chunked":
-                    chunks = []
-                    while size := int((await reader.readuntil(b"\r\n")).strip(), 16):
-                        chunks.append(await reader.readexactly(size + 2))
-                    await reader.readuntil(b"\r\n")
-                    data = b"".join(c[:-2] for c in chunks)
+            for attempt in (1, 2):
+                reused = bool(self.idle)
+                if reused:
+                    reader, writer = self.idle.pop()
                 else:
-                    data = b""
-            except BaseException:
-                writer.close()
-                self.all.discard(writer)
-                raise
-            if fields.get(b"connection") == b"close":
-                writer.close()
-                self.all.discard(writer)
-            else:
-                self.idle.append((reader, writer))
-            return status, data
+                    reader, writer = await asyncio.open_connection("127.0.0.1", self.port, limit=1 << 20)
+                    self.all.add(writer)
+                try:
+                    writer.write(request)
+                    try:
+                        head_bytes = await reader.readuntil(b"\r\n\r\n")
+                    except (asyncio.IncompleteReadError, ConnectionResetError, BrokenPipeError) as exc:
+                        # An idle keep-alive connection the server closed meanwhile: it never saw the request.
+                        partial = getattr(exc, "partial", b"")
+                        if reused and not partial and attempt == 1:
+                            writer.close()
+                            self.all.discard(writer)
+                            continue
+                        raise
+                    status, data, close = await self._response(reader, head_bytes)
+                except BaseException:
+                    writer.close()
+                    self.all.discard(writer)
+                    raise
+                if close:
+                    writer.close()
+                    self.all.discard(writer)
+                else:
+                    self.idle.append((reader, writer))
+                return status, data
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    async def _response(reader: asyncio.StreamReader, head: bytes) -> tuple[int, bytes, bool]:
+        status_line, _, rest = head.partition(b"\r\n")
+        status = int(status_line.split()[1])
+        fields = {}
+        for line in rest.split(b"\r\n"):
+            name, _, value = line.partition(b":")
+            fields[name.strip().lower()] = value.strip().lower()
+        if b"content-length" in fields:
+            data = await reader.readexactly(int(fields[b"content-length"]))
+        elif fields.get(b"transfer-encoding") == b"chunked":
+            chunks = []
+            while size := int((await reader.readuntil(b"\r\n")).strip(), 16):
+                chunks.append((await reader.readexactly(size + 2))[:-2])
+            await reader.readuntil(b"\r\n")
+            data = b"".join(chunks)
+        else:
+            data = b""
+        return status, data, fields.get(b"connection") == b"close"
 
     async def close(self) -> None:
         for writer in self.all:
