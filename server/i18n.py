@@ -1,4 +1,4 @@
-"""One catalogue (web/i18n/messages.json) for every string a person reads, in zh-CN and English."""
+"""One catalogue (every web/i18n/*.json, one file per area) for every string a person reads, in zh-CN and English."""
 
 from __future__ import annotations
 
@@ -10,12 +10,18 @@ from starlette.requests import HTTPConnection
 LANGS = ("zh-CN", "en")
 DEFAULT_LANG = "zh-CN"
 LANG_COOKIE = "lang"
-CATALOGUE_PATH = Path(__file__).resolve().parents[1] / "web" / "i18n" / "messages.json"
+CATALOGUE_DIR = Path(__file__).resolve().parents[1] / "web" / "i18n"
 
 
 class Catalogue:
-    def __init__(self, path: Path = CATALOGUE_PATH) -> None:
-        self.messages: dict[str, dict[str, str]] = json.loads(path.read_text(encoding="utf-8"))
+    def __init__(self, directory: Path = CATALOGUE_DIR) -> None:
+        self.messages: dict[str, dict[str, str]] = {}
+        for path in sorted(directory.glob("*.json")):
+            part: dict[str, dict[str, str]] = json.loads(path.read_text(encoding="utf-8"))
+            clash = self.messages.keys() & part.keys()
+            if clash:
+                raise ValueError(f"{path.name} repeats catalogue keys: {sorted(clash)}")
+            self.messages.update(part)
 
     def t(self, key: str, lang: str) -> str:
         entry = self.messages.get(key)
