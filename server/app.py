@@ -29,6 +29,7 @@ from server.realtime.bus import Bus
 from server.realtime.hub import Hub
 from server.realtime.memory_bus import MemoryBus
 from server.realtime.redis_bus import RedisBus
+from server.realtime.wire import RawSend
 from server.settings import Settings
 
 log = logging.getLogger("sitecast")
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *pages.routes,
     ]
     middleware = [
+        Middleware(RawSend),  # outermost: keeps the server's own WebSocket send (see realtime/wire.py)
         Middleware(RequestMetrics, metrics=metrics),
         Middleware(SecurityHeaders, secure=settings.secure_cookies),
         Middleware(BodyLimit, limit=settings.max_body_bytes, exempt_prefixes=("/whip", "/whep")),

@@ -84,6 +84,8 @@ def run(settings: Settings) -> None:
         port=settings.port,
         log_level=settings.log_level,
         ws="websockets-sansio",
+        # Frames are small JSON; per-socket zlib doubles fan-out CPU and memory (bench/README.md).
+        ws_per_message_deflate=False,
         proxy_headers=False,
     )
 

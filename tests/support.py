@@ -72,7 +72,7 @@ async def drop_pg_database(base_url: str, url: str) -> None:
 
 
 class LiveServer:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, deflate: bool = False) -> None:
         self.settings = settings
         self.app = create_app(settings)
         self.base_url = f"http://127.0.0.1:{settings.port}"
@@ -83,6 +83,7 @@ class LiveServer:
             port=settings.port,
             log_level="warning",
             ws="websockets-sansio",
+            ws_per_message_deflate=deflate,  # off, as the Procfile runs it, unless a test asks
             lifespan="on",
         )
         self.server = uvicorn.Server(config)
@@ -102,11 +103,11 @@ class LiveServer:
 
 
 @asynccontextmanager
-async def live_server(**overrides: Any) -> AsyncIterator[LiveServer]:
+async def live_server(deflate: bool = False, **overrides: Any) -> AsyncIterator[LiveServer]:
     # Every test client comes from 127.0.0.1: per-address limits are generous unless a test sets them.
     limits = {"join_rate_per_minute": 100_000, "ask_rate_per_minute": 100_000}
     settings = Settings(port=free_port(), admin_token=ADMIN_TOKEN, secret_key="test-secret", **{**limits, **overrides})
-    server = LiveServer(settings)
+    server = LiveServer(settings, deflate=deflate)
     await server.start()
     try:
         yield server

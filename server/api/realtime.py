@@ -17,6 +17,7 @@ from server.db.models import Event
 from server.errors import ApiError, error_response
 from server.questions.queries import queue
 from server.realtime.hub import Connection, public_channel, staff_channel
+from server.realtime.wire import DirectWriter
 
 # A client that connects but says nothing is dropped; browsers send hello at once.
 HELLO_TIMEOUT_S = 10.0
@@ -43,6 +44,7 @@ async def events_ws(websocket: WebSocket) -> None:
         channel=staff_channel(event.id) if staff else public_channel(event.id),
         participant_id=caller.participant_id if caller else None,
         is_viewer=not staff,
+        writer=DirectWriter.attach(websocket.scope),
     )
     conn.on_gap = lambda conn: c.hub._spawn(_fill_gap(c, conn))
     await c.hub.add(conn)
