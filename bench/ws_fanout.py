@@ -69,6 +69,17 @@ def raise_nofile(wanted: int) -> int:
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
+def procfile_ws_args() -> list[str]:
+    """The `--ws*` options of the Procfile's web line, so the benchmark runs Sitecast as production does."""
+    web = next(line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("web:"))
+    words = web.split()
+    args: list[str] = []
+    for i, word in enumerate(words):
+        if word.startswith("--ws"):
+            args += [word, words[i + 1]] if "=" not in word else [word]
+    return args
+
+
 def _child_limits(nofile: int) -> Callable[[], None]:
     def apply() -> None:
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -512,8 +523,7 @@ class Sitecast:
             "127.0.0.1",
             "--port",
             str(self.port),
-            "--ws",
-            "websockets-sansio",
+            *procfile_ws_args(),
             "--log-level",
             "warning",
             *self.extra,
@@ -1150,7 +1160,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="append",
         default=[],
         metavar="ARG",
-        help="extra argument for Sitecast's uvicorn, repeatable (e.g. --uvicorn-arg=--ws-per-message-deflate=false)",
+        help="extra argument for Sitecast's uvicorn, repeatable (e.g. --uvicorn-arg=--ws-per-message-deflate=true)",
     )
     p.add_argument("--only", choices=("both", "sitecast", "node"), default="both")
     p.add_argument("--json", help="also write the results to this JSON file")

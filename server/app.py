@@ -58,7 +58,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             bus, limiter = MemoryBus(), MemoryRateLimiter()
         hub = Hub(bus, metrics)
         publisher = Publisher(bus)
-        votes = VoteCoalescer(db, publisher)
+        votes = VoteCoalescer(db, publisher, audience=hub.viewers)
         app.state.ctx = AppContext(
             settings=settings,
             db=db,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import HTTPConnection
@@ -14,6 +14,7 @@ from server.db.engine import Database
 from server.db.models import Event
 from server.media.service import MediaService
 from server.metrics import Metrics
+from server.questions.queries import PublicSnapshots
 from server.questions.service import QuestionService
 from server.ratelimit import RateLimiter
 from server.realtime.bus import Bus
@@ -33,6 +34,7 @@ class AppContext:
     hub: Hub
     questions: QuestionService
     media: MediaService
+    snapshots: PublicSnapshots = field(default_factory=PublicSnapshots)
 
     def stream_state(self, slug: str) -> str:
         return self.media.state(slug)

@@ -15,7 +15,7 @@ from server.auth import STAFF, Principal, check_origin
 from server.context import AppContext, ctx
 from server.db.models import Event
 from server.errors import ApiError, error_response
-from server.questions.queries import queue
+from server.questions.queries import personal, queue
 from server.realtime.hub import Connection, public_channel, staff_channel
 from server.realtime.wire import DirectWriter
 
@@ -87,7 +87,11 @@ async def _bring_up_to_date(
     if last_id is None:
         position = await c.bus.position(conn.channel)
         async with c.session() as session:
-            state = await queue(session, event, caller, Sort.POPULAR)
+            if conn.is_viewer:
+                listed = await c.snapshots.get(session, event, position)
+                state = {"questions": listed, **(await personal(session, event, conn.participant_id))}
+            else:
+                state = await queue(session, event, caller, Sort.POPULAR)
         snapshot = {
             **state,
             "event": {"state": event.state, "moderation_mode": event.moderation_mode},
@@ -109,8 +113,7 @@ async def _bring_up_to_date(
             await ws.send_text(frame.text)
         if conn.participant_id is not None:
             async with c.session() as session:
-                state = await queue(session, event, caller, Sort.POPULAR)
-            mine = {"mine": state["mine"], "voted": state["voted"]}
+                mine = await personal(session, event, conn.participant_id)
             await ws.send_text(json.dumps({"type": "mine", "data": mine}, ensure_ascii=False))
     _release(c, conn)
     return True

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.server.test_questions import Party
-from tests.support import LiveServer, WsClient
+from tests.support import LiveServer, WsClient, wait_for
 
 
 @pytest.fixture
@@ -215,3 +215,60 @@ async def _event_id(server: LiveServer, slug: str) -> int:
 
     async with server.app.state.ctx.session() as session:
         return (await get_event(session, slug)).id
+
+
+async def test_votes_slow_to_one_frame_a_second_for_a_large_audience(
+    server: LiveServer, party: Party, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from server.questions import votes as votes_module
+
+    assert votes_module.flush_interval(50) == 0.25 and votes_module.flush_interval(5000) == 1.0
+    monkeypatch.setattr(votes_module, "LARGE_AUDIENCE", 0)  # this one watcher stands in for thousands
+    asker = await party.viewer()
+    qid = (await party.ask(asker, "大型活动的投票更新频率是多少")).json()["id"]
+    await party.act(party.mod, qid, "approve")
+    watcher = await ws_for(server, party).connect()
+    await watcher.wait(lambda f: f["type"] == "snapshot")
+    event_id = await _event_id(server, party.slug)
+    await wait_for(lambda: server.app.state.ctx.hub.viewers(event_id) >= 1, 10, message="viewer counted")
+    voters = [await party.viewer(f"大众{i}") for i in range(10)]
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    for v in voters:  # ten votes spread over ~2 s
+        await party.client.put(f"{party.base}/questions/{qid}/vote", headers=v)
+        await asyncio.sleep(0.2)
+    await watcher.wait(lambda f: f["type"] == "question.votes" and f["data"]["counts"].get(str(qid)) == 10)
+    elapsed = loop.time() - started
+    assert len(watcher.of_type("question.votes")) <= int(elapsed) + 2  # ~1 a second, not 4
+    await watcher.close()
+
+
+async def test_each_new_viewer_snapshot_reflects_every_public_change(server: LiveServer, party: Party) -> None:
+    # Snapshots are shared between viewers connecting at the same position; any public change must show.
+    async def snapshot_questions() -> dict[int, dict[str, Any]]:
+        viewer = await ws_for(server, party).connect()
+        snap = await viewer.wait(lambda f: f["type"] == "snapshot")
+        await viewer.close()
+        return {q["id"]: q for q in snap["data"]["questions"]}
+
+    asker, voter = await party.viewer("提问人"), await party.viewer("投票人")
+    qid = (await party.ask(asker, "深基坑变形预警值怎么定？")).json()["id"]
+    assert await snapshot_questions() == {}
+    assert await snapshot_questions() == {}  # served again at the same position
+    await party.act(party.mod, qid, "approve")
+    assert list(await snapshot_questions()) == [qid]
+    await party.client.put(f"{party.base}/questions/{qid}/vote", headers=voter)
+    seen = await wait_for_snapshot(snapshot_questions, lambda qs: qs.get(qid, {}).get("votes") == 1)
+    assert seen[qid]["votes"] == 1
+    await party.act(party.mod, qid, "reject", reason="off_topic")
+    assert await snapshot_questions() == {}
+
+
+async def wait_for_snapshot(take: Any, predicate: Any, timeout: float = 10.0) -> Any:
+    # Vote counts reach the public channel with the coalesced votes frame, a moment after the PUT.
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        questions = await take()
+        if predicate(questions) or loop.time() > deadline:
+            return questions
