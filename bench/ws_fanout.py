@@ -38,12 +38,20 @@ from typing import Any
 
 import httpx
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from server.questions.votes import flush_interval
+
 ROOT = Path(__file__).resolve().parent.parent
 NODE_DIR = ROOT / "bench" / "node"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 ADMIN_TOKEN = "bench"
-# Sitecast's vote coalescer flushes at most every 0.25 s (server/questions/votes.py): 4 frames a second.
-COALESCED_VOTE_FRAMES_PER_S = 4.0
+
+
+def coalesced_vote_frames_per_s(viewers: int) -> float:
+    """Sitecast's votes frames a second for an audience (server/questions/votes.py), which the baseline sends."""
+    return 1.0 / flush_interval(viewers)
+
+
 MAX_INFLIGHT = 256  # commands in flight before the driver starts skipping (reported as "skipped")
 # A few hundred common characters of construction Q&A; random runs of them never look like duplicates.
 CJK = (
@@ -667,7 +675,8 @@ class Sitecast:
 class NodeBaseline:
     name = "Node ws"
 
-    def __init__(self, tmp: Path, nofile: int, approved_sample: str, votes_sample: str | None) -> None:
+    def __init__(self, tmp: Path, nofile: int, approved_sample: str, votes_sample: str | None, viewers: int) -> None:
+        self.viewers = viewers
         self.tmp = tmp / "node"
         self.tmp.mkdir()
         self.log = self.tmp / "server.log"
@@ -738,8 +747,8 @@ class NodeBaseline:
             result.error(f"votes broadcast HTTP {status}")
 
     def side_rate(self, votes_per_s: float) -> float:
-        # What the vote storm becomes on the wire: Sitecast coalesces it to at most 4 frames a second.
-        return min(votes_per_s, COALESCED_VOTE_FRAMES_PER_S)
+        # What the vote storm becomes on the wire: Sitecast coalesces it (4 frames a second, 1 above 1,000 viewers).
+        return min(votes_per_s, coalesced_vote_frames_per_s(self.viewers))
 
     async def stop(self) -> None:
         if self.load is not None:
@@ -827,7 +836,8 @@ async def measure(server: Any, args: argparse.Namespace, tmp: Path, nofile: int)
         w0 = time.monotonic()
         load = await run_load(args.seconds, args.rate, server.side_rate(args.votes), server.approve, server.vote)
         # Drain: every approved question reaches every open viewer (or we give up and count it lost).
-        await asyncio.sleep(0.6)  # the last coalesced votes frame goes out within 0.25 s
+        # The last coalesced votes frame goes out within one flush interval.
+        await asyncio.sleep(flush_interval(args.viewers) + 0.35)
         deadline = time.monotonic() + args.drain
         while True:
             stats = await viewers.stats()
@@ -1082,14 +1092,14 @@ async def main_async(args: argparse.Namespace) -> int:
             approved = samples.get("approved") or json.dumps(
                 {"type": "question.approved", "id": 0, "data": fallback_frame_data()}, ensure_ascii=False
             )
-            nb = NodeBaseline(tmp, nofile, approved, samples.get("votes"))
+            nb = NodeBaseline(tmp, nofile, approved, samples.get("votes"), args.viewers)
             try:
                 results.append(await measure(nb, args, tmp, nofile))
             finally:
                 await nb.stop()
     lines = report(results, args)
     print()
-    offered = (args.rate + min(args.votes, COALESCED_VOTE_FRAMES_PER_S)) * args.viewers
+    offered = (args.rate + min(args.votes, coalesced_vote_frames_per_s(args.viewers))) * args.viewers
     print(
         f"ws_fanout: {args.viewers} viewers, {args.seconds:g} s, {args.rate:g} approvals/s, {args.votes:g} votes/s, "
         f"{args.workers} client processes, deflate {'offered' if args.deflate else 'off'}, {os.cpu_count()} CPUs; "

@@ -77,8 +77,8 @@ async def _vote(request: Request, up: bool) -> JSONResponse:
     question_id = _int_param(request, "question_id")
     async with c.session() as session:
         event, caller = await c.event_and_caller(request, session)
-    caller = require(caller, VIEWERS_AND_STAFF)
-    votes = await c.questions.vote(event, caller, question_id, up)
+        caller = require(caller, VIEWERS_AND_STAFF)
+        votes = await c.questions.vote(event, caller, question_id, up, session=session)
     return JSONResponse(VoteOut(id=question_id, votes=votes, voted=up).model_dump())
 
 

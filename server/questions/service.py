@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Iterable
 from dataclasses import replace
@@ -140,12 +141,15 @@ class QuestionService:
         return outcome.questions[0]
 
     # votes -----------------------------------------------------------------------------------------
-    async def vote(self, event: models.Event, caller: Principal, question_id: int, up: bool) -> int:
+    async def vote(
+        self, event: models.Event, caller: Principal, question_id: int, up: bool, session: AsyncSession | None = None
+    ) -> int:
+        """`session`: the one the caller was just loaded in (saves a session and a re-read per vote)."""
         if caller.participant is None:
             raise ApiError(403, "forbidden", "join the event as a participant to vote")
-        async with self.db.session() as session:
+        async with contextlib.nullcontext(session) if session is not None else self.db.session() as session:
             row = await self._question(session, event, question_id)
-            actor = await self._fresh_actor(session, caller)
+            actor = actor_for(caller) if caller.participant in session else await self._fresh_actor(session, caller)
             has_voted = await session.get(models.Vote, (question_id, actor.participant_id)) is not None
             try:
                 outcome = (commands.vote if up else commands.unvote)(

@@ -162,11 +162,34 @@ class Hub:
         if not members:
             return
         data = encode_text(frame.text)
+        frame_id = frame.id
+        expected = frame_id - 1
+        conns = list(members)
         sent = 0
-        for index, conn in enumerate(list(members)):
-            sent += self.offer(conn, frame, data)
-            if index % FANOUT_SLICE == FANOUT_SLICE - 1:
+        for start in range(0, len(conns), FANOUT_SLICE):
+            if start:
                 await asyncio.sleep(0)
+            for conn in conns[start : start + FANOUT_SLICE]:
+                # The common case inlined (this loop runs once per socket per frame): a connection that is
+                # in step, idle and on the direct path gets the bytes; anything else takes `offer`.
+                writer = conn.writer
+                if (
+                    conn.last_id == expected
+                    and writer is not None
+                    and conn.syncing is None
+                    and not conn.busy
+                    and not conn.closed
+                ):
+                    try:
+                        written = writer.write(data)
+                    except Exception:
+                        conn.closed = True
+                        continue
+                    if written:
+                        conn.last_id = frame_id
+                        sent += 1
+                        continue
+                sent += self.offer(conn, frame, data)
         self.metrics.ws_deliveries.inc(sent)
 
     def offer(self, conn: Connection, frame: Frame, data: bytes | None = None) -> bool:

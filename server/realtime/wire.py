@@ -7,9 +7,9 @@ frame is unmasked and, without extensions, identical for every socket, so the hu
 (with websockets' own serialiser) and writes them straight to each connection's transport.
 
 That reaches below ASGI into uvicorn's `websockets-sansio` protocol (the Procfile's `--ws`), so it is
-guarded: `DirectWriter.attach` returns a writer only for that protocol class, and every write re-checks
-that the connection is open, writable (not paused by flow control) and has no extension negotiated
-(permessage-deflate compresses per socket). Anything else falls back to the ASGI send, which stays the
+guarded: `DirectWriter.attach` returns a writer only for that protocol class and a connection that
+negotiated no extension (permessage-deflate compresses per socket), and every write re-checks that the
+connection is open and writable (not paused by flow control). Anything else falls back to the ASGI send, which stays the
 reference path; tests/server/test_wire.py runs the hub both ways and pins the uvicorn attributes used.
 """
 
@@ -67,6 +67,8 @@ class DirectWriter:
         protocol = getattr(send, "__self__", None)
         if _SANSIO is None or type(protocol) is not _SANSIO:
             return None
+        if protocol.conn.extensions:
+            return None  # permessage-deflate (negotiated at the handshake, fixed after): frames differ per socket
         return cls(protocol)
 
     def write(self, data: bytes) -> bool:
@@ -78,7 +80,6 @@ class DirectWriter:
             or not p.handshake_complete
             or not p.writable.is_set()
             or p.conn.state is not State.OPEN
-            or p.conn.extensions
         ):
             return False
         transport = p.transport
