@@ -86,11 +86,15 @@ async def _bring_up_to_date(
         raise WebSocketDisconnect(CLOSE_POLICY)
     if last_id is None:
         position = await c.bus.position(conn.channel)
-        async with c.session() as session:
-            if conn.is_viewer:
-                listed = await c.snapshots.get(session, event, position)
-                state = {"questions": listed, **(await personal(session, event, conn.participant_id))}
+        if conn.is_viewer:
+            state: dict[str, Any] = {"questions": await c.snapshots.get(c.session, event, position)}
+            if conn.participant_id is not None:
+                async with c.session() as session:
+                    state.update(await personal(session, event, conn.participant_id))
             else:
+                state.update(mine=[], voted=[])
+        else:
+            async with c.session() as session:
                 state = await queue(session, event, caller, Sort.POPULAR)
         snapshot = {
             **state,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from sqlalchemy import select
@@ -87,11 +89,15 @@ class PublicSnapshots:
     def __init__(self) -> None:
         self._entries: dict[int, tuple[int, float, list[dict[str, Any]]]] = {}
 
-    async def get(self, session: AsyncSession, event: models.Event, position: int) -> list[dict[str, Any]]:
+    async def get(
+        self, sessions: Callable[[], AbstractAsyncContextManager[AsyncSession]], event: models.Event, position: int
+    ) -> list[dict[str, Any]]:
+        """`sessions` opens a database session, only on a miss (a hit costs no connection at all)."""
         entry = self._entries.get(event.id)
         now = time.monotonic()
         if entry is not None and entry[0] == position and now - entry[1] < self.MAX_AGE_S:
             return entry[2]
-        listed = await public_listing(session, event, Sort.POPULAR)
+        async with sessions() as session:
+            listed = await public_listing(session, event, Sort.POPULAR)
         self._entries[event.id] = (position, now, listed)
         return listed
