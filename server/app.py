@@ -12,6 +12,7 @@ from starlette.middleware import Middleware
 from server import pages
 from server.api import events, health, people, questions, realtime
 from server.api import media as media_api
+from server.attendance import AttendanceRecorder
 from server.auth import Tokens
 from server.context import AppContext
 from server.db.engine import Database
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         hub = Hub(bus, metrics)
         publisher = Publisher(bus)
         votes = VoteCoalescer(db, publisher)
+        attendance = AttendanceRecorder(db, settings.attendance_flush_seconds, settings.attendance_grace_seconds)
         app.state.ctx = AppContext(
             settings=settings,
             db=db,
@@ -68,15 +70,18 @@ def create_app(settings: Settings | None = None) -> Starlette:
             hub=hub,
             questions=QuestionService(db, publisher, votes),
             media=media,
+            attendance=attendance,
         )
         app.state.pages = pages.Pages(Catalogue())
         await hub.start()
         await votes.start()
         await media.start()
+        await attendance.start()
         try:
             yield
         finally:
             await media.close()
+            await attendance.close()
             await votes.close()
             await hub.close()
             await db.dispose()
