@@ -10,7 +10,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
 from server import pages
-from server.api import events, health, people, questions, realtime
+from server.api import events, health, people, questions, realtime, reports
 from server.api import media as media_api
 from server.attendance import AttendanceRecorder
 from server.auth import Tokens
@@ -30,6 +30,7 @@ from server.realtime.bus import Bus
 from server.realtime.hub import Hub
 from server.realtime.memory_bus import MemoryBus
 from server.realtime.redis_bus import RedisBus
+from server.reports.stills import Stills
 from server.settings import Settings
 
 log = logging.getLogger("sitecast")
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             questions=QuestionService(db, publisher, votes),
             media=media,
             attendance=attendance,
+            stills=Stills(media),
         )
         app.state.pages = pages.Pages(Catalogue())
         await hub.start()
@@ -92,6 +94,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *people.routes,
         *questions.routes,
         *realtime.routes,
+        *reports.routes,
         *media_routes(media, media_api.authorize),
         *pages.routes,
     ]

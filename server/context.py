@@ -19,6 +19,7 @@ from server.questions.service import QuestionService
 from server.ratelimit import RateLimiter
 from server.realtime.bus import Bus
 from server.realtime.hub import Hub
+from server.reports.stills import Stills
 from server.services.events import get_event
 from server.settings import Settings
 
@@ -35,6 +36,7 @@ class AppContext:
     questions: QuestionService
     media: MediaService
     attendance: AttendanceRecorder
+    stills: Stills
 
     def stream_state(self, slug: str) -> str:
         return self.media.state(slug)
