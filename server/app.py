@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
-from server import pages
+from server import pages, report_pages
 from server.api import events, health, people, questions, realtime, reports
 from server.api import media as media_api
 from server.attendance import AttendanceRecorder
@@ -96,6 +96,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *realtime.routes,
         *reports.routes,
         *media_routes(media, media_api.authorize),
+        *report_pages.routes,
         *pages.routes,
     ]
     middleware = [

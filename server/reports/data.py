@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import false, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from archive.attendance import Span, span_end
@@ -56,18 +56,24 @@ def viewer_key(row: models.AttendanceSpan) -> str:
     return f"c:{row.id}"
 
 
-async def load(session: AsyncSession, event: models.Event, *, now: float, flush_seconds: float) -> EventData:
+async def load(
+    session: AsyncSession, event: models.Event, *, now: float, flush_seconds: float, only: int | None = None
+) -> EventData:
+    """Every row of the event, or with `only` just that participant's (their record, not the report)."""
     eid = event.id
-    people = (await session.execute(select(models.Participant).where(models.Participant.event_id == eid))).scalars()
-    questions = (await session.execute(select(models.Question).where(models.Question.event_id == eid))).scalars()
-    audit = (await session.execute(select(models.AuditLog).where(models.AuditLog.event_id == eid))).scalars()
-    span_rows = (
-        await session.execute(
-            select(models.AttendanceSpan)
-            .where(models.AttendanceSpan.event_id == eid)
-            .order_by(models.AttendanceSpan.id)
-        )
-    ).scalars()
+    people_q = select(models.Participant).where(models.Participant.event_id == eid)
+    questions_q = select(models.Question).where(models.Question.event_id == eid)
+    audit_q = select(models.AuditLog).where(models.AuditLog.event_id == eid)
+    spans_q = select(models.AttendanceSpan).where(models.AttendanceSpan.event_id == eid)
+    if only is not None:
+        people_q = people_q.where(models.Participant.id == only)
+        questions_q = questions_q.where(models.Question.asker_id == only)
+        audit_q = audit_q.where(false())
+        spans_q = spans_q.where(models.AttendanceSpan.participant_id == only)
+    people = (await session.execute(people_q)).scalars()
+    questions = (await session.execute(questions_q)).scalars()
+    audit = (await session.execute(audit_q)).scalars()
+    span_rows = (await session.execute(spans_q.order_by(models.AttendanceSpan.id))).scalars()
     stale_after = STALE_FLUSHES * flush_seconds
     raw = []
     for row in span_rows:

@@ -89,7 +89,7 @@ async def play(server: LiveServer, client: httpx.AsyncClient, **event: Any) -> S
             assert voted.status_code == 200, voted.text
     for key, answer in (
         ("q1", "一般每天两次，变形加速时加密。"),
-        ("q2", "按保护区要求，一般不超过 10 mm。"),
+        ("q2", "按保护区要求，一般不超过 <i>10 mm</i>。"),
         ("q4", "见相关规范。"),
     ):
         await act(party.expert, key, "answering")
