@@ -56,6 +56,18 @@ def nice_ticks(top: float, count: int = 4) -> list[float]:
     return [i * step for i in range(n + 1)]
 
 
+# Round steps for time axes, in seconds: 1, 2, 5, 10, 15, 20, 30 minutes; 1, 2, 3, 6, 12 hours; days.
+TIME_STEPS = (60, 120, 300, 600, 900, 1200, 1800, 3600, 7200, 10800, 21600, 43200, 86400)
+
+
+def time_ticks(start: float, end: float, most: int) -> list[float]:
+    """Round times (whole multiples of a round step) inside [start, end], at most `most` of them."""
+    span = end - start
+    step = next((s for s in TIME_STEPS if span / s <= most), TIME_STEPS[-1] * math.ceil(span / TIME_STEPS[-1] / most))
+    first = math.ceil(start / step) * step
+    return [float(t) for t in range(int(first), int(end) + 1, int(step))]
+
+
 def _num(value: float) -> str:
     return f"{value:.1f}".rstrip("0").rstrip(".")
 
@@ -96,8 +108,8 @@ def time_chart(
     step: float,
     kind: str = "area",
     empty: str = "",
-    width: int = 760,
-    height: int = 260,
+    width: int = 900,
+    height: int = 280,
 ) -> str:
     """Values over time (one point per bucket of `step` seconds): "area" draws lines, "columns" bars."""
     if not x:
@@ -117,12 +129,10 @@ def time_chart(
         y = py(tick)
         parts.append(f'<line x1="{left}" x2="{right}" y1="{_num(y)}" y2="{_num(y)}" stroke="{GRID}"/>')
         parts.append(f'<text x="{left - 6}" y="{_num(y + 4)}" text-anchor="end" fill="{MUTED}">{_num(tick)}</text>')
-    labels = max(2, min(8, int((right - left) // 90)))
-    for i in range(labels + 1):
-        t = x0 + (x1 - x0) * i / labels
-        anchor = "start" if i == 0 else "end" if i == labels else "middle"
+    for t in time_ticks(x0, x1, max(2, int((right - left) // 90))):
+        parts.append(f'<line x1="{_num(px(t))}" x2="{_num(px(t))}" y1="{bottom}" y2="{bottom + 4}" stroke="{MUTED}"/>')
         parts.append(
-            f'<text x="{_num(px(t))}" y="{bottom + 18}" text-anchor="{anchor}" fill="{MUTED}">{esc(fmt_x(t))}</text>'
+            f'<text x="{_num(px(t))}" y="{bottom + 18}" text-anchor="middle" fill="{MUTED}">{esc(fmt_x(t))}</text>'
         )
     parts.append(f'<line x1="{left}" x2="{right}" y1="{bottom}" y2="{bottom}" stroke="{MUTED}"/>')
     if kind == "columns":
@@ -160,7 +170,7 @@ def bar_chart(
     *,
     stacked: bool = False,
     empty: str = "",
-    width: int = 760,
+    width: int = 900,
 ) -> str:
     """Horizontal bars, one row per label: side by side per series, or stacked into one bar."""
     if not rows:

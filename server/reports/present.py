@@ -107,6 +107,7 @@ class Presenter:
             Series(self.t("report.q.merged"), STATUS_COLORS["merged"]),
         ]
         empty = self.t("report.chart.empty")
+        timeline, q_step = coarsen(q.timeline, a.step)
         return {
             "viewers": time_chart(
                 "chart-viewers",
@@ -120,10 +121,10 @@ class Presenter:
             "questions": time_chart(
                 "chart-questions",
                 self.t("report.chart.questions"),
-                [t for t, _, _ in q.timeline],
-                [(asked, [s for _, s, _ in q.timeline]), (answered, [n for _, _, n in q.timeline])],
+                [t for t, _, _ in timeline],
+                [(asked, [s for _, s, _ in timeline]), (answered, [n for _, _, n in timeline])],
                 fmt_x=self.clock,
-                step=a.step,
+                step=q_step,
                 kind="columns",
                 empty=empty,
             ),
@@ -155,6 +156,20 @@ class Presenter:
                 empty=empty,
             ),
         }
+
+
+# Questions are sparse: columns of a few minutes each read better than sixty one-minute slivers.
+QUESTION_COLUMNS = 24
+
+
+def coarsen(timeline: tuple[tuple[float, int, int], ...], step: float) -> tuple[list[tuple[float, int, int]], float]:
+    """Merge whole runs of buckets (1, 2, 5, 10, 15, 30 or 60 at a time) so at most QUESTION_COLUMNS remain."""
+    k = next((n for n in (1, 2, 5, 10, 15, 30, 60) if len(timeline) <= n * QUESTION_COLUMNS), 60)
+    out = []
+    for i in range(0, len(timeline), k):
+        run = timeline[i : i + k]
+        out.append((run[0][0], sum(s for _, s, _ in run), sum(n for _, _, n in run)))
+    return out, step * k
 
 
 def _by_status(c: Counts) -> list[float]:

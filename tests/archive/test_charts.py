@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from archive.charts import Series, bar_chart, fit, nice_ticks, text_width, time_chart
+from archive.charts import Series, bar_chart, fit, nice_ticks, text_width, time_chart, time_ticks
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -78,3 +78,10 @@ def test_nice_ticks() -> None:
     assert nice_ticks(3) == [0, 1, 2, 3]
     assert nice_ticks(17) == [0, 5, 10, 15, 20]
     assert nice_ticks(4800) == [0, 2000, 4000, 6000]
+
+
+def test_time_ticks_fall_on_round_times() -> None:
+    start = 1_788_242_200.0  # 05:56:40 UTC; 1_788_242_400 is 06:00
+    ticks = time_ticks(start, start + 3600, 8)
+    assert [int(t - 1_788_242_400) for t in ticks] == [0, 600, 1200, 1800, 2400, 3000]  # every 10 minutes
+    assert time_ticks(0, 86400 * 30, 5) == [float(t) for t in range(0, 86400 * 31, 86400 * 6)]
