@@ -12,6 +12,7 @@ Definitions the report states on its page too:
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -317,19 +318,14 @@ def _questions(
     approval_times = [
         max(0.0, q.approved_at - q.created_at) for q in questions if q.approved_at is not None and not q.pre_submitted
     ]
-    timeline = []
     lo, hi = window
-    bucket = lo
-    while bucket < hi:
-        top = bucket + step
-        timeline.append(
-            (
-                bucket,
-                sum(1 for q in questions if bucket <= q.created_at < top),
-                sum(1 for q in questions if q.answered_at is not None and bucket <= q.answered_at < top),
-            )
-        )
-        bucket = top
+    buckets = max(0, math.ceil((hi - lo) / step))
+    asked, answered = [0] * buckets, [0] * buckets
+    for q in questions:
+        for counts, t in ((asked, q.created_at), (answered, q.answered_at)):
+            if t is not None and lo <= t < lo + buckets * step:
+                counts[int((t - lo) // step)] += 1
+    timeline = [(lo + k * step, asked[k], answered[k]) for k in range(buckets)]
 
     public = sorted((q for q in questions if q.status in PUBLIC), key=lambda q: (-q.votes, q.created_at, q.id))
     top = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import false, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,7 +32,7 @@ class EventData:
     questions: tuple[Asked, ...]
     actions: tuple[Action, ...]
     spans: tuple[Span, ...]
-    raw_spans: tuple[tuple[str, models.AttendanceSpan, float], ...]  # (viewer, row, resolved end)
+    raw_spans: tuple[tuple[str, Any, float], ...]  # (viewer, span row, resolved end)
 
 
 def facts(event: models.Event) -> EventFacts:
@@ -48,7 +49,18 @@ def facts(event: models.Event) -> EventFacts:
     )
 
 
-def viewer_key(row: models.AttendanceSpan) -> str:
+SPAN_COLUMNS = (
+    models.AttendanceSpan.id,
+    models.AttendanceSpan.participant_id,
+    models.AttendanceSpan.visitor,
+    models.AttendanceSpan.mode,
+    models.AttendanceSpan.started_at,
+    models.AttendanceSpan.ended_at,
+    models.AttendanceSpan.seen_at,
+)
+
+
+def viewer_key(row: Any) -> str:
     if row.participant_id is not None:
         return f"p:{row.participant_id}"
     if row.visitor:
@@ -64,7 +76,8 @@ async def load(
     people_q = select(models.Participant).where(models.Participant.event_id == eid)
     questions_q = select(models.Question).where(models.Question.event_id == eid)
     audit_q = select(models.AuditLog).where(models.AuditLog.event_id == eid)
-    spans_q = select(models.AttendanceSpan).where(models.AttendanceSpan.event_id == eid)
+    # Plain column rows, not ORM objects: an event of thousands of viewers has tens of thousands of spans.
+    spans_q = select(*SPAN_COLUMNS).where(models.AttendanceSpan.event_id == eid)
     if only is not None:
         people_q = people_q.where(models.Participant.id == only)
         questions_q = questions_q.where(models.Question.asker_id == only)
@@ -73,7 +86,7 @@ async def load(
     people = (await session.execute(people_q)).scalars()
     questions = (await session.execute(questions_q)).scalars()
     audit = (await session.execute(audit_q)).scalars()
-    span_rows = (await session.execute(spans_q.order_by(models.AttendanceSpan.id))).scalars()
+    span_rows = (await session.execute(spans_q.order_by(models.AttendanceSpan.id))).all()
     stale_after = STALE_FLUSHES * flush_seconds
     raw = []
     for row in span_rows:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -47,7 +48,8 @@ async def gather(request: Request, session: AsyncSession, *, mine: bool = False)
     now = time.time()
     only = caller.participant_id if mine and caller is not None else None
     data = await load(session, event, now=now, flush_seconds=c.settings.attendance_flush_seconds, only=only)
-    built = report(data, now=now, grace=c.settings.attendance_grace_seconds)
+    # Thousands of spans take a while to merge: in a thread, so the event loop keeps serving viewers.
+    built = await asyncio.to_thread(report, data, now=now, grace=c.settings.attendance_grace_seconds)
     records = training(event, data, built)
     issued = await certificates.issue(session, event, records or [])
     return Loaded(c, event, caller, data, built, records, issued)
