@@ -66,6 +66,8 @@ async def test_report_page(browser: Any, server: LiveServer, scripted: Scripted,
     await page.emulate_media(media="print")
     assert not await page.locator(".report-actions").is_visible()
     assert not await page.locator(".topbar").is_visible()
+    await page.set_viewport_size({"width": 794, "height": 1123})  # A4 at 96 dpi
+    await page.screenshot(path=screenshot_path(f"report-{locale}-print"), full_page=True)
     ARTIFACTS.mkdir(exist_ok=True)
     pdf = ARTIFACTS / f"report-{locale}.pdf"
     await page.pdf(path=str(pdf), format="A4", print_background=True)
