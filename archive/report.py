@@ -322,9 +322,9 @@ def _questions(
     buckets = max(0, math.ceil((hi - lo) / step))
     asked, answered = [0] * buckets, [0] * buckets
     for q in questions:
-        for counts, t in ((asked, q.created_at), (answered, q.answered_at)):
+        for tally, t in ((asked, q.created_at), (answered, q.answered_at)):
             if t is not None and lo <= t < lo + buckets * step:
-                counts[int((t - lo) // step)] += 1
+                tally[int((t - lo) // step)] += 1
     timeline = [(lo + k * step, asked[k], answered[k]) for k in range(buckets)]
 
     public = sorted((q for q in questions if q.status in PUBLIC), key=lambda q: (-q.votes, q.created_at, q.id))

@@ -39,6 +39,21 @@ def _counts_rows(p: Presenter, label: str, rows: Iterable[tuple[str, Counts]]) -
 def report_csv(p: Presenter, report: Report, base_url: str) -> bytes:
     e, a, q, m = report.event, report.attendance, report.questions, report.moderation
     when = f"{p.t('report.csv.time')} ({p.tz_name})"
+    top: list[Row] = [
+        [
+            i,
+            t.votes,
+            t.text,
+            p.group(t.stakeholder),
+            t.asker or p.t("report.top.anonymous"),
+            p.topic(t.topic),
+            p.t(f"report.status.{t.status}"),
+            t.answer_text,
+            t.pre_submitted,
+            question_link(base_url, e.slug, t.id),
+        ]
+        for i, t in enumerate(q.top, start=1)
+    ]
     rows: list[Row] = [
         [p.t("report.title"), e.title_en if p.lang == "en" and e.title_en else e.title_zh],
         [p.t("report.went_live"), p.dt_seconds(e.live_from)],
@@ -102,21 +117,7 @@ def report_csv(p: Presenter, report: Report, base_url: str) -> bytes:
             p.t("report.q.pre_submitted"),
             p.t("report.top.link"),
         ],
-        *(
-            [
-                i,
-                t.votes,
-                t.text,
-                p.group(t.stakeholder),
-                t.asker or p.t("report.top.anonymous"),
-                p.topic(t.topic),
-                p.t(f"report.status.{t.status}"),
-                t.answer_text,
-                t.pre_submitted,
-                question_link(base_url, e.slug, t.id),
-            ]
-            for i, t in enumerate(q.top, start=1)
-        ),
+        *top,
         [],
         [p.t("report.m.action"), p.t("report.m.count")],
         *([p.t(f"report.action.{name}"), n] for name, n in m.actions),
