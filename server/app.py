@@ -9,9 +9,10 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
-from server import pages
-from server.api import events, health, people, questions, realtime
+from server import pages, report_pages
+from server.api import events, health, people, questions, realtime, reports
 from server.api import media as media_api
+from server.attendance import AttendanceRecorder
 from server.auth import Tokens
 from server.context import AppContext
 from server.db.engine import Database
@@ -30,6 +31,7 @@ from server.realtime.hub import Hub
 from server.realtime.memory_bus import MemoryBus
 from server.realtime.redis_bus import RedisBus
 from server.realtime.wire import RawSend
+from server.reports.stills import Stills
 from server.settings import Settings
 
 log = logging.getLogger("sitecast")
@@ -59,6 +61,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         hub = Hub(bus, metrics)
         publisher = Publisher(bus)
         votes = VoteCoalescer(db, publisher, audience=hub.viewers)
+        attendance = AttendanceRecorder(db, settings.attendance_flush_seconds, settings.attendance_grace_seconds)
         app.state.ctx = AppContext(
             settings=settings,
             db=db,
@@ -69,15 +72,19 @@ def create_app(settings: Settings | None = None) -> Starlette:
             hub=hub,
             questions=QuestionService(db, publisher, votes),
             media=media,
+            attendance=attendance,
+            stills=Stills(media),
         )
         app.state.pages = pages.Pages(Catalogue())
         await hub.start()
         await votes.start()
         await media.start()
+        await attendance.start()
         try:
             yield
         finally:
             await media.close()
+            await attendance.close()
             await votes.close()
             await hub.close()
             await db.dispose()
@@ -88,7 +95,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *people.routes,
         *questions.routes,
         *realtime.routes,
+        *reports.routes,
         *media_routes(media, media_api.authorize),
+        *report_pages.routes,
         *pages.routes,
     ]
     middleware = [

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import HTTPConnection
 
+from server.attendance import AttendanceRecorder
 from server.auth import Principal, Tokens, principal_for
 from server.db.engine import Database
 from server.db.models import Event
@@ -19,6 +20,7 @@ from server.questions.service import QuestionService
 from server.ratelimit import RateLimiter
 from server.realtime.bus import Bus
 from server.realtime.hub import Hub
+from server.reports.stills import Stills
 from server.services.events import get_event
 from server.settings import Settings
 
@@ -34,6 +36,8 @@ class AppContext:
     hub: Hub
     questions: QuestionService
     media: MediaService
+    attendance: AttendanceRecorder
+    stills: Stills
     snapshots: PublicSnapshots = field(default_factory=PublicSnapshots)
 
     def stream_state(self, slug: str) -> str:

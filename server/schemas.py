@@ -35,6 +35,10 @@ class EventFields(Strict):
     join_policy: JoinPolicy | None = None
     passcode: Line | None = Field(default=None, min_length=4, max_length=64)
     allow_anonymous: bool | None = None
+    # Training records: the minimum watch time for a certificate (null: no training records).
+    training_min_minutes: int | None = Field(default=None, ge=1, le=24 * 60)
+    training_counts_replay: bool | None = None
+    pre_questions: bool | None = None
 
     @model_validator(mode="after")
     def _checks(self) -> EventFields:
@@ -73,6 +77,7 @@ class Links(BaseModel):
     studio: str
     moderate: str
     archive: str
+    report: str
     hls: str
 
 
@@ -92,6 +97,9 @@ class EventOut(BaseModel):
     moderation_mode: str
     join_policy: JoinPolicy
     allow_anonymous: bool
+    training_min_minutes: int | None
+    training_counts_replay: bool
+    pre_questions: bool
     links: Links
 
 

@@ -65,6 +65,7 @@ def sample_events() -> list[EventCreate]:
             moderation_mode="pre",
             join_policy=JoinPolicy.REGISTRATION,
             allow_anonymous=False,
+            training_min_minutes=60,  # two thirds of the briefing earns the training record
         ),
     ]
 

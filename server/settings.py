@@ -83,6 +83,24 @@ class Settings:
         default=False, metadata={"env": "SECURE_COOKIES", "doc": "mark cookies Secure (behind HTTPS)"}
     )
     log_level: str = field(default="info", metadata={"env": "LOG_LEVEL", "doc": "uvicorn/app log level"})
+    attendance_flush_seconds: float = field(
+        default=10.0,
+        metadata={
+            "env": "ATTENDANCE_FLUSH_SECONDS",
+            "doc": "how often each process writes its viewers' attendance spans (one batch, never per heartbeat)",
+        },
+    )
+    attendance_grace_seconds: float = field(
+        default=10.0,
+        metadata={
+            "env": "ATTENDANCE_GRACE_SECONDS",
+            "doc": "a viewer who reconnects within this gap keeps one unbroken attendance span",
+        },
+    )
+    report_timezone: str = field(
+        default="Asia/Shanghai",
+        metadata={"env": "REPORT_TIMEZONE", "doc": "IANA time zone of times shown in reports and certificates"},
+    )
 
     @property
     def base_url(self) -> str:

@@ -10,7 +10,9 @@ from typing import Any
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from archive.attendance import REPLAY
 from moderation.ranking import Sort
+from server.attendance import parse_mode, parse_visitor
 from server.auth import STAFF, Principal, check_origin
 from server.context import AppContext, ctx
 from server.db.models import Event
@@ -38,6 +40,19 @@ async def events_ws(websocket: WebSocket) -> None:
         return
     await websocket.accept()
     staff = caller is not None and caller.role in STAFF
+    # Attendance (server/attendance.py): viewers only; `mode=replay` from the archive page, `visitor` is an
+    # anonymous browser's own id so its tabs count once.
+    mode = parse_mode(websocket.query_params.get("mode"))
+    attendance = None
+    if not staff:
+        visitor = parse_visitor(websocket.query_params.get("visitor"))
+        attendance = c.attendance.joined(event.id, caller.participant_id if caller else None, visitor, mode)
+    if mode == REPLAY:
+        try:
+            await _attend(c, websocket)
+        finally:
+            c.attendance.left(attendance)
+        return
     conn = Connection(
         ws=websocket,
         event_id=event.id,
@@ -54,6 +69,15 @@ async def events_ws(websocket: WebSocket) -> None:
         pass
     finally:
         c.hub.remove(conn)
+        c.attendance.left(attendance)
+
+
+async def _attend(c: AppContext, ws: WebSocket) -> None:
+    """A replay viewer's connection only marks presence for attendance: no queue, no frames; ping → pong."""
+    with contextlib.suppress(WebSocketDisconnect):
+        while (message := await _receive(ws, timeout=None)) is not None:
+            if message.get("type") == "ping":
+                await ws.send_text('{"type":"pong"}')
 
 
 async def _serve(c: AppContext, ws: WebSocket, conn: Connection, event: Event, caller: Principal | None) -> None:

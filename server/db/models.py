@@ -58,6 +58,11 @@ class Event(Base):
     banned_words: Mapped[list[str]] = mapped_column(JSON, default=list)
     link_policy: Mapped[str] = mapped_column(String(8), default="hold")
     rate_limit_seconds: Mapped[float] = mapped_column(Float, default=30.0)
+    # Training (see server/api/reports.py): None = this event keeps no training records.
+    training_min_minutes: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    training_counts_replay: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Registered participants may ask before the event starts (marked pre-submitted).
+    pre_questions: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     went_live_at: Mapped[datetime | None] = mapped_column(nullable=True)
@@ -139,3 +144,43 @@ class AuditLog(Base):
     before: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     after: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AttendanceSpan(Base):
+    """One viewer on one page (live or replay) for a while; open while `ended_at` is None.
+
+    Each process writes the spans of its own connections (server/attendance.py), refreshing `seen_at` of the
+    open ones at every flush; reports merge overlapping spans of one viewer (archive/attendance.py).
+    """
+
+    __tablename__ = "attendance_spans"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    participant_id: Mapped[int | None] = mapped_column(
+        ForeignKey("participants.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    # An anonymous browser's own random id (web/static/js/attendance.js), so its tabs count once.
+    visitor: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    mode: Mapped[str] = mapped_column(String(8))
+    started_at: Mapped[datetime] = mapped_column()
+    ended_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    seen_at: Mapped[datetime] = mapped_column()
+    node: Mapped[str] = mapped_column(String(32), index=True)
+
+
+class Certificate(Base):
+    """A training record's certificate: the holder as registered, the minutes watched, a verification code."""
+
+    __tablename__ = "certificates"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id", ondelete="CASCADE"), unique=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    name: Mapped[str] = mapped_column(String(80))
+    organisation: Mapped[str] = mapped_column(String(120), default="")
+    stakeholder: Mapped[str | None] = mapped_column(String(24), nullable=True)
+    minutes: Mapped[int] = mapped_column(Integer)
+    required_minutes: Mapped[int] = mapped_column(Integer)
+    issued_at: Mapped[datetime] = mapped_column(default=utcnow)

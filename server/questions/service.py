@@ -84,6 +84,8 @@ class QuestionService:
             raise ApiError(403, "forbidden", "join the event as a participant to ask a question")
         if event.state in (EventState.ENDED, EventState.ARCHIVED):
             raise ApiError(409, "event_over", "this event has ended; questions are closed")
+        if event.state == EventState.SCHEDULED and not event.pre_questions:
+            raise ApiError(409, "not_started", "questions open when the event starts")
         if body.anonymous and not event.allow_anonymous:
             raise ApiError(422, "anonymous_not_allowed", "this event does not allow anonymous questions")
         if body.topic is not None and body.topic not in event.topics:

@@ -54,7 +54,7 @@ async def list_events(session: AsyncSession) -> list[Event]:
 def _apply(event: Event, body: EventCreate | EventUpdate) -> None:
     for name in body.model_fields_set - {"slug", "passcode"}:
         value = getattr(body, name)
-        if value is None and name not in {"starts_at", "ends_at"}:
+        if value is None and name not in {"starts_at", "ends_at", "training_min_minutes"}:
             continue
         setattr(event, name, value.value if hasattr(value, "value") else value)
     if body.passcode:
@@ -83,6 +83,8 @@ async def create_event(session: AsyncSession, body: EventCreate) -> Event:
         moderation_mode="pre",
         join_policy=JoinPolicy.OPEN.value,
         allow_anonymous=True,
+        training_counts_replay=True,
+        pre_questions=True,
     )
     _apply(event, body)
     session.add(event)
@@ -127,6 +129,7 @@ def links(event: Event, base_url: str) -> Links:
         studio=f"{root}/studio",
         moderate=f"{root}/moderate",
         archive=f"{root}/archive",
+        report=f"{root}/report",
         hls=f"{base_url}/live/{event.slug}/index.m3u8",
     )
 
@@ -148,5 +151,8 @@ def event_out(event: Event, base_url: str) -> EventOut:
         moderation_mode=event.moderation_mode,
         join_policy=event.join_policy,
         allow_anonymous=event.allow_anonymous,
+        training_min_minutes=event.training_min_minutes,
+        training_counts_replay=event.training_counts_replay,
+        pre_questions=event.pre_questions,
         links=links(event, base_url),
     )

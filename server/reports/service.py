@@ -1,0 +1,126 @@
+"""One event's report, loaded and computed for a request (the API and the pages share it)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+
+from archive.report import Report, iso
+from archive.training import Record, format_code
+from server.auth import MODERATORS, Principal, require
+from server.context import AppContext, ctx
+from server.db.models import Certificate, Event
+from server.errors import ApiError
+from server.i18n import negotiate
+from server.reports import certificates
+from server.reports.data import EventData, load, report, training
+from server.reports.present import Presenter, zone
+
+
+@dataclass
+class Loaded:
+    c: AppContext
+    event: Event
+    caller: Principal | None
+    data: EventData
+    report: Report
+    records: list[Record] | None
+    certificates: dict[int, Certificate]
+
+
+async def gather(request: Request, session: AsyncSession, *, mine: bool = False) -> Loaded:
+    """The event, its rows and the computed report; certificates are issued on the way when due.
+
+    Moderators and the admin get the whole event; with `mine`, a participant gets only their own rows
+    (cheap whatever the audience: one participant's spans and questions).
+    """
+    c = ctx(request)
+    event, caller = await c.event_and_caller(request, session)
+    if not mine:
+        require(caller, MODERATORS)
+    elif caller is None or caller.participant is None:
+        raise ApiError(401, "unauthorized", "join the event first")
+    now = time.time()
+    only = caller.participant_id if mine and caller is not None else None
+    data = await load(session, event, now=now, flush_seconds=c.settings.attendance_flush_seconds, only=only)
+    # Thousands of spans take a while to merge: in a thread, so the event loop keeps serving viewers.
+    built = await asyncio.to_thread(report, data, now=now, grace=c.settings.attendance_grace_seconds)
+    records = training(event, data, built)
+    issued = await certificates.issue(session, event, records or [])
+    return Loaded(c, event, caller, data, built, records, issued)
+
+
+def presenter(request: Request) -> Presenter:
+    c = ctx(request)
+    return Presenter(request.app.state.pages.catalogue, negotiate(request), zone(c.settings.report_timezone))
+
+
+def certificate_json(cert: Certificate, event: Event, base_url: str) -> dict[str, Any]:
+    code = format_code(cert.code)
+    return {
+        "code": code,
+        "valid": True,
+        "holder": {"name": cert.name, "organisation": cert.organisation, "stakeholder": cert.stakeholder},
+        "event": {
+            "slug": event.slug,
+            "kind": event.kind,
+            "title_zh": event.title_zh,
+            "title_en": event.title_en,
+            "went_live_at": iso(event.went_live_at.timestamp()) if event.went_live_at else None,
+        },
+        "minutes": cert.minutes,
+        "required_minutes": cert.required_minutes,
+        "issued_at": iso(cert.issued_at.timestamp()),
+        "url": f"{base_url}/certificates/{code}",
+    }
+
+
+def record_json(r: Record, cert: Certificate | None, base_url: str) -> dict[str, Any]:
+    return {
+        "participant_id": r.participant_id,
+        "name": r.name,
+        "organisation": r.organisation,
+        "stakeholder": r.stakeholder,
+        "minutes": r.minutes,
+        "live_minutes": round(r.live_seconds / 60, 1),
+        "replay_minutes": round(r.replay_seconds / 60, 1),
+        "questions": r.questions,
+        "eligible": r.eligible,
+        "certificate": None
+        if cert is None
+        else {"code": format_code(cert.code), "url": f"{base_url}/certificates/{format_code(cert.code)}"},
+    }
+
+
+def training_json(loaded: Loaded, base_url: str) -> dict[str, Any]:
+    event = loaded.event
+    return {
+        "min_minutes": event.training_min_minutes,
+        "counts_replay": event.training_counts_replay,
+        "certificates_issued": event.state in certificates.ISSUED_FROM and event.training_min_minutes is not None,
+        "records": [record_json(r, loaded.certificates.get(r.participant_id), base_url) for r in loaded.records or []],
+    }
+
+
+def own_status(loaded: Loaded) -> dict[str, Any]:
+    """What a participant sees of their own training record (`gather(..., mine=True)`)."""
+    event, caller = loaded.event, loaded.caller
+    assert caller is not None and caller.participant is not None
+    pid = caller.participant.id
+    record = next((r for r in loaded.records or [] if r.participant_id == pid), None)
+    cert = loaded.certificates.get(pid)
+    base = loaded.c.settings.base_url
+    return {
+        "training": event.training_min_minutes is not None,
+        "required_minutes": event.training_min_minutes,
+        "counts_replay": event.training_counts_replay,
+        "registered": bool(caller.participant.name) and not caller.participant.anonymous,
+        "minutes": record.minutes if record else 0,
+        "eligible": bool(record and record.eligible),
+        "certificate": certificate_json(cert, event, base) if cert else None,
+    }
