@@ -139,3 +139,21 @@ class AuditLog(Base):
     before: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     after: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# The archive's tables live in their own module; importing it here registers them on Base.metadata.
+from server.db.archive_models import ArchiveJob, Chapter, SearchDoc, SearchTerm, TranscriptSegment  # noqa: E402
+
+__all__ = [
+    "ArchiveJob",
+    "AuditLog",
+    "Base",
+    "Chapter",
+    "Event",
+    "Participant",
+    "Question",
+    "SearchDoc",
+    "SearchTerm",
+    "TranscriptSegment",
+    "Vote",
+]
