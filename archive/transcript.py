@@ -157,8 +157,23 @@ class Transcriber:
         return merge_fragments(lines)
 
     def _block(self, model: Any, block: audio.Block, hotwords: str, stop: threading.Event | None) -> Iterator[Line]:
+        pauses = Pauses(block.samples)
+        lines = list(self._lines(model, block.samples, 0.0, pauses, hotwords, stop))
+        # A prompt now and then makes Whisper end a window early, dropping the speech after it.
+        # Speech the first pass did not cover is transcribed again on its own, without the prompt.
+        for start, end in pauses.uncovered([(ln.start, ln.end) for ln in lines]):
+            lo = max(0, int((start - RETRY_PAD_SECONDS) * audio.SAMPLE_RATE))
+            hi = int((end + RETRY_PAD_SECONDS) * audio.SAMPLE_RATE)
+            again = Pauses(block.samples[lo:hi])
+            lines += self._lines(model, block.samples[lo:hi], lo / audio.SAMPLE_RATE, again, "", stop)
+        for ln in sorted(lines, key=lambda ln: ln.start):
+            yield Line(round(block.start + ln.start, 3), round(block.start + ln.end, 3), ln.language, ln.text)
+
+    def _lines(
+        self, model: Any, samples: Any, offset: float, pauses: Pauses, hotwords: str, stop: threading.Event | None
+    ) -> Iterator[Line]:
         segments, _info = model.transcribe(
-            block.samples,
+            samples,
             beam_size=BEAM_SIZE,
             vad_filter=True,
             multilingual=True,
@@ -167,7 +182,6 @@ class Transcriber:
             condition_on_previous_text=False,
             word_timestamps=WORD_TIMESTAMPS,
         )
-        pauses = Pauses(block.samples)
         for seg in segments:
             if stop is not None and stop.is_set():
                 raise Cancelled
@@ -178,12 +192,15 @@ class Transcriber:
                 language = "zh" if _CJK.search(text) else "en"
                 if language == "zh":
                     text = self._simplified(text)
-                yield Line(round(block.start + start, 3), round(block.start + end, 3), language, text)
+                yield Line(offset + start, offset + end, language, text)
 
 
 # Speech separated by at least this much silence is two utterances (a transcript line breaks there).
 PAUSE_MILLISECONDS = 700
 SPEECH_PAD_MILLISECONDS = 100
+# Speech this long left without a transcript line is transcribed again, with this much context.
+MISSED_SPEECH_SECONDS = 0.6
+RETRY_PAD_SECONDS = 0.3
 
 
 class Pauses:
@@ -199,6 +216,17 @@ class Pauses:
         chunks = get_speech_timestamps(samples, options)
         self.starts = [c["start"] / audio.SAMPLE_RATE for c in chunks]
         self.ends = [c["end"] / audio.SAMPLE_RATE for c in chunks]
+
+    def uncovered(self, spans: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
+        """Stretches of speech (at least MISSED_SPEECH_SECONDS) that no span overlaps by half."""
+        missed = []
+        for start, end in zip(self.starts, self.ends, strict=True):
+            if end - start < MISSED_SPEECH_SECONDS:
+                continue
+            overlap = sum(max(0.0, min(end, b) - max(start, a)) for a, b in spans)
+            if overlap < (end - start) / 2:
+                missed.append((start, end))
+        return missed
 
     def snap(self, words: Sequence[Word]) -> list[Word]:
         """Each word tagged with its utterance; a word that began in silence begins with the speech."""

@@ -9,7 +9,10 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
+from archive.pipeline import ArchiveConfig
+from archive.service import ArchiveService
 from server import pages
+from server.api import archive as archive_api
 from server.api import events, health, people, questions, realtime
 from server.api import media as media_api
 from server.auth import Tokens
@@ -34,6 +37,17 @@ from server.settings import Settings
 log = logging.getLogger("sitecast")
 
 
+def archive_config(settings: Settings) -> ArchiveConfig:
+    return ArchiveConfig(
+        media_dir=settings.media_dir,
+        segment_seconds=settings.segment_seconds,
+        asr_model=settings.asr_model,
+        asr_threads=settings.asr_threads,
+        heartbeat_seconds=settings.job_heartbeat_seconds,
+        concurrency=settings.job_concurrency,
+    )
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     metrics = Metrics()
@@ -42,7 +56,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def on_state(slug: str, state: str) -> None:
         await media_api.announce_state(app_ref["app"].state.ctx, slug, state)
 
-    media = MediaService(settings.media_dir, segment_seconds=settings.segment_seconds, on_state=on_state)
+    # The MP4 remux is an archive job (archive/), so ending an event never waits for it.
+    media = MediaService(
+        settings.media_dir, segment_seconds=settings.segment_seconds, on_state=on_state, remux_on_end=False
+    )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -58,6 +75,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         hub = Hub(bus, metrics)
         publisher = Publisher(bus)
         votes = VoteCoalescer(db, publisher)
+        archive = ArchiveService.for_app(db, archive_config(settings), settings.redis_url, settings.redis_prefix)
         app.state.ctx = AppContext(
             settings=settings,
             db=db,
@@ -68,14 +86,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
             hub=hub,
             questions=QuestionService(db, publisher, votes),
             media=media,
+            archive=archive,
         )
         app.state.pages = pages.Pages(Catalogue())
         await hub.start()
         await votes.start()
         await media.start()
+        await archive.start()
         try:
             yield
         finally:
+            await archive.close()
             await media.close()
             await votes.close()
             await hub.close()
@@ -87,6 +108,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *people.routes,
         *questions.routes,
         *realtime.routes,
+        *archive_api.routes,  # before the media routes: /archive/{slug}/captions.vtt etc. are ours
         *media_routes(media, media_api.authorize),
         *pages.routes,
     ]

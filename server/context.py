@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import HTTPConnection
 
+from archive.service import ArchiveService
 from server.auth import Principal, Tokens, principal_for
 from server.db.engine import Database
 from server.db.models import Event
@@ -33,6 +34,7 @@ class AppContext:
     hub: Hub
     questions: QuestionService
     media: MediaService
+    archive: ArchiveService
 
     def stream_state(self, slug: str) -> str:
         return self.media.state(slug)

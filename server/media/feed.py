@@ -139,13 +139,13 @@ class Feed:
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    async def finish(self) -> Path | None:
-        """The event ended: archive playlist + MP4. Idempotent."""
+    async def finish(self, remux: bool = True) -> Path | None:
+        """The event ended: archive playlist (+ MP4 unless `remux` is False). Idempotent."""
         self.ended = True
         for viewer in list(self.viewers):
             viewer.stop()
         try:
-            return await self._worker.call(self._writer.finish)  # type: ignore[no-any-return]
+            return await self._worker.call(self._writer.finish, remux)  # type: ignore[no-any-return]
         finally:
             await self._worker.stop()
 

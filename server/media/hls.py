@@ -195,15 +195,16 @@ class HlsWriter:
 
     # -- output --------------------------------------------------------------------------
 
-    def finish(self) -> Path | None:
-        """Close the recording: archive playlist with ENDLIST and the MP4 remux."""
+    def finish(self, remux: bool = True) -> Path | None:
+        """Close the recording: archive playlist with ENDLIST and (unless `remux` is False, when the
+        archive jobs do it later) the MP4 remux."""
         if self.finished:
-            return self.directory / RECORDING if self.segments else None
+            return self.directory / RECORDING if self.segments and remux else None
         self.discontinuity()
         self.finished = True
         self._write_playlist(self.directory / ARCHIVE_PLAYLIST, self.segments, vod=True)
         self._write_playlist(self.directory / LIVE_PLAYLIST, self.segments[-LIVE_WINDOW_SEGMENTS:], vod=True)
-        if not self.segments:
+        if not self.segments or not remux:
             return None
         return remux_to_mp4(self.directory / ARCHIVE_PLAYLIST, self.directory / RECORDING)
 
