@@ -147,18 +147,29 @@ class Transcriber:
         total = max(audio.recording_duration(recording), 1e-6)
         encoded = _encode_hotwords(hotwords or {})
         lines: list[Line] = []
-        for block in audio.blocks(recording):
-            for line in self._block(model, block, encoded, stop):
-                lines.append(line)
-                if progress is not None:
-                    progress(min(line.end / total, 0.99))
+
+        def heard(until: float) -> None:  # seconds of the recording transcribed so far
             if progress is not None:
-                progress(min(block.end / total, 0.99))
+                progress(min(until / total, 0.99))
+
+        for block in audio.blocks(recording):
+            lines += self._block(model, block, encoded, stop, heard)
+            heard(block.end)
         return merge_fragments(lines)
 
-    def _block(self, model: Any, block: audio.Block, hotwords: str, stop: threading.Event | None) -> Iterator[Line]:
+    def _block(
+        self,
+        model: Any,
+        block: audio.Block,
+        hotwords: str,
+        stop: threading.Event | None,
+        heard: Callable[[float], None],
+    ) -> Iterator[Line]:
         pauses = Pauses(block.samples)
-        lines = list(self._lines(model, block.samples, 0.0, pauses, hotwords, stop))
+        lines = []
+        for line in self._lines(model, block.samples, 0.0, pauses, hotwords, stop):
+            lines.append(line)
+            heard(block.start + line.end)
         # A prompt now and then makes Whisper end a window early, dropping the speech after it.
         # Speech the first pass did not cover is transcribed again on its own, without the prompt.
         for start, end in pauses.uncovered([(ln.start, ln.end) for ln in lines]):
