@@ -97,7 +97,13 @@ class Archiver:
         except JobFailed as exc:
             logger.warning("archive job %s of %s failed: %s", kind, event.slug, exc.message)
             return await self.store.fail(job_id, worker, exc.message, exc.permanent)
-        except (Cancelled, asyncio.CancelledError):
+        except Cancelled:
+            # The transcription gave up: the job was taken over (nothing to do), or this runner
+            # is shutting down (hand the job back for the next one to run from the start).
+            if not lost.is_set():
+                await self.store.release(job_id, worker)
+            return []
+        except asyncio.CancelledError:
             if not lost.is_set():
                 await asyncio.shield(self.store.release(job_id, worker))
             raise
