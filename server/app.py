@@ -9,7 +9,10 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
+from archive.pipeline import ArchiveConfig
+from archive.service import ArchiveService
 from server import pages, report_pages
+from server.api import archive as archive_api
 from server.api import events, health, people, questions, realtime, reports
 from server.api import media as media_api
 from server.attendance import AttendanceRecorder
@@ -37,6 +40,17 @@ from server.settings import Settings
 log = logging.getLogger("sitecast")
 
 
+def archive_config(settings: Settings) -> ArchiveConfig:
+    return ArchiveConfig(
+        media_dir=settings.media_dir,
+        segment_seconds=settings.segment_seconds,
+        asr_model=settings.asr_model,
+        asr_threads=settings.asr_threads,
+        heartbeat_seconds=settings.job_heartbeat_seconds,
+        concurrency=settings.job_concurrency,
+    )
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     metrics = Metrics()
@@ -45,7 +59,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def on_state(slug: str, state: str) -> None:
         await media_api.announce_state(app_ref["app"].state.ctx, slug, state)
 
-    media = MediaService(settings.media_dir, segment_seconds=settings.segment_seconds, on_state=on_state)
+    # The MP4 remux is an archive job (archive/), so ending an event never waits for it.
+    media = MediaService(
+        settings.media_dir, segment_seconds=settings.segment_seconds, on_state=on_state, remux_on_end=False
+    )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -62,6 +79,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         publisher = Publisher(bus)
         votes = VoteCoalescer(db, publisher, audience=hub.viewers)
         attendance = AttendanceRecorder(db, settings.attendance_flush_seconds, settings.attendance_grace_seconds)
+        archive = ArchiveService.for_app(db, archive_config(settings), settings.redis_url, settings.redis_prefix)
         app.state.ctx = AppContext(
             settings=settings,
             db=db,
@@ -74,15 +92,18 @@ def create_app(settings: Settings | None = None) -> Starlette:
             media=media,
             attendance=attendance,
             stills=Stills(media),
+            archive=archive,
         )
         app.state.pages = pages.Pages(Catalogue())
         await hub.start()
         await votes.start()
         await media.start()
         await attendance.start()
+        await archive.start()
         try:
             yield
         finally:
+            await archive.close()
             await media.close()
             await attendance.close()
             await votes.close()
@@ -96,6 +117,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *questions.routes,
         *realtime.routes,
         *reports.routes,
+        *archive_api.routes,  # before the media routes: /archive/{slug}/captions.vtt etc. are ours
         *media_routes(media, media_api.authorize),
         *report_pages.routes,
         *pages.routes,

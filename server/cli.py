@@ -91,15 +91,42 @@ def run(settings: Settings) -> None:
 
 
 def worker(settings: Settings) -> None:
-    """Background jobs process. Until archive jobs exist it starts, says so and idles until stopped."""
-    stop = asyncio.Event()
+    """Background jobs: the archive of every ended event (VOD, MP4, transcript, chapters, search).
+
+    With REDIS_URL: a saq worker on the shared Redis queue; run as many as you like, on any machine
+    sharing the database and MEDIA_DIR. Without: jobs are found by polling the database (the web
+    process runs them too; the database decides who gets each one)."""
+    import logging
+
+    from archive.pipeline import Archiver
+    from archive.store import JobStore
+    from server.app import archive_config
+
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    config = archive_config(settings)
 
     async def main() -> None:
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        print("sitecast worker: no background job queues configured yet; idling", flush=True)
-        await stop.wait()
+        db = Database(settings.database_url)
+        archiver = Archiver(db, JobStore(db, config.heartbeat_seconds), config)
+        try:
+            if settings.redis_url:
+                from archive.redis_runner import run_worker
+
+                await run_worker(archiver, settings.redis_url, settings.redis_prefix, config.concurrency)
+                return
+            from archive.runner import InProcessRunner
+
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            runner = InProcessRunner(archiver, config.concurrency, sweep_seconds=max(0.5, config.heartbeat_seconds / 3))
+            await runner.start()
+            print("sitecast worker: archive jobs from the database (no REDIS_URL)", flush=True)
+            await stop.wait()
+            await runner.close()
+        finally:
+            await db.dispose()
 
     asyncio.run(main())
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import HTTPConnection
 
+from archive.service import ArchiveService
 from server.attendance import AttendanceRecorder
 from server.auth import Principal, Tokens, principal_for
 from server.db.engine import Database
@@ -38,6 +39,7 @@ class AppContext:
     media: MediaService
     attendance: AttendanceRecorder
     stills: Stills
+    archive: ArchiveService
     snapshots: PublicSnapshots = field(default_factory=PublicSnapshots)
 
     def stream_state(self, slug: str) -> str:

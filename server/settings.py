@@ -56,6 +56,20 @@ class Settings:
     asr_model: str = field(
         default="", metadata={"env": "ASR_MODEL", "doc": "CTranslate2 Whisper model dir; unset: bundled base"}
     )
+    asr_threads: int = field(
+        default=0,
+        metadata={"env": "ASR_THREADS", "doc": "CPU threads per transcription; 0: half the machine's cores"},
+    )
+    job_concurrency: int = field(
+        default=2, metadata={"env": "JOB_CONCURRENCY", "doc": "archive jobs one process runs at once"}
+    )
+    job_heartbeat_seconds: float = field(
+        default=30.0,
+        metadata={
+            "env": "JOB_HEARTBEAT_SECONDS",
+            "doc": "a running archive job whose worker is silent this long is given to another worker",
+        },
+    )
     public_url: str = field(
         default="",
         metadata={"env": "PUBLIC_URL", "doc": "external base URL for links; unset: http://HOST:PORT"},

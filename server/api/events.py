@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -16,6 +18,8 @@ from server.validation import read_json
 
 ADMIN = frozenset({Role.ADMIN})
 EXPERT_OR_ADMIN = frozenset({Role.EXPERT, Role.ADMIN})
+
+log = logging.getLogger("sitecast")
 
 
 @doc("List events", response=EventList)
@@ -77,8 +81,14 @@ async def change_state(request: Request) -> JSONResponse:
             require(caller, ADMIN)
         event = await service.change_state(session, event, EventState(body.state))
     if event.state == EventState.ENDED:
-        # The recording is finalised (ENDLIST, MP4) and every peer of the event is closed.
-        await c.media.end_stream(event.slug)
+        # Every peer of the event is closed and the recording's playlist finalised; then the archive
+        # jobs (VOD check, MP4, transcript, chapters, search index) take over. Should the media side
+        # fail here, the jobs still run: the vod job rebuilds the playlist from segments.log.
+        try:
+            await c.media.end_stream(event.slug)
+        except Exception:
+            log.exception("ending the stream of %s failed; the archive jobs take over", event.slug)
+        await c.archive.event_ended(event.id)
     return JSONResponse(service.event_out(event, c.settings.base_url).model_dump(mode="json"))
 
 

@@ -184,3 +184,23 @@ class Certificate(Base):
     minutes: Mapped[int] = mapped_column(Integer)
     required_minutes: Mapped[int] = mapped_column(Integer)
     issued_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# The archive's tables live in their own module; importing it here registers them on Base.metadata.
+from server.db.archive_models import ArchiveJob, Chapter, SearchDoc, SearchTerm, TranscriptSegment  # noqa: E402
+
+__all__ = [
+    "ArchiveJob",
+    "AttendanceSpan",
+    "AuditLog",
+    "Base",
+    "Certificate",
+    "Chapter",
+    "Event",
+    "Participant",
+    "Question",
+    "SearchDoc",
+    "SearchTerm",
+    "TranscriptSegment",
+    "Vote",
+]

@@ -9,6 +9,7 @@ writer thread.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -96,7 +97,10 @@ class Feed:
             if keyframe:
                 data = h264_tidy_access_unit(data)  # only keyframes carry parameter sets
             self.video_codec = codec
-            self._worker.submit(self._writer.write_video, data, seconds, keyframe)
+            # A keyframe may start a segment: note when it was captured (it waited in the jitter
+            # buffer), so moments of the event map onto the recording (EXT-X-PROGRAM-DATE-TIME).
+            wall = time.time() - VIDEO_BUFFERED_SECONDS if keyframe else None
+            self._worker.submit(self._writer.write_video, data, seconds, keyframe, wall)
             for viewer in self.viewers:
                 viewer.video.push(data, seconds, keyframe)
         elif codec == "VP8":
@@ -135,13 +139,13 @@ class Feed:
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    async def finish(self) -> Path | None:
-        """The event ended: archive playlist + MP4. Idempotent."""
+    async def finish(self, remux: bool = True) -> Path | None:
+        """The event ended: archive playlist (+ MP4 unless `remux` is False). Idempotent."""
         self.ended = True
         for viewer in list(self.viewers):
             viewer.stop()
         try:
-            return await self._worker.call(self._writer.finish)  # type: ignore[no-any-return]
+            return await self._worker.call(self._writer.finish, remux)  # type: ignore[no-any-return]
         finally:
             await self._worker.stop()
 

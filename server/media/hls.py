@@ -8,8 +8,10 @@ which keeps segments regular without re-encoding anything.
 Files of a feed directory:
   NNNNNN.ts        segments, named by media sequence number, shared by live and archive
   live.m3u8        sliding live playlist (served as /live/{slug}/index.m3u8)
-  segments.log     one line per segment ("sequence start duration discontinuity name"): the
-                   durable record; a restarted server resumes numbering and timing from it
+  segments.log     one line per segment ("sequence start duration discontinuity name wall"): the
+                   durable record; a restarted server resumes numbering and timing from it. `wall`
+                   (Unix seconds when its first frame arrived) maps moments of the event (a question
+                   being answered) onto the recording; playlists carry it as EXT-X-PROGRAM-DATE-TIME
   index.m3u8       the archive VOD playlist with #EXT-X-ENDLIST, written by `finish()`
   recording.mp4    `-c copy` remux of the archive with the moov atom first (faststart)
 """
@@ -21,6 +23,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
 
@@ -52,12 +55,14 @@ class Segment:
     discontinuity: bool
     first_arrival: float  # time.monotonic() when its first frame reached the writer
     listed_at: float  # time.monotonic() when the live playlist first listed it
+    wall: float = 0.0  # Unix time of its first frame (0: unknown, a log written before it was kept)
 
 
 class _OpenSegment:
-    def __init__(self, path: Path, start: float, discontinuity: bool, audio_extradata: bytes | None):
+    def __init__(self, path: Path, start: float, discontinuity: bool, audio_extradata: bytes | None, wall: float):
         self.path = path
         self.start = start
+        self.wall = wall
         self.end = start
         self.discontinuity = discontinuity
         self.first_arrival = time.monotonic()
@@ -90,9 +95,11 @@ class HlsWriter:
         directory: Path,
         segment_seconds: float,
         on_segment: Callable[[Segment], None] | None = None,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.directory = directory
         self.segment_seconds = segment_seconds
+        self._wall_clock = wall_clock
         self.segments: list[Segment] = []
         self._on_segment = on_segment
         self._open: _OpenSegment | None = None
@@ -121,10 +128,13 @@ class HlsWriter:
             return
         for line in log.read_text(encoding="utf-8").splitlines():
             fields = line.split()
-            if len(fields) != 5 or not (self.directory / fields[4]).is_file():
+            if len(fields) not in (5, 6) or not (self.directory / fields[4]).is_file():
                 continue  # a line torn by a crash, or a segment that never reached the disk
-            sequence, start, duration, disc, name = fields
-            self.segments.append(Segment(int(sequence), name, float(start), float(duration), disc == "1", 0.0, 0.0))
+            sequence, start, duration, disc, name = fields[:5]
+            wall = float(fields[5]) if len(fields) == 6 else 0.0
+            self.segments.append(
+                Segment(int(sequence), name, float(start), float(duration), disc == "1", 0.0, 0.0, wall)
+            )
         if self.segments:
             self._next_sequence = self.segments[-1].sequence + 1
             self._pending_discontinuity = True
@@ -138,7 +148,9 @@ class HlsWriter:
         """AAC AudioSpecificConfig; mpegts needs it to frame raw AAC as ADTS."""
         self._audio_extradata = extradata
 
-    def write_video(self, data: bytes, seconds: float, keyframe: bool) -> None:
+    def write_video(self, data: bytes, seconds: float, keyframe: bool, wall: float | None = None) -> None:
+        """`wall`: Unix time this frame was captured (about when it arrived); only keyframes need it,
+        as they start segments. None: the writer's clock now."""
         if self.finished:
             return
         if seconds <= self._last_video:
@@ -156,7 +168,7 @@ class HlsWriter:
         if seg is None or (keyframe and seconds - seg.start >= self.segment_seconds - CUT_EARLY_TOLERANCE_SECONDS):
             if seg is not None:
                 self._close_segment(end=seconds)
-            seg = self._start_segment(seconds)
+            seg = self._start_segment(seconds, self._wall_clock() if wall is None else wall)
         seg.mux(seg.video, data, seconds, keyframe)
         seg.end = max(seg.end, seconds + NOMINAL_FRAME_SECONDS)
 
@@ -183,21 +195,24 @@ class HlsWriter:
 
     # -- output --------------------------------------------------------------------------
 
-    def finish(self) -> Path | None:
-        """Close the recording: archive playlist with ENDLIST and the MP4 remux."""
+    def finish(self, remux: bool = True) -> Path | None:
+        """Close the recording: archive playlist with ENDLIST and (unless `remux` is False, when the
+        archive jobs do it later) the MP4 remux."""
         if self.finished:
-            return self.directory / RECORDING if self.segments else None
+            return self.directory / RECORDING if self.segments and remux else None
         self.discontinuity()
         self.finished = True
         self._write_playlist(self.directory / ARCHIVE_PLAYLIST, self.segments, vod=True)
         self._write_playlist(self.directory / LIVE_PLAYLIST, self.segments[-LIVE_WINDOW_SEGMENTS:], vod=True)
-        if not self.segments:
+        if not self.segments or not remux:
             return None
         return remux_to_mp4(self.directory / ARCHIVE_PLAYLIST, self.directory / RECORDING)
 
-    def _start_segment(self, seconds: float) -> _OpenSegment:
+    def _start_segment(self, seconds: float, wall: float) -> _OpenSegment:
         name = f"{self._next_sequence:06d}.ts"
-        self._open = _OpenSegment(self.directory / name, seconds, self._pending_discontinuity, self._audio_extradata)
+        self._open = _OpenSegment(
+            self.directory / name, seconds, self._pending_discontinuity, self._audio_extradata, wall
+        )
         self._pending_discontinuity = False
         return self._open
 
@@ -219,12 +234,14 @@ class HlsWriter:
             discontinuity=seg.discontinuity,
             first_arrival=seg.first_arrival,
             listed_at=0.0,
+            wall=seg.wall,
         )
         self._next_sequence += 1
         self.segments.append(segment)
         with (self.directory / SEGMENT_LOG).open("a", encoding="utf-8") as log:
             fields = (segment.sequence, f"{segment.start:.6f}", f"{segment.duration:.6f}")
-            log.write(" ".join(map(str, (*fields, int(segment.discontinuity), segment.name))) + "\n")
+            tail = (int(segment.discontinuity), segment.name, f"{segment.wall:.3f}")
+            log.write(" ".join(map(str, (*fields, *tail))) + "\n")
         self._write_playlist(self.directory / LIVE_PLAYLIST, self.segments[-LIVE_WINDOW_SEGMENTS:], vod=False)
         listed = Segment(**{**segment.__dict__, "listed_at": time.monotonic()})
         self.segments[-1] = listed
@@ -253,6 +270,9 @@ class HlsWriter:
 
 def _entry(segment: Segment) -> str:
     prefix = "#EXT-X-DISCONTINUITY\n" if segment.discontinuity else ""
+    if segment.wall > 0:
+        moment = datetime.fromtimestamp(segment.wall, UTC).isoformat(timespec="milliseconds")
+        prefix += f"#EXT-X-PROGRAM-DATE-TIME:{moment.replace('+00:00', 'Z')}\n"
     return f"{prefix}#EXTINF:{segment.duration:.3f},\n{segment.name}\n"
 
 

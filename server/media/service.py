@@ -58,13 +58,17 @@ class MediaService:
         segment_seconds: float = 1.0,
         on_state: StateCallback | None = None,
         on_segment: Callable[[str, Segment], None] | None = None,
+        remux_on_end: bool = True,
     ) -> None:
+        """`remux_on_end`: write recording.mp4 when the event ends. The app leaves it to the
+        archive jobs instead, so ending an event never waits for a remux."""
         if not MIN_SEGMENT_SECONDS <= segment_seconds <= MAX_SEGMENT_SECONDS:
             raise ValueError(f"segment_seconds must be within 1–2 s, got {segment_seconds}")
         self.media_dir = Path(media_dir)
         self.segment_seconds = segment_seconds
         self._on_state = on_state
         self._on_segment = on_segment
+        self._remux_on_end = remux_on_end
         self._events: dict[str, _Event] = {}
         self._registry: PeerRegistry | None = None
         self._state_tasks: set[asyncio.Task[None]] = set()
@@ -265,7 +269,7 @@ class MediaService:
     # -- event end -------------------------------------------------------------------------
 
     async def end_stream(self, slug: str) -> None:
-        """The event ended: close its sessions, finalise archive playlists and MP4s."""
+        """The event ended: close its sessions, finalise archive playlists (and MP4s, see remux_on_end)."""
         _check_slug(slug)
         event = self._event(slug)
         async with event.lock:
@@ -274,7 +278,7 @@ class MediaService:
             await self._set_state(slug, StreamState.ENDED)
             await self.registry.close_all(slug, reason="ended")
             for feed in event.feeds.values():
-                await feed.finish()
+                await feed.finish(remux=self._remux_on_end)
 
     # -- helpers ---------------------------------------------------------------------------
 

@@ -63,6 +63,14 @@ async def test_expert_publishes_viewers_see_state_and_hls_then_archive(
     await watcher.wait(lambda f: f["type"] == "stream.state" and f["data"]["state"] == "ended", timeout=20)
     archive = await client.get(f"/archive/{party.slug}/index.m3u8")
     assert archive.status_code == 200 and archive.text.rstrip().endswith("#EXT-X-ENDLIST")
-    mp4 = await client.get(f"/archive/{party.slug}/recording.mp4")
-    assert mp4.status_code == 200 and len(mp4.content) > 10_000
+
+    # The MP4 is an archive job: ending the event does not wait for it.
+    async def remuxed() -> httpx.Response | None:
+        mp4 = await client.get(f"/archive/{party.slug}/recording.mp4")
+        return mp4 if mp4.status_code == 200 else None
+
+    mp4 = await wait_for(remuxed, 60, message="recording.mp4 from the mp4 archive job")
+    assert len(mp4.content) > 10_000
+    archive_index = await client.get(f"/archive/{party.slug}/index.m3u8")
+    assert "#EXT-X-PROGRAM-DATE-TIME:" in archive_index.text  # moments of the event map onto the recording
     await watcher.close()
