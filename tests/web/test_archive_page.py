@@ -11,9 +11,10 @@ import httpx
 import pytest
 
 from tests.archive.recordings import Session, compose, record, requires_tools, write_wav
+from tests.conftest import ADMIN
 from tests.server.test_archive import archived
 from tests.server.test_questions import Party
-from tests.support import LiveServer
+from tests.support import LiveServer, wait_for
 from tests.web.conftest import screenshot_path
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.media, requires_tools]
@@ -58,7 +59,13 @@ async def current_time(page: Any) -> float:
     [("zh-CN", "问答", "观看回答"), ("en-US", "Questions and answers", "Watch the answer")],
 )
 async def test_archive_page_seeks_and_follows_in_both_languages(
-    browser: Any, server: LiveServer, archived_event: dict[str, Any], locale: str, heading: str, jump: str
+    browser: Any,
+    server: LiveServer,
+    client: httpx.AsyncClient,
+    archived_event: dict[str, Any],
+    locale: str,
+    heading: str,
+    jump: str,
 ) -> None:
     slug, qid, data = archived_event["slug"], archived_event["question"], archived_event["data"]
     chapter = next(c for c in data["chapters"] if c["question_id"] == qid)
@@ -75,6 +82,16 @@ async def test_archive_page_seeks_and_follows_in_both_languages(
     await page.wait_for_function(f"Math.abs(document.getElementById('vod').currentTime - {chapter['start']}) < 0.5")
     assert await page.locator(f"#q{qid}").get_attribute("class") == "qa-item current"
     assert await page.get_by_role("heading", name=heading).is_visible()
+
+    # Watching the archive counts as replay attendance (attendance.js): a replay span for this browser.
+    async def replay_span() -> bool:
+        await server.app.state.ctx.attendance.flush()
+        spans = await client.get(
+            f"/api/v1/events/{slug}/attendance.csv", params={"detail": "spans", "lang": "en"}, headers=ADMIN
+        )
+        return spans.status_code == 200 and "Replay" in spans.text
+
+    await wait_for(replay_span, 15, interval=0.3, message="a replay attendance span")
     tracks = await page.evaluate("[...document.getElementById('vod').textTracks].map(t => t.kind)")
     assert sorted(tracks) == ["captions", "chapters"]
 
