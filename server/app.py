@@ -10,7 +10,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
 from server import pages
-from server.api import events, health, people, questions, realtime
+from server.api import events, health, notes, people, questions, realtime
 from server.api import media as media_api
 from server.auth import Tokens
 from server.context import AppContext
@@ -86,6 +86,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *events.routes,
         *people.routes,
         *questions.routes,
+        *notes.routes,
         *realtime.routes,
         *media_routes(media, media_api.authorize),
         *pages.routes,

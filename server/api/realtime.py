@@ -17,6 +17,7 @@ from server.db.models import Event
 from server.errors import ApiError, error_response
 from server.questions.queries import queue
 from server.realtime.hub import Connection, public_channel, staff_channel
+from server.services.notes import recent_notes
 
 # A client that connects but says nothing is dropped; browsers send hello at once.
 HELLO_TIMEOUT_S = 10.0
@@ -86,6 +87,8 @@ async def _bring_up_to_date(
         position = await c.bus.position(conn.channel)
         async with c.session() as session:
             state = await queue(session, event, caller, Sort.POPULAR)
+            if conn.channel == staff_channel(event.id):
+                state["notes"] = await recent_notes(session, event)
         snapshot = {
             **state,
             "event": {"state": event.state, "moderation_mode": event.moderation_mode},

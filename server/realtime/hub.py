@@ -38,7 +38,18 @@ PRESENCE_S = 2.0
 
 # Frames the server itself sends besides the domain's events (moderation.events.EVENT_TYPES); README lists all.
 SERVER_FRAME_TYPES = frozenset(
-    {"snapshot", "resync_required", "heartbeat", "presence", "notice", "mine", "pong", "stream.state", "caption"}
+    {
+        "snapshot",
+        "resync_required",
+        "heartbeat",
+        "presence",
+        "notice",
+        "mine",
+        "pong",
+        "stream.state",
+        "caption",
+        "note",
+    }
 )
 
 
