@@ -70,6 +70,7 @@ export function dateTime(iso) {
 }
 
 let toastRegion = null;
+const MAX_TOASTS = 3;
 /** A short, announced message in the corner (role=status); kind: info | ok | warn | error. */
 export function toast(message, kind = "info", ms = 6000) {
   if (!toastRegion) {
@@ -78,6 +79,8 @@ export function toast(message, kind = "info", ms = 6000) {
   }
   const node = el("div", { class: `toast toast-${kind}`, text: message });
   toastRegion.append(node);
+  // A busy event must not bury the page under notices: keep the newest few.
+  while (toastRegion.children.length > MAX_TOASTS) toastRegion.firstElementChild.remove();
   setTimeout(() => node.remove(), ms);
   return node;
 }

@@ -81,7 +81,8 @@ async function act(id, action, extra = {}) {
 
 async function approve(q) {
   if (q.status !== "pending") return;
-  if (await act(q.id, "approve")) moveOn(q.id);
+  moveOn(q.id); // at once, so a fast second keypress acts on the next card, not this one again
+  await act(q.id, "approve");
 }
 
 async function pinNext(q) {
@@ -123,7 +124,9 @@ function moveOn(id) {
   if (current !== id) return;
   const ids = reviewItems().map((q) => q.id);
   const i = ids.indexOf(id);
-  current = ids[i + 1] ?? ids[i - 1] ?? null;
+  current = i < 0 ? (ids[0] ?? null) : (ids[i + 1] ?? ids[i - 1] ?? null);
+  const card = current === null ? null : document.querySelector(`#review-list [data-id="${current}"]`);
+  if (card) card.focus({ preventScroll: true });
 }
 
 // ---- banned words ------------------------------------------------------------------------------
@@ -380,6 +383,7 @@ function inlineForm(q) {
           if (await act(q.id, "edit", { text: area.value, approve: true })) {
             open = null;
             moveOn(q.id);
+            render();
           }
         }),
       );
@@ -402,6 +406,7 @@ function inlineForm(q) {
       if (await act(q.id, "reject", { reason: select.value, reason_text: note.value.trim() || null })) {
         open = null;
         moveOn(q.id);
+        render();
       }
     });
     return el("div", { class: "inline-form", onkeydown: stopKeys }, el("p", { class: "small muted", text: t["mod.reject_help"] }), el("div", { class: "row" }, select, note), el("div", { class: "row" }, confirm, close));
@@ -469,6 +474,11 @@ function render() {
   $("#n-answered").textContent = String(store.count("answered"));
   $("#n-rejected").textContent = String(store.count("rejected"));
   document.title = `(${store.count("pending")}) ${t["staff.moderate"]} · ${page.title}`;
+  // The card we acted on left the list: keep the keyboard on the one that took its place.
+  if (current !== null && (document.activeElement === document.body || !document.activeElement)) {
+    const card = document.querySelector(`#review-list [data-id="${current}"]`);
+    if (card) card.focus({ preventScroll: true });
+  }
   renderBulk();
   renderRestricted();
 }

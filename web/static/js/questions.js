@@ -40,7 +40,8 @@ export function metaText(q) {
   return [askerLine(q), ago(q.created_at)].join(" · ");
 }
 
-/** Re-render a list while keeping keyboard focus on the same control of the same question. */
+/** Update a list to `nodes` (each with data-id) touching only what changed: an unchanged card keeps its
+ * DOM node, so a click or keyboard focus in progress is never lost to a re-render caused by a frame. */
 export function renderKeepingFocus(list, nodes) {
   const active = document.activeElement;
   let restore = null;
@@ -48,8 +49,16 @@ export function renderKeepingFocus(list, nodes) {
     const item = active.closest("[data-id]");
     if (item) restore = { id: item.dataset.id, role: active.dataset.role || null, isItem: active === item };
   }
-  list.replaceChildren(...nodes);
-  if (!restore) return;
+  const existing = new Map([...list.children].map((child) => [child.dataset.id, child]));
+  const wanted = nodes.map((node) => {
+    const old = existing.get(node.dataset.id);
+    return old && old.isEqualNode(node) ? old : node;
+  });
+  wanted.forEach((node, i) => {
+    if (list.children[i] !== node) list.insertBefore(node, list.children[i] || null);
+  });
+  while (list.children.length > wanted.length) list.lastElementChild.remove();
+  if (!restore || list.contains(document.activeElement)) return;
   const item = list.querySelector(`[data-id="${CSS.escape(restore.id)}"]`);
   if (!item) return;
   const target = restore.isItem ? item : (restore.role && item.querySelector(`[data-role="${restore.role}"]`)) || item;

@@ -235,7 +235,7 @@ function errorText(err) {
     const wait = Math.ceil(Number(err.info && err.info.retry_after) || 0);
     return wait ? fmt("error.rate_limited_wait", { n: wait }) : t["error.rate_limited"];
   }
-  const key = `error.${code}`;
+  const key = code === "not_found" ? "error.question_gone" : `error.${code}`;
   return t[key] || err.message || t["error.generic"];
 }
 
@@ -303,6 +303,7 @@ async function toggleVote(q) {
 function questionItem(q) {
   const voted = store.voted.has(q.id);
   const answered = q.status === "answered";
+  const mine = store.mine.has(q.id);
   const vote = el(
     "button",
     {
@@ -310,14 +311,15 @@ function questionItem(q) {
       class: "vote",
       "data-role": "vote",
       "aria-pressed": voted ? "true" : "false",
-      "aria-label": fmt(voted ? "queue.unvote_label" : "queue.vote_label", { n: q.votes }),
-      disabled: answered || eventState === "archived",
+      "aria-label": fmt(mine ? "queue.own_label" : voted ? "queue.unvote_label" : "queue.vote_label", { n: q.votes }),
+      title: mine ? t["queue.own_hint"] : null,
+      // Votes are for other people's questions, and close once a question is answered.
+      disabled: answered || mine || eventState === "archived",
       onclick: () => toggleVote(q),
     },
     el("span", { class: "vote-arrow", "aria-hidden": "true", text: "▲" }),
     el("span", { class: "vote-count", text: String(q.votes) }),
   );
-  const mine = store.mine.has(q.id);
   return el(
     "li",
     { class: `q status-${q.status}${q.pinned ? " pinned" : ""}${mine ? " mine" : ""}`, "data-id": q.id, "data-status": q.status },
