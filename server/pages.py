@@ -11,7 +11,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from server.auth import ADMIN_COOKIE, STAFF, Principal, Role, set_event_cookie
+from server.auth import ADMIN_COOKIE, STAFF, Principal, Role, acting_as, set_event_cookie
 from server.context import ctx
 from server.errors import ApiError
 from server.i18n import LANG_COOKIE, LANGS, Catalogue, negotiate
@@ -76,8 +76,10 @@ async def _event_page(request: Request, template: str, roles: frozenset[Role] | 
             if exc.status == 404:
                 return pages(request).render(request, "error.html", 404, message_key="event.not_found")
             raise
-    if roles is not None and (caller is None or caller.role not in roles):
-        return pages(request).render(request, "error.html", 403, message_key="staff.forbidden")
+    if roles is not None:
+        caller = acting_as(caller, roles)
+        if caller is None:
+            return pages(request).render(request, "error.html", 403, message_key="staff.forbidden")
     view = _caller_view(caller)
     data = {
         "slug": event.slug,
@@ -150,7 +152,7 @@ async def _is_admin(request: Request) -> bool:
             caller = await c.caller(request, session, None)
         except ApiError:
             return False
-    return caller is not None and caller.role == Role.ADMIN
+    return acting_as(caller, frozenset({Role.ADMIN})) is not None
 
 
 async def admin_page(request: Request) -> Response:

@@ -8,7 +8,7 @@ from typing import Literal
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
-from server.auth import Role
+from server.auth import Role, acting_as
 from server.context import AppContext, ctx
 from server.errors import ApiError
 from server.questions.publisher import Publisher
@@ -32,7 +32,7 @@ async def authorize(request: Request, slug: str, purpose: Literal["publish", "wa
     if caller is None:
         raise HTTPException(401, detail="a bearer token is required", headers={"WWW-Authenticate": "Bearer"})
     allowed = PUBLISHERS if purpose == "publish" else WATCHERS
-    if caller.role not in allowed:
+    if acting_as(caller, allowed) is None:
         raise HTTPException(403, detail=f"the {caller.role} role may not {purpose} this event")
 
 

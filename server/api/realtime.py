@@ -11,7 +11,7 @@ from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from moderation.ranking import Sort
-from server.auth import STAFF, Principal, check_origin
+from server.auth import STAFF, Principal, acting_as, check_origin
 from server.context import AppContext, ctx
 from server.db.models import Event
 from server.errors import ApiError, error_response
@@ -36,6 +36,9 @@ async def events_ws(websocket: WebSocket) -> None:
         # Refuse the upgrade with the HTTP status (Starlette sends it as a denial response).
         await websocket.send_denial_response(_json_response(exc))
         return
+    if websocket.query_params.get("as") == "staff":
+        # A staff page asks for the staff view: an organiser who also joined as a viewer gets it.
+        caller = acting_as(caller, STAFF) or caller
     await websocket.accept()
     staff = caller is not None and caller.role in STAFF
     conn = Connection(

@@ -117,3 +117,25 @@ def test_every_page_string_exists_in_both_languages() -> None:
         used |= set(re.findall(r"""\bfmt\(["']([a-z_]+\.[a-z_.0-9]+)["']""", text))
     missing = sorted(k for k in used if k not in catalogue)
     assert not missing, f"strings used by the pages but missing from web/i18n: {missing}"
+
+
+async def test_an_organiser_who_also_joined_as_a_viewer_keeps_both_roles(server: Any, event: dict[str, Any]) -> None:
+    slug = event["slug"]
+    async with httpx.AsyncClient(base_url=server.base_url) as browser:
+        await browser.post(f"/api/v1/events/{slug}/join", json={"name": "主办方小王"})
+        await browser.get("/admin/enter", params={"token": ADMIN["Authorization"][7:]})
+        same_origin = {"Origin": server.base_url}
+        # The viewer cookie speaks first: asking a question is done as the viewer...
+        asked = await browser.post(
+            f"/api/v1/events/{slug}/questions", json={"text": "主办方也来提个问题"}, headers=same_origin
+        )
+        assert asked.status_code == 201, asked.text
+        # ...and admin work falls back to the admin cookie.
+        invites = await browser.get(f"/api/v1/events/{slug}/invites")
+        assert invites.status_code == 200, invites.text
+        assert (await browser.get(f"/e/{slug}/moderate")).status_code == 200
+        assert "/static/js/admin.js" in (await browser.get("/admin")).text
+        # An explicit bearer token speaks alone: no falling back to cookies.
+        viewer = await browser.post(f"/api/v1/events/{slug}/join", json={"name": "另一人"})
+        token = {"Authorization": f"Bearer {viewer.json()['token']}"}
+        assert (await browser.get(f"/api/v1/events/{slug}/invites", headers=token)).status_code == 403

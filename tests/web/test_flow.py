@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from server.db.migrate import upgrade
 from tests.conftest import ADMIN, unique_slug
-from tests.support import LiveServer, free_port, live_server
+from tests.support import LiveServer, free_port
 from tests.web.conftest import screenshot_path
 from tests.web.proxy import CuttableProxy
 
@@ -30,17 +28,8 @@ XSS_ANSWER = "控制降深并加密监测。<script>window.__xss=4</script>"
 
 
 @pytest.fixture
-async def flow_server(tmp_path: Path) -> AsyncIterator[LiveServer]:
-    # One engine is enough here: the HTTP and WebSocket contracts run on SQLite and PostgreSQL in tests/server.
-    url = f"sqlite+aiosqlite:///{tmp_path / 'flow.db'}"
-    upgrade(url)
-    async with live_server(database_url=url, media_dir=tmp_path / "media") as server:
-        yield server
-
-
-@pytest.fixture
-async def proxy(flow_server: LiveServer) -> AsyncIterator[CuttableProxy]:
-    p = CuttableProxy(flow_server.settings.port, free_port())
+async def proxy(page_server: LiveServer) -> AsyncIterator[CuttableProxy]:
+    p = CuttableProxy(page_server.settings.port, free_port())
     await p.start()
     yield p
     await p.close()
@@ -71,9 +60,9 @@ def watch_page(page: Any, errors: list[str], confirm: bool = False) -> None:
 
 
 async def test_expert_viewer_moderator_flow_with_a_dropped_connection(
-    browser: Any, flow_server: LiveServer, proxy: CuttableProxy
+    browser: Any, page_server: LiveServer, proxy: CuttableProxy
 ) -> None:
-    base = flow_server.base_url
+    base = page_server.base_url
     slug = unique_slug("flow")
     async with httpx.AsyncClient(base_url=base, headers=ADMIN, timeout=20) as api:
         made = await api.post(

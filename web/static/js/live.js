@@ -9,8 +9,9 @@ const RETRY_MAX_MS = 8000;
 const SILENCE_MS = 40000;
 
 export class LiveSocket {
-  constructor(slug, { onSnapshot, onFrame, onStatus }) {
-    this.url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/api/v1/events/${encodeURIComponent(slug)}/ws`;
+  constructor(slug, { onSnapshot, onFrame, onStatus, staff = false }) {
+    const path = `/api/v1/events/${encodeURIComponent(slug)}/ws${staff ? "?as=staff" : ""}`;
+    this.url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${path}`;
     this.onSnapshot = onSnapshot;
     this.onFrame = onFrame;
     this.onStatus = onStatus || (() => {});

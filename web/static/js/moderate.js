@@ -60,6 +60,7 @@ const socket = new LiveSocket(slug, {
     }
   },
   onStatus: connectionBanner($("#conn-banner")),
+  staff: true,
 }).start();
 
 function rememberAsker(q) {

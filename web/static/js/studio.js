@@ -358,6 +358,7 @@ new LiveSocket(slug, {
     else if (store.apply(frame)) render();
   },
   onStatus: connectionBanner($("#conn-banner")),
+  staff: true,
 }).start();
 
 window.addEventListener("beforeunload", (event) => {
