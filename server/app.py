@@ -42,7 +42,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def on_state(slug: str, state: str) -> None:
         await media_api.announce_state(app_ref["app"].state.ctx, slug, state)
 
-    media = MediaService(settings.media_dir, segment_seconds=settings.segment_seconds, on_state=on_state)
+    async def on_sources(slug: str, sources: list[str]) -> None:
+        await media_api.announce_state(app_ref["app"].state.ctx, slug, media.state(slug))
+
+    media = MediaService(
+        settings.media_dir, segment_seconds=settings.segment_seconds, on_state=on_state, on_sources=on_sources
+    )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -37,10 +37,11 @@ async def authorize(request: Request, slug: str, purpose: Literal["publish", "wa
 
 
 async def announce_state(c: AppContext, slug: str, state: str) -> None:
-    """MediaService's on_state: tell every client of the event (idle / live / reconnecting / ended)."""
+    """MediaService's on_state: tell every client of the event (idle / live / reconnecting / ended) and which
+    sources (camera, screen) are on air."""
     try:
         async with c.session() as session:
             event = await get_event(session, slug)
-        await Publisher(c.bus).stream_state(event.id, state)
+        await Publisher(c.bus).stream_state(event.id, state, c.media.sources(slug))
     except Exception:  # the stream goes on whether or not the notification went out
         log.exception("could not publish stream state %s for %s", state, slug)

@@ -95,7 +95,7 @@ async def _bring_up_to_date(
         snapshot = {
             **state,
             "event": {"state": event.state, "moderation_mode": event.moderation_mode},
-            "stream": {"state": c.stream_state(event.slug)},
+            "stream": {"state": c.stream_state(event.slug), "sources": c.media.sources(event.slug)},
             "viewers": c.hub.viewers(event.id),
             "role": caller.role.value if caller else "viewer",
         }

@@ -113,6 +113,17 @@ async def test_expert_viewer_moderator_flow_with_a_dropped_connection(
         )
         assert await viewer.locator(".player-live").is_visible()
 
+        # The expert shares the screen (a second WHIP session): viewers get the slides big, the camera small.
+        await expert.get_by_role("button", name="共享屏幕").click()
+        await viewer.wait_for_selector("#player.with-screen", timeout=MEDIA_WAIT_MS)
+        await viewer.wait_for_function(
+            "() => { const v = document.querySelector('#screen-video'); return v.currentTime > 0.5 && !v.paused; }",
+            timeout=MEDIA_WAIT_MS,
+        )
+        await viewer.screenshot(path=screenshot_path("flow-viewer-screen-share-en"))
+        await expert.get_by_role("button", name="停止共享").click()
+        await viewer.wait_for_selector("#player:not(.with-screen)", timeout=WAIT_MS)
+
         # 3. It registers (this event asks for it) and asks; the page says it waits for a moderator.
         assert await viewer.get_by_role("heading", name="Register to take part").is_visible()
         await viewer.get_by_label("Name").fill(XSS_NAME)

@@ -11,7 +11,14 @@ export class Player {
     this.slug = slug;
     this.eventState = eventState;
     this.startsAt = startsAt;
-    this.video = $("video", root);
+    this.video = $("#video", root);
+    this.screen = $("#screen-video", root);
+    this.sources = [];
+    this.screenRetry = null;
+    this.screen.addEventListener("error", () => {
+      clearTimeout(this.screenRetry);
+      if (this.sources.includes("screen")) this.screenRetry = setTimeout(() => this.loadScreen(), RETRY_MS);
+    });
     this.overlay = $(".player-overlay", root);
     this.unmute = $(".unmute", root);
     this.badge = $(".player-live", root);
@@ -39,7 +46,29 @@ export class Player {
     this.render();
   }
 
-  setStreamState(state) {
+  /** Which sources are on air: with the screen shared, it fills the player and the camera goes to a corner. */
+  setSources(sources) {
+    const had = this.sources.includes("screen");
+    this.sources = sources || [];
+    const has = this.sources.includes("screen") && this.streamState === "live";
+    if (has && !had) this.loadScreen();
+    if (!has && had) {
+      clearTimeout(this.screenRetry);
+      this.screen.removeAttribute("src");
+      this.screen.load();
+    }
+    this.screen.hidden = !has;
+    this.root.classList.toggle("with-screen", has);
+  }
+
+  loadScreen() {
+    if (!this.supported) return;
+    this.screen.src = `/live/${encodeURIComponent(this.slug)}/screen/index.m3u8?t=${Date.now()}`;
+    this.screen.play().catch(() => {});
+  }
+
+  setStreamState(state, sources) {
+    if (sources !== undefined && state === this.streamState) this.setSources(sources);
     if (state === this.streamState) return;
     this.streamState = state;
     if (state === "live") {
@@ -48,6 +77,7 @@ export class Player {
     } else if (state === "ended" || state === "idle") {
       this.stop();
     }
+    this.setSources(state === "live" || state === "reconnecting" ? sources ?? this.sources : []);
     this.render();
   }
 

@@ -26,14 +26,14 @@ const socket = new LiveSocket(slug, {
     store.load(data);
     ready = true;
     setEventState(data.event.state);
-    player.setStreamState(data.stream.state);
+    player.setStreamState(data.stream.state, data.stream.sources);
     setViewers(data.viewers);
     render();
   },
   onFrame(frame) {
     switch (frame.type) {
       case "stream.state":
-        player.setStreamState(frame.data.state);
+        player.setStreamState(frame.data.state, frame.data.sources);
         if (frame.data.state === "ended") setEventState("ended");
         else if (frame.data.state === "live" && eventState === "scheduled") setEventState("live");
         return;
