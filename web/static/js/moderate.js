@@ -502,17 +502,25 @@ $("#bulk-approve").addEventListener("click", async () => {
   toast(fmt("mod.bulk_approved", { n: done }), "ok");
   render();
 });
-$("#bulk-reject").addEventListener("click", async () => {
-  const reason = window.prompt(`${t["mod.bulk_reject_prompt"]}\n${REASONS.map((r) => `${r}: ${reasonLabel(r)}`).join("\n")}`, "off_topic");
-  if (reason === null) return;
-  const code = REASONS.includes(reason.trim()) ? reason.trim() : "other";
+$("#bulk-reject").addEventListener("click", () => {
+  $("#bulk-reject-form").hidden = false;
+  $("#bulk-reason").focus();
+});
+$("#bulk-reject-cancel").addEventListener("click", () => ($("#bulk-reject-form").hidden = true));
+$("#bulk-reject-form").addEventListener("keydown", (event) => event.stopPropagation());
+$("#bulk-reject-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const reason = $("#bulk-reason").value;
+  const note = $("#bulk-note").value.trim() || null;
   let done = 0;
   for (const id of [...selected]) {
     const q = store.questions.get(id);
-    if (q && (q.status === "pending" || q.status === "approved") && (await act(id, "reject", { reason: code }))) done += 1;
+    if (q && (q.status === "pending" || q.status === "approved") && (await act(id, "reject", { reason, reason_text: note }))) done += 1;
   }
   selected.clear();
   $("#select-all").checked = false;
+  $("#bulk-reject-form").hidden = true;
+  $("#bulk-note").value = "";
   toast(fmt("mod.bulk_rejected", { n: done }), "ok");
   render();
 });
