@@ -1,6 +1,6 @@
 // The viewer page (/e/{slug}): live video with its state, registration, asking with feedback, the public
 // queue (popular / recent / answered / mine) with votes, the question being answered, viewer count.
-import { $, api, connectionBanner, el, fmt, page, reasonLabel, t, toast } from "./common.js";
+import { $, api, connectionBanner, dateTime, el, fmt, page, reasonLabel, t, toast } from "./common.js";
 import { LiveSocket } from "./live.js";
 import { Player } from "./player.js";
 import { answerBlock, metaLine, metaText, renderKeepingFocus, statusChip } from "./questions.js";
@@ -349,7 +349,8 @@ function mineItem(q) {
   const [cls, key] = MINE_STATUS[q.status] || ["chip-muted", q.status];
   const detail = [];
   if (q.status === "rejected") {
-    detail.push(el("p", { class: "reason", text: `${t["mine.reason"]}: ${reasonLabel(q.reason_code)}${q.reason_text ? ` — ${q.reason_text}` : ""}` }));
+    const note = q.reason_text ? ` — ${q.reason_text}` : "";
+    detail.push(el("p", { class: "reason", text: fmt("mine.reason_line", { reason: reasonLabel(q.reason_code) }) + note }));
   } else if (q.status === "merged") {
     detail.push(el("p", { class: "reason", text: t["mine.merged_detail"] }));
   } else if (q.status === "pending") {
@@ -426,6 +427,9 @@ for (const tab of tabs) {
     else if (event.key === "ArrowLeft") selectTab(tabs[(i - 1 + tabs.length) % tabs.length], true);
   });
 }
+
+// The header's start time is rendered in UTC by the server; show it in the reader's own time zone.
+for (const node of document.querySelectorAll(".event-head time[datetime]")) node.textContent = dateTime(node.getAttribute("datetime"));
 
 // Relative times stay fresh without a frame.
 setInterval(render, 30000);
