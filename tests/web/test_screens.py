@@ -34,6 +34,45 @@ UNLABELLED_JS = """
 """
 
 
+# Text whose contrast with the background behind it is below WCAG AA (4.5:1; 3:1 for large or bold-large
+# text). Skips text over the video, disabled controls and placeholders (not text a person must read).
+LOW_CONTRAST_JS = """
+() => {
+  const rgb = (c) => (c.match(/[\\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => {
+    const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const background = (node) => {
+    for (let n = node; n; n = n.parentElement) {
+      const c = rgb(getComputedStyle(n).backgroundColor);
+      if (c.length === 3 || (c.length === 4 && c[3] > 0.9)) return c.slice(0, 3);
+      if (getComputedStyle(n).backgroundImage !== 'none') return null;
+    }
+    return [255, 255, 255];
+  };
+  const bad = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  while (walker.nextNode()) {
+    const node = walker.currentNode.parentElement;
+    if (!walker.currentNode.textContent.trim() || !node || node.offsetParent === null) continue;
+    if (node.closest('.player, [disabled], .toasts, option')) continue;
+    const style = getComputedStyle(node);
+    if (Number(style.opacity) < 1) continue;
+    const bg = background(node);
+    if (!bg) continue;
+    const [a, b] = [lum(rgb(style.color).slice(0, 3)), lum(bg)];
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    const size = parseFloat(style.fontSize);
+    const large = size >= 24 || (size >= 18.66 && Number(style.fontWeight) >= 700);
+    const text = walker.currentNode.textContent.trim().slice(0, 30);
+    if (ratio < (large ? 3 : 4.5)) bad.push(`${ratio.toFixed(2)} ${node.className} ${text}`);
+  }
+  return [...new Set(bad)];
+}
+"""
+
+
 class Lively:
     """An event in full swing, built over the API: every question state, votes, notes, a muted asker."""
 
@@ -133,6 +172,8 @@ class Lively:
 async def check(page: Any, base: str) -> None:
     unlabelled = await page.evaluate(UNLABELLED_JS)
     assert unlabelled == [], unlabelled
+    low = await page.evaluate(LOW_CONTRAST_JS)
+    assert low == [], low
     assert await page.evaluate("() => window.__xss") is None
 
 
@@ -194,5 +235,7 @@ async def tour(browser: Any, base: str, event: Lively, lang: str, size: str, vie
     # The keyboard reaches the page: the first Tab lands on the skip link.
     await page.keyboard.press("Tab")
     assert await page.evaluate("() => document.activeElement.className") == "skip"
+    # ...and shows where it is.
+    assert await page.evaluate("() => getComputedStyle(document.activeElement).outlineStyle") != "none"
     assert external == [] and errors == []
     await context.close()
