@@ -94,6 +94,11 @@ async def test_expert_viewer_moderator_flow_with_a_dropped_connection(
         await expert.wait_for_function("() => document.querySelector('#preview').videoWidth > 0", timeout=WAIT_MS)
         await expert.get_by_role("button", name="开始直播").click()
         await expert.wait_for_selector('#onair[data-state="live"]', timeout=MEDIA_WAIT_MS)
+        # The low-latency monitor (WHEP) shows the expert what goes out.
+        await expert.wait_for_function(
+            "() => { const v = document.querySelector('#monitor'); return v.videoWidth > 0 && v.currentTime > 0.3; }",
+            timeout=MEDIA_WAIT_MS,
+        )
 
         # 2. The viewer (through a proxy we can cut) sees the video play.
         viewer = await viewer_ctx.new_page()
