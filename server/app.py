@@ -13,7 +13,7 @@ from archive.pipeline import ArchiveConfig
 from archive.service import ArchiveService
 from server import pages, report_pages
 from server.api import archive as archive_api
-from server.api import events, health, people, questions, realtime, reports
+from server.api import events, health, notes, people, questions, realtime, reports
 from server.api import media as media_api
 from server.attendance import AttendanceRecorder
 from server.auth import Tokens
@@ -59,9 +59,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def on_state(slug: str, state: str) -> None:
         await media_api.announce_state(app_ref["app"].state.ctx, slug, state)
 
+    async def on_sources(slug: str, sources: list[str]) -> None:
+        await media_api.announce_state(app_ref["app"].state.ctx, slug, media.state(slug))
+
     # The MP4 remux is an archive job (archive/), so ending an event never waits for it.
     media = MediaService(
-        settings.media_dir, segment_seconds=settings.segment_seconds, on_state=on_state, remux_on_end=False
+        settings.media_dir,
+        segment_seconds=settings.segment_seconds,
+        on_state=on_state,
+        on_sources=on_sources,
+        remux_on_end=False,
     )
 
     @asynccontextmanager
@@ -115,6 +122,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *events.routes,
         *people.routes,
         *questions.routes,
+        *notes.routes,
         *realtime.routes,
         *reports.routes,
         *archive_api.routes,  # before the media routes: /archive/{slug}/captions.vtt etc. are ours

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 
@@ -79,6 +79,9 @@ class Principal:
     role: Role
     participant: Participant | None
     via_cookie: bool
+    # Other valid cookies the browser sent (e.g. the organiser's admin cookie beside the event cookie of
+    # a viewer they joined as): `require` falls back to one of them when this principal lacks the role.
+    alternates: tuple[Principal, ...] = ()
 
     @property
     def participant_id(self) -> int | None:
@@ -128,43 +131,69 @@ async def principal_for(
     A token that is present but invalid, expired or revoked is a 401, not silently anonymous.
     """
     offered = candidate_tokens(conn, event.slug if event else None)
+    found: list[Principal] = []
     for token, via_cookie in offered:
-        if tokens.is_admin(token):
-            principal = Principal(Role.ADMIN, None, via_cookie)
-            break
-        parsed = tokens.read(token)
-        if parsed is None:
-            if via_cookie:
-                continue  # a stale cookie from an earlier secret: treat as absent
-            raise ApiError(401, "bad_token", "token is not valid")
-        participant = await session.get(Participant, parsed[0])
-        now = datetime.now(UTC)
-        if (
-            participant is None
-            or participant.token_nonce != parsed[1]
-            or participant.revoked_at is not None
-            or (participant.expires_at is not None and participant.expires_at <= now)
-        ):
-            if via_cookie:
-                continue
-            raise ApiError(401, "bad_token", "token has expired or was revoked")
-        if event is None or participant.event_id != event.id:
-            if via_cookie:
-                continue
-            raise ApiError(403, "wrong_event", "this token belongs to another event")
-        principal = Principal(Role(participant.role), participant, via_cookie)
-        break
-    else:
+        principal = await _principal_of(token, via_cookie, session, tokens, event)
+        if principal is None:
+            continue
+        found.append(principal)
+        if not via_cookie:
+            break  # an explicit token speaks alone
+    if not found:
         return None
-    if principal.via_cookie and conn.scope["type"] == "http" and conn.scope["method"] not in SAFE_METHODS:
+    primary = found[0]
+    if len(found) > 1:
+        primary = replace(primary, alternates=tuple(found[1:]))
+    if primary.via_cookie and conn.scope["type"] == "http" and conn.scope["method"] not in SAFE_METHODS:
         check_origin(conn, base_url)
-    return principal
+    return primary
+
+
+async def _principal_of(
+    token: str, via_cookie: bool, session: AsyncSession, tokens: Tokens, event: Event | None
+) -> Principal | None:
+    """The principal one token stands for; None for an unusable cookie (treated as absent), an error for an
+    unusable explicit token."""
+    if tokens.is_admin(token):
+        return Principal(Role.ADMIN, None, via_cookie)
+    parsed = tokens.read(token)
+    if parsed is None:
+        if via_cookie:
+            return None  # a stale cookie from an earlier secret: treat as absent
+        raise ApiError(401, "bad_token", "token is not valid")
+    participant = await session.get(Participant, parsed[0])
+    now = datetime.now(UTC)
+    if (
+        participant is None
+        or participant.token_nonce != parsed[1]
+        or participant.revoked_at is not None
+        or (participant.expires_at is not None and participant.expires_at <= now)
+    ):
+        if via_cookie:
+            return None
+        raise ApiError(401, "bad_token", "token has expired or was revoked")
+    if event is None or participant.event_id != event.id:
+        if via_cookie:
+            return None
+        raise ApiError(403, "wrong_event", "this token belongs to another event")
+    return Principal(Role(participant.role), participant, via_cookie)
+
+
+def acting_as(principal: Principal | None, roles: frozenset[Role]) -> Principal | None:
+    """The principal (or one of its alternates) that holds one of `roles`; None when none does."""
+    if principal is None:
+        return None
+    for candidate in (principal, *principal.alternates):
+        if candidate.role in roles:
+            return candidate
+    return None
 
 
 def require(principal: Principal | None, roles: frozenset[Role]) -> Principal:
     if principal is None:
         raise ApiError(401, "unauthorized", "sign in or join the event first")
-    if principal.role not in roles:
+    chosen = acting_as(principal, roles)
+    if chosen is None:
         needed = " or ".join(sorted(roles))
         raise ApiError(403, "forbidden", f"this needs the {needed} role; you are {principal.role}")
-    return principal
+    return chosen

@@ -11,7 +11,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from server.auth import ADMIN_COOKIE, STAFF, Principal, Role, set_event_cookie
+from server.auth import ADMIN_COOKIE, STAFF, Principal, Role, acting_as, set_event_cookie
 from server.context import ctx
 from server.errors import ApiError
 from server.i18n import LANG_COOKIE, LANGS, Catalogue, negotiate
@@ -76,16 +76,40 @@ async def _event_page(request: Request, template: str, roles: frozenset[Role] | 
             if exc.status == 404:
                 return pages(request).render(request, "error.html", 404, message_key="event.not_found")
             raise
-    if roles is not None and (caller is None or caller.role not in roles):
-        return pages(request).render(request, "error.html", 403, message_key="staff.forbidden")
-    return pages(request).render(request, template, event=event, title=_title(event, lang), caller=_caller_view(caller))
+    if roles is not None:
+        caller = acting_as(caller, roles)
+        if caller is None:
+            return pages(request).render(request, "error.html", 403, message_key="staff.forbidden")
+    view = _caller_view(caller)
+    data = {
+        "slug": event.slug,
+        "state": event.state,
+        "kind": event.kind,
+        "title": _title(event, lang),
+        "join_policy": event.join_policy,
+        "allow_anonymous": event.allow_anonymous,
+        "moderation_mode": event.moderation_mode,
+        "topics": list(event.topics or []),
+        "starts_at": event.starts_at.isoformat() if event.starts_at else None,
+        "caller": view,
+        "stakeholders": {code: labels[lang] for code, labels in STAKEHOLDERS.items()},
+    }
+    return pages(request).render(request, template, event=event, title=_title(event, lang), caller=view, page_data=data)
 
 
 def _caller_view(caller: Principal | None) -> dict[str, Any] | None:
     if caller is None:
         return None
     p = caller.participant
-    return {"role": caller.role.value, "name": p.name if p else "", "anonymous": bool(p and p.anonymous)}
+    return {
+        "role": caller.role.value,
+        "participant_id": p.id if p else None,
+        "name": p.name if p else "",
+        "organisation": p.organisation if p else "",
+        "stakeholder": p.stakeholder if p else None,
+        "anonymous": bool(p and p.anonymous),
+        "standing": p.standing if p else "active",
+    }
 
 
 async def event_page(request: Request) -> Response:
@@ -121,8 +145,51 @@ async def enter(request: Request) -> Response:
     return response
 
 
+async def _is_admin(request: Request) -> bool:
+    c = ctx(request)
+    async with c.session() as session:
+        try:
+            caller = await c.caller(request, session, None)
+        except ApiError:
+            return False
+    return acting_as(caller, frozenset({Role.ADMIN})) is not None
+
+
+async def admin_page(request: Request) -> Response:
+    """The organiser's page; without the admin cookie it asks for the admin token."""
+    if not await _is_admin(request):
+        failed = "failed" in request.query_params
+        return pages(request).render(request, "admin_signin.html", 401 if failed else 200, request_failed=failed)
+    lang = negotiate(request)
+    data = {
+        "stakeholders": {code: labels[lang] for code, labels in STAKEHOLDERS.items()},
+        "base_url": ctx(request).settings.base_url,
+    }
+    return pages(request).render(request, "admin.html", page_data=data)
+
+
+async def admin_enter(request: Request) -> Response:
+    """`/admin/enter?token=ADMIN_TOKEN`: keep the admin token in an HttpOnly cookie and open the admin page."""
+    c = ctx(request)
+    token = request.query_params.get("token", "")
+    if not c.tokens.is_admin(token):
+        return RedirectResponse("/admin?failed=1", 303)
+    response = RedirectResponse("/admin", 303)
+    response.set_cookie(ADMIN_COOKIE, token, httponly=True, samesite="lax", secure=c.settings.secure_cookies)
+    return response
+
+
+async def admin_leave(request: Request) -> Response:
+    response = RedirectResponse("/admin", 303)
+    response.delete_cookie(ADMIN_COOKIE)
+    return response
+
+
 routes = [
     Route("/", index, methods=["GET"]),
+    Route("/admin", admin_page, methods=["GET"]),
+    Route("/admin/enter", admin_enter, methods=["GET"]),
+    Route("/admin/leave", admin_leave, methods=["GET"]),
     Route("/e/{slug}", event_page, methods=["GET"]),
     Route("/e/{slug}/studio", studio_page, methods=["GET"]),
     Route("/e/{slug}/moderate", moderate_page, methods=["GET"]),

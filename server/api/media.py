@@ -8,7 +8,7 @@ from typing import Literal
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
-from server.auth import Role
+from server.auth import Role, acting_as
 from server.context import AppContext, ctx
 from server.errors import ApiError
 from server.questions.publisher import Publisher
@@ -32,15 +32,16 @@ async def authorize(request: Request, slug: str, purpose: Literal["publish", "wa
     if caller is None:
         raise HTTPException(401, detail="a bearer token is required", headers={"WWW-Authenticate": "Bearer"})
     allowed = PUBLISHERS if purpose == "publish" else WATCHERS
-    if caller.role not in allowed:
+    if acting_as(caller, allowed) is None:
         raise HTTPException(403, detail=f"the {caller.role} role may not {purpose} this event")
 
 
 async def announce_state(c: AppContext, slug: str, state: str) -> None:
-    """MediaService's on_state: tell every client of the event (idle / live / reconnecting / ended)."""
+    """MediaService's on_state: tell every client of the event (idle / live / reconnecting / ended) and which
+    sources (camera, screen) are on air."""
     try:
         async with c.session() as session:
             event = await get_event(session, slug)
-        await Publisher(c.bus).stream_state(event.id, state)
+        await Publisher(c.bus).stream_state(event.id, state, c.media.sources(slug))
     except Exception:  # the stream goes on whether or not the notification went out
         log.exception("could not publish stream state %s for %s", state, slug)

@@ -13,13 +13,14 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from archive.attendance import REPLAY
 from moderation.ranking import Sort
 from server.attendance import parse_mode, parse_visitor
-from server.auth import STAFF, Principal, check_origin
+from server.auth import STAFF, Principal, acting_as, check_origin
 from server.context import AppContext, ctx
 from server.db.models import Event
 from server.errors import ApiError, error_response
 from server.questions.queries import personal, queue
 from server.realtime.hub import Connection, public_channel, staff_channel
 from server.realtime.wire import DirectWriter
+from server.services.notes import recent_notes
 
 # A client that connects but says nothing is dropped; browsers send hello at once.
 HELLO_TIMEOUT_S = 10.0
@@ -38,6 +39,9 @@ async def events_ws(websocket: WebSocket) -> None:
         # Refuse the upgrade with the HTTP status (Starlette sends it as a denial response).
         await websocket.send_denial_response(_json_response(exc))
         return
+    if websocket.query_params.get("as") == "staff":
+        # A staff page asks for the staff view: an organiser who also joined as a viewer gets it.
+        caller = acting_as(caller, STAFF) or caller
     await websocket.accept()
     staff = caller is not None and caller.role in STAFF
     # Attendance (server/attendance.py): viewers only; `mode=replay` from the archive page, `visitor` is an
@@ -120,10 +124,12 @@ async def _bring_up_to_date(
         else:
             async with c.session() as session:
                 state = await queue(session, event, caller, Sort.POPULAR)
+                if conn.channel == staff_channel(event.id):
+                    state["notes"] = await recent_notes(session, event)
         snapshot = {
             **state,
             "event": {"state": event.state, "moderation_mode": event.moderation_mode},
-            "stream": {"state": c.stream_state(event.slug)},
+            "stream": {"state": c.stream_state(event.slug), "sources": c.media.sources(event.slug)},
             "viewers": c.hub.viewers(event.id),
             "role": caller.role.value if caller else "viewer",
         }

@@ -66,6 +66,10 @@ class Feed:
         self._vp8: Vp8ToH264 | None = None
         self._loop = asyncio.get_running_loop()
 
+    def expect_audio(self, present: bool) -> None:
+        """Whether the publisher sends audio; segments started from now on declare an audio stream only then."""
+        self._writer.set_audio_config(self._aac.extradata if present else None)
+
     @property
     def segments(self) -> list[Segment]:
         return list(self._writer.segments)

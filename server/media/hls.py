@@ -144,8 +144,9 @@ class HlsWriter:
 
     # -- input ---------------------------------------------------------------------------
 
-    def set_audio_config(self, extradata: bytes) -> None:
-        """AAC AudioSpecificConfig; mpegts needs it to frame raw AAC as ADTS."""
+    def set_audio_config(self, extradata: bytes | None) -> None:
+        """AAC AudioSpecificConfig; mpegts needs it to frame raw AAC as ADTS. None: segments carry video
+        only (a screen share without sound); an empty audio stream would make players wait for it forever."""
         self._audio_extradata = extradata
 
     def write_video(self, data: bytes, seconds: float, keyframe: bool, wall: float | None = None) -> None:

@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 Source = Literal["camera", "screen"]
 SOURCES: tuple[Source, ...] = ("camera", "screen")
 StateCallback = Callable[[str, str], Awaitable[None] | None]
+SourcesCallback = Callable[[str, list[str]], Awaitable[None] | None]
 
 SLUG_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 MIN_SEGMENT_SECONDS = 1.0
@@ -59,6 +60,7 @@ class MediaService:
         on_state: StateCallback | None = None,
         on_segment: Callable[[str, Segment], None] | None = None,
         remux_on_end: bool = True,
+        on_sources: SourcesCallback | None = None,
     ) -> None:
         """`remux_on_end`: write recording.mp4 when the event ends. The app leaves it to the
         archive jobs instead, so ending an event never waits for a remux."""
@@ -69,6 +71,7 @@ class MediaService:
         self._on_state = on_state
         self._on_segment = on_segment
         self._remux_on_end = remux_on_end
+        self._on_sources = on_sources
         self._events: dict[str, _Event] = {}
         self._registry: PeerRegistry | None = None
         self._state_tasks: set[asyncio.Task[None]] = set()
@@ -103,6 +106,13 @@ class MediaService:
     def state(self, slug: str) -> str:
         event = self._events.get(slug)
         return event.state.value if event else StreamState.IDLE.value
+
+    def sources(self, slug: str) -> list[str]:
+        """The sources being published right now (camera, screen), in a fixed order."""
+        event = self._events.get(slug)
+        if event is None:
+            return []
+        return [s for s in SOURCES if (feed := event.feeds.get(s)) is not None and feed.publisher is not None]
 
     def feed_dir(self, slug: str, source: Source = "camera") -> Path:
         _check_slug(slug)
@@ -140,11 +150,13 @@ class MediaService:
         except BaseException:
             await self.registry.close(peer, "deleted")
             raise
-        await self._set_state(slug, StreamState.LIVE)
+        if not await self._set_state(slug, StreamState.LIVE):
+            await self._sources_changed(slug)  # already live: a second source (the screen) is news too
         return peer.id, answer
 
     async def _negotiate_publisher(self, peer: Peer, feed: Feed, offer_sdp: str) -> str:
         pc = peer.pc
+        feed.expect_audio("audio" in media_kinds(offer_sdp))
         # Transceivers exist before the offer is applied: aiortc negotiates codecs inside
         # setRemoteDescription, so preferences set afterwards would be ignored.
         for kind in media_kinds(offer_sdp):
@@ -198,6 +210,7 @@ class MediaService:
         if event.state is StreamState.ENDED or reason in ("ended", "shutdown"):
             return
         if any(f.publisher for f in event.feeds.values()):
+            await self._sources_changed(slug)  # one source left, the other goes on
             return
         await self._set_state(slug, StreamState.RECONNECTING if reason == "dropped" else StreamState.IDLE)
 
@@ -288,18 +301,30 @@ class MediaService:
             event = self._events[slug] = _Event()
         return event
 
-    async def _set_state(self, slug: str, target: StreamState) -> None:
+    async def _sources_changed(self, slug: str) -> None:
+        if self._on_sources is None:
+            return
+        try:
+            result = self._on_sources(slug, self.sources(slug))
+            if inspect.isawaitable(result):
+                await result
+        except Exception:  # the WebSocket side failing must not break media
+            logger.exception("on_sources callback failed for %s", slug)
+
+    async def _set_state(self, slug: str, target: StreamState) -> bool:
+        """Move the stream state; True (and `on_state` told) when it changed."""
         event = self._event(slug)
         previous = event.state
         event.state = transition(previous, target)
         if event.state is previous or self._on_state is None:
-            return
+            return event.state is not previous
         try:
             result = self._on_state(slug, event.state.value)
             if inspect.isawaitable(result):
                 await result
         except Exception:  # the WebSocket side failing must not break media
             logger.exception("on_state callback failed for %s", slug)
+        return True
 
     def _segment_cb(self, slug: str) -> Callable[[Segment], None] | None:
         hook = self._on_segment

@@ -56,7 +56,11 @@ class Publisher:
         await self.bus.publish(staff_channel(event_id), "question.votes", data)
         await self.bus.publish(public_channel(event_id), "question.votes", data)
 
-    async def stream_state(self, event_id: int, state: str) -> None:
-        data = dump({"state": state})
+    async def note(self, event_id: int, note: Mapping[str, Any]) -> None:
+        """A backstage note: staff channel only (numbered, so a reconnecting console replays it)."""
+        await self.bus.publish(staff_channel(event_id), "note", dump(note))
+
+    async def stream_state(self, event_id: int, state: str, sources: list[str] | None = None) -> None:
+        data = dump({"state": state, "sources": sources or []})
         await self.bus.publish(staff_channel(event_id), "stream.state", data)
         await self.bus.publish(public_channel(event_id), "stream.state", data)

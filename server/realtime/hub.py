@@ -44,7 +44,18 @@ FANOUT_SLICE = 400
 
 # Frames the server itself sends besides the domain's events (moderation.events.EVENT_TYPES); README lists all.
 SERVER_FRAME_TYPES = frozenset(
-    {"snapshot", "resync_required", "heartbeat", "presence", "notice", "mine", "pong", "stream.state", "caption"}
+    {
+        "snapshot",
+        "resync_required",
+        "heartbeat",
+        "presence",
+        "notice",
+        "mine",
+        "pong",
+        "stream.state",
+        "caption",
+        "note",
+    }
 )
 
 

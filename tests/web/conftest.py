@@ -33,6 +33,19 @@ async def browser() -> AsyncIterator[Any]:
         await b.close()
 
 
+@pytest.fixture
+async def page_server(tmp_path: Path) -> AsyncIterator[Any]:
+    """A server on SQLite for one browser test (the HTTP and WebSocket contracts run on both engines in
+    tests/server; a browser run per engine would only repeat them at a browser's cost)."""
+    from server.db.migrate import upgrade
+    from tests.support import live_server
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'pages.db'}"
+    upgrade(url)
+    async with live_server(database_url=url, media_dir=tmp_path / "media") as server:
+        yield server
+
+
 def screenshot_path(name: str) -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS / f"{name}.png"

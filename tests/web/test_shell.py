@@ -37,13 +37,14 @@ async def test_language_switch_and_join_in_the_browser(browser: Any, server: Liv
     await page.goto(f"{server.base_url}/e/{event['slug']}")
     await page.get_by_role("link", name="切换语言").click()
     await page.wait_for_selector("html[lang=en]")
-    assert await page.get_by_role("heading", name="Register to take part").is_visible()
+    assert await page.get_by_role("heading", name="Introduce yourself").is_visible()
+    await page.get_by_role("button", name="Add your details").click()
     await page.get_by_label("Name").fill("<img src=x onerror=alert(1)>")
     await page.get_by_label("Organisation").fill("Shenzhen Metro Design Institute")
     await page.get_by_label("Stakeholder group").select_option("design")
     await page.get_by_role("button", name="Join").click()
     await page.wait_for_selector("text=Joined as")
-    assert await page.locator("#join-panel strong").inner_text() == "<img src=x onerror=alert(1)>"
+    assert await page.locator("#you-name").inner_text() == "<img src=x onerror=alert(1)>"
     await page.screenshot(path=screenshot_path("event-page-joined-en-phone"), full_page=True)
     await page.goto(f"{server.base_url}/")  # the choice sticks
     await page.wait_for_selector("html[lang=en]")

@@ -1,5 +1,9 @@
-// Shared helpers for every page: the i18n catalogue and JSON calls. User text only ever goes in via textContent.
+// Shared helpers for every page: the i18n catalogue, JSON calls, DOM building, small formatting.
+// User text only ever goes in via textContent (el(..., {text}) or text children): never innerHTML.
 export const t = JSON.parse(document.getElementById("i18n").textContent);
+const dataNode = document.getElementById("page-data");
+export const page = dataNode ? JSON.parse(dataNode.textContent) : {};
+export const lang = document.documentElement.lang || "zh-CN";
 
 export async function api(method, path, body) {
   const response = await fetch(path, {
@@ -10,9 +14,11 @@ export async function api(method, path, body) {
   });
   const data = response.status === 204 ? null : await response.json().catch(() => null);
   if (!response.ok) {
-    const error = new Error((data && data.error && data.error.message) || t["error.generic"]);
+    const info = (data && data.error) || {};
+    const error = new Error(info.message || t["error.generic"]);
     error.status = response.status;
-    error.code = data && data.error && data.error.code;
+    error.code = info.code;
+    error.info = info;
     throw error;
   }
   return data;
@@ -23,9 +29,89 @@ export function el(tag, attrs = {}, ...children) {
   for (const [key, value] of Object.entries(attrs)) {
     if (key === "class") node.className = value;
     else if (key === "text") node.textContent = value;
+    else if (key === "dataset") Object.assign(node.dataset, value);
     else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
     else if (value !== false && value !== null && value !== undefined) node.setAttribute(key, value === true ? "" : value);
   }
-  for (const child of children) node.append(child);
+  for (const child of children) if (child !== null && child !== undefined && child !== false) node.append(child);
   return node;
+}
+
+export function $(selector, root = document) {
+  return root.querySelector(selector);
+}
+
+/** A catalogue string with {name} placeholders filled (values are inserted as text by the caller). */
+export function fmt(key, values = {}) {
+  return (t[key] || key).replace(/\{(\w+)\}/g, (_, name) => (name in values ? String(values[name]) : `{${name}}`));
+}
+
+export function stakeholderLabel(code) {
+  return (code && page.stakeholders && page.stakeholders[code]) || "";
+}
+
+/** "3 min ago" in the page's language, from epoch seconds. */
+export function ago(seconds) {
+  const diff = Math.max(0, Date.now() / 1000 - seconds);
+  if (diff < 45) return t["time.just_now"];
+  const rtf = new Intl.RelativeTimeFormat(lang, { numeric: "auto" });
+  if (diff < 3600) return rtf.format(-Math.round(diff / 60), "minute");
+  if (diff < 86400) return rtf.format(-Math.round(diff / 3600), "hour");
+  return rtf.format(-Math.round(diff / 86400), "day");
+}
+
+export function clock(seconds) {
+  return new Date(seconds * 1000).toLocaleTimeString(lang, { hour: "2-digit", minute: "2-digit" });
+}
+
+export function dateTime(iso) {
+  if (!iso) return "";
+  return new Date(iso).toLocaleString(lang, { dateStyle: "medium", timeStyle: "short" });
+}
+
+let toastRegion = null;
+const MAX_TOASTS = 3;
+/** A short, announced message in the corner (role=status); kind: info | ok | warn | error. */
+export function toast(message, kind = "info", ms = 6000) {
+  if (!toastRegion) {
+    toastRegion = el("div", { class: "toasts", role: "status", "aria-live": "polite" });
+    document.body.append(toastRegion);
+  }
+  const node = el("div", { class: `toast toast-${kind}`, text: message });
+  toastRegion.append(node);
+  // A busy event must not bury the page under notices: keep the newest few.
+  while (toastRegion.children.length > MAX_TOASTS) toastRegion.firstElementChild.remove();
+  setTimeout(() => node.remove(), ms);
+  return node;
+}
+
+/** The connection banner shared by every live page: hidden when connected. */
+export function connectionBanner(node) {
+  return (status) => {
+    node.hidden = status === "connected";
+    node.dataset.status = status;
+    node.textContent = status === "connected" ? "" : t["live.reconnecting"];
+  };
+}
+
+export async function copyText(text, button) {
+  try {
+    await navigator.clipboard.writeText(text);
+  } catch {
+    const area = el("textarea", { class: "sr-only" });
+    area.value = text;
+    document.body.append(area);
+    area.select();
+    document.execCommand("copy");
+    area.remove();
+  }
+  if (button) {
+    const before = button.textContent;
+    button.textContent = t["common.copied"];
+    setTimeout(() => (button.textContent = before), 1500);
+  }
+}
+
+export function reasonLabel(code) {
+  return t[`reason.${code}`] || code || "";
 }

@@ -1,0 +1,145 @@
+// The viewer's video: native HLS (Chromium, Edge, Safari, Android and iOS browsers play it), with the
+// stream's state drawn over it: not started, live, reconnecting, paused, ended (→ the recording).
+import { $, el, t, dateTime } from "./common.js";
+
+// A live playlist appears a segment or two after the publisher connects; retry this often meanwhile.
+const RETRY_MS = 2000;
+
+export class Player {
+  constructor(root, { slug, eventState, startsAt }) {
+    this.root = root;
+    this.slug = slug;
+    this.eventState = eventState;
+    this.startsAt = startsAt;
+    this.video = $("#video", root);
+    this.screen = $("#screen-video", root);
+    this.sources = [];
+    this.screenRetry = null;
+    this.screen.addEventListener("error", () => {
+      clearTimeout(this.screenRetry);
+      if (this.sources.includes("screen")) this.screenRetry = setTimeout(() => this.loadScreen(), RETRY_MS);
+    });
+    this.overlay = $(".player-overlay", root);
+    this.unmute = $(".unmute", root);
+    this.badge = $(".player-live", root);
+    this.streamState = null;
+    this.everLive = false;
+    this.retry = null;
+    this.supported = Boolean(this.video.canPlayType("application/vnd.apple.mpegurl"));
+    this.video.addEventListener("playing", () => this.render());
+    this.video.addEventListener("waiting", () => this.render());
+    this.video.addEventListener("error", () => this.scheduleRetry());
+    this.video.addEventListener("ended", () => this.scheduleRetry());
+    this.video.addEventListener("volumechange", () => (this.unmute.hidden = !this.video.muted || !this.playing()));
+    this.unmute.addEventListener("click", () => {
+      this.video.muted = false;
+      this.video.play().catch(() => {});
+    });
+  }
+
+  playing() {
+    return !this.video.paused && this.video.readyState >= 2;
+  }
+
+  setEventState(state) {
+    this.eventState = state;
+    this.render();
+  }
+
+  /** Which sources are on air: with the screen shared, it fills the player and the camera goes to a corner. */
+  setSources(sources) {
+    const had = this.sources.includes("screen");
+    this.sources = sources || [];
+    const has = this.sources.includes("screen") && this.streamState === "live";
+    if (has && !had) this.loadScreen();
+    if (!has && had) {
+      clearTimeout(this.screenRetry);
+      this.screen.removeAttribute("src");
+      this.screen.load();
+    }
+    this.screen.hidden = !has;
+    this.root.classList.toggle("with-screen", has);
+  }
+
+  loadScreen() {
+    if (!this.supported) return;
+    this.screen.src = `/live/${encodeURIComponent(this.slug)}/screen/index.m3u8?t=${Date.now()}`;
+    this.screen.play().catch(() => {});
+  }
+
+  setStreamState(state, sources) {
+    if (sources !== undefined && state === this.streamState) this.setSources(sources);
+    if (state === this.streamState) return;
+    this.streamState = state;
+    if (state === "live") {
+      this.everLive = true;
+      this.load();
+    } else if (state === "ended" || state === "idle") {
+      this.stop();
+    }
+    this.setSources(state === "live" || state === "reconnecting" ? sources ?? this.sources : []);
+    this.render();
+  }
+
+  load() {
+    clearTimeout(this.retry);
+    if (!this.supported) return;
+    this.video.src = `/live/${encodeURIComponent(this.slug)}/index.m3u8?t=${Date.now()}`;
+    this.video.play().catch(() => {});
+  }
+
+  stop() {
+    clearTimeout(this.retry);
+    this.video.removeAttribute("src");
+    this.video.load();
+  }
+
+  scheduleRetry() {
+    clearTimeout(this.retry);
+    if (this.streamState === "live" || this.streamState === "reconnecting") {
+      this.retry = setTimeout(() => this.load(), RETRY_MS);
+    }
+    this.render();
+  }
+
+  render() {
+    const ended = this.streamState === "ended" || this.eventState === "ended" || this.eventState === "archived";
+    let message = null;
+    let detail = null;
+    let archive = false;
+    let spinner = false;
+    if (ended) {
+      message = t["player.ended"];
+      archive = true;
+    } else if (!this.supported) {
+      message = t["player.unsupported"];
+    } else if (this.streamState === "reconnecting") {
+      message = t["player.reconnecting"];
+      spinner = true;
+    } else if (this.streamState === "live") {
+      if (!this.playing()) {
+        message = t["player.loading"];
+        spinner = true;
+      }
+    } else if (this.everLive || this.eventState === "live") {
+      message = t["player.paused"];
+    } else {
+      message = t["player.not_started"];
+      if (this.startsAt) detail = `${t["event.starts"]} ${dateTime(this.startsAt)}`;
+    }
+    this.root.dataset.stream = ended ? "ended" : this.streamState || "idle";
+    this.badge.hidden = !(this.streamState === "live" && this.playing());
+    this.unmute.hidden = !this.video.muted || !this.playing();
+    this.overlay.hidden = message === null;
+    this.overlay.replaceChildren();
+    if (message === null) return;
+    if (spinner) this.overlay.append(el("span", { class: "spinner", "aria-hidden": "true" }));
+    this.overlay.append(el("p", { class: "player-message", text: message }));
+    if (detail) this.overlay.append(el("p", { class: "player-detail", text: detail }));
+    if (archive) {
+      this.overlay.append(
+        el("a", { class: "button primary", href: `/e/${encodeURIComponent(this.slug)}/archive`, text: t["event.watch_archive"] }),
+      );
+    }
+  }
+}

@@ -1,0 +1,436 @@
+// The viewer page (/e/{slug}): live video with its state, registration, asking with feedback, the public
+// queue (popular / recent / answered / mine) with votes, the question being answered, viewer count.
+import { $, api, connectionBanner, dateTime, el, fmt, page, reasonLabel, t, toast } from "./common.js";
+import { LiveSocket } from "./live.js";
+import { Player } from "./player.js";
+import { answerBlock, metaLine, metaText, renderKeepingFocus, statusChip } from "./questions.js";
+import { QuestionStore } from "./store.js";
+
+const slug = page.slug;
+const base = `/api/v1/events/${encodeURIComponent(slug)}`;
+const MAX_LEN = 500;
+const MIN_LEN = 2;
+
+const store = new QuestionStore();
+let me = page.caller && page.caller.participant_id ? page.caller : null;
+let view = "popular";
+let eventState = page.state;
+let ready = false;
+
+const player = new Player($("#player"), { slug, eventState, startsAt: page.starts_at });
+player.render();
+
+// ---- live connection ---------------------------------------------------------------------------
+const socket = new LiveSocket(slug, {
+  onSnapshot(data) {
+    store.load(data);
+    ready = true;
+    setEventState(data.event.state);
+    player.setStreamState(data.stream.state, data.stream.sources);
+    setViewers(data.viewers);
+    render();
+  },
+  onFrame(frame) {
+    switch (frame.type) {
+      case "stream.state":
+        player.setStreamState(frame.data.state, frame.data.sources);
+        if (frame.data.state === "ended") setEventState("ended");
+        else if (frame.data.state === "live" && eventState === "scheduled") setEventState("live");
+        return;
+      case "presence":
+        setViewers(frame.data.viewers);
+        return;
+      case "event.mode":
+        page.moderation_mode = frame.data.mode;
+        return;
+      case "notice":
+        store.apply(frame);
+        onNotice(frame.data);
+        render();
+        return;
+      default:
+        if (store.apply(frame)) render();
+    }
+  },
+  onStatus: connectionBanner($("#conn-banner")),
+}).start();
+
+function setViewers(n) {
+  const node = $("#viewer-count");
+  node.hidden = false;
+  $(".n", node).textContent = String(n);
+}
+
+function setEventState(state) {
+  if (!state || state === eventState) return;
+  eventState = state;
+  document.body.dataset.state = state;
+  const badge = $("#event-state");
+  badge.className = `badge state-${state}`;
+  badge.textContent = t[`state.${state}`];
+  player.setEventState(state);
+  renderAskState();
+}
+
+// ---- joining -----------------------------------------------------------------------------------
+const joinForm = $("#join-form");
+const joinError = $("#join-error");
+
+function joinBody(form) {
+  const data = Object.fromEntries(new FormData(form).entries());
+  const body = { name: (data.name || "").trim(), organisation: (data.organisation || "").trim() };
+  if (data.stakeholder) body.stakeholder = data.stakeholder;
+  if (data.passcode) body.passcode = data.passcode;
+  if (!body.name) body.anonymous = true;
+  return body;
+}
+
+async function join(body) {
+  const out = await api("POST", `${base}/join`, body);
+  me = {
+    participant_id: out.participant_id,
+    role: out.role,
+    name: body.name,
+    organisation: body.organisation,
+    anonymous: !body.name,
+    standing: "active",
+  };
+  $("#join-panel").hidden = true;
+  $("#you-panel").hidden = false;
+  $("#you-name").textContent = body.name || t["join.anonymous_viewer"];
+  $("#you-org").textContent = body.organisation ? ` · ${body.organisation}` : "";
+  // The cookie now carries who we are: resume the socket (last id kept) to receive our own notices.
+  socket.reconnectNow();
+  renderAskState();
+  return me;
+}
+
+const joinToggle = $("#join-toggle");
+if (joinToggle) {
+  joinToggle.addEventListener("click", () => {
+    const open = joinForm.hidden;
+    joinForm.hidden = !open;
+    joinToggle.setAttribute("aria-expanded", String(open));
+    if (open) joinForm.querySelector("input").focus();
+  });
+}
+
+joinForm.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  joinError.hidden = true;
+  const missing = [...joinForm.elements].filter((f) => f.required && !String(f.value).trim());
+  if (missing.length) {
+    joinError.textContent = t["join.fill_required"];
+    joinError.hidden = false;
+    missing[0].focus();
+    return;
+  }
+  try {
+    await join(joinBody(joinForm));
+    toast(t["join.welcome"], "ok");
+    $("#ask-text").focus();
+  } catch (err) {
+    joinError.textContent = errorText(err);
+    joinError.hidden = false;
+  }
+});
+
+/** Viewers of an open event may ask or vote straight away: they join on the way (anonymously if they
+ * gave no name). Registration and passcode events need the form first. */
+async function ensureJoined() {
+  if (me) return true;
+  if (page.join_policy !== "open" || !page.allow_anonymous) {
+    const panel = $("#join-panel");
+    joinForm.hidden = false;
+    panel.classList.add("attention");
+    setTimeout(() => panel.classList.remove("attention"), 1600);
+    joinError.textContent = t["join.needed"];
+    joinError.hidden = false;
+    joinForm.querySelector("input, select").focus();
+    return false;
+  }
+  await join(joinBody(joinForm));
+  return true;
+}
+
+// ---- asking ------------------------------------------------------------------------------------
+const askForm = $("#ask-form");
+const askText = $("#ask-text");
+const feedback = $("#ask-feedback");
+
+function updateCounter() {
+  const n = askText.value.trim().length;
+  const counter = $("#ask-count");
+  counter.textContent = `${askText.value.length} / ${MAX_LEN}`;
+  counter.classList.toggle("warn", askText.value.length > MAX_LEN - 50);
+  $("#ask-submit").disabled = n < MIN_LEN || eventState === "ended" || eventState === "archived";
+}
+askText.addEventListener("input", updateCounter);
+askText.addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) askForm.requestSubmit();
+});
+
+function showFeedback(kind, message) {
+  feedback.hidden = false;
+  feedback.className = `ask-feedback feedback-${kind}`;
+  feedback.textContent = message;
+}
+
+function renderAskState() {
+  const closed = eventState === "ended" || eventState === "archived";
+  askText.disabled = closed || (me && me.standing !== "active");
+  if (closed) {
+    askText.placeholder = t["ask.closed"];
+  } else if (me && me.standing === "muted") {
+    askText.placeholder = t["ask.muted"];
+  } else if (me && me.standing === "banned") {
+    askText.placeholder = t["ask.banned"];
+  } else if (!me && page.join_policy !== "open") {
+    askText.placeholder = t["ask.register_first"];
+  } else {
+    askText.placeholder = t["ask.placeholder"];
+  }
+  const anon = $("#ask-anonymous");
+  if (anon) anon.closest("label").hidden = Boolean(me && me.anonymous);
+  updateCounter();
+}
+
+askForm.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const text = askText.value.trim();
+  if (text.length < MIN_LEN) {
+    showFeedback("error", fmt("ask.too_short", { n: MIN_LEN }));
+    return;
+  }
+  const button = $("#ask-submit");
+  button.disabled = true;
+  try {
+    if (!(await ensureJoined())) return;
+    const body = { text, anonymous: Boolean($("#ask-anonymous") && $("#ask-anonymous").checked) };
+    const topic = $("#ask-topic");
+    if (topic && topic.value) body.topic = topic.value;
+    const out = await api("POST", `${base}/questions`, body);
+    store.mine.set(out.id, { id: out.id, text: out.text, status: out.status, votes: 0, created_at: Date.now() / 1000, held_reason: out.held_reason });
+    askText.value = "";
+    showFeedback(out.status === "approved" ? "ok" : "info", submittedMessage(out));
+    render();
+  } catch (err) {
+    showFeedback("error", errorText(err));
+  } finally {
+    updateCounter();
+  }
+});
+
+function submittedMessage(out) {
+  if (out.status === "approved") return t["ask.sent_live"];
+  if (out.held_reason === "duplicate") return t["ask.held_duplicate"];
+  if (out.held_reason === "link") return t["ask.held_link"];
+  if (out.held_reason) return t["ask.held_review"];
+  return t["ask.sent_pending"];
+}
+
+function errorText(err) {
+  const code = err.code;
+  if (code === "rate_limited") {
+    const wait = Math.ceil(Number(err.info && err.info.retry_after) || 0);
+    return wait ? fmt("error.rate_limited_wait", { n: wait }) : t["error.rate_limited"];
+  }
+  const key = code === "not_found" ? "error.question_gone" : `error.${code}`;
+  return t[key] || err.message || t["error.generic"];
+}
+
+// ---- notices about my questions ------------------------------------------------------------------
+function onNotice(notice) {
+  const q = notice.question;
+  switch (notice.type) {
+    case "question.approved":
+      toast(t["notice.approved"], "ok");
+      break;
+    case "question.rejected": {
+      const reason = q && q.reason_code ? reasonLabel(q.reason_code) : "";
+      const note = q && q.reason_text ? ` — ${q.reason_text}` : "";
+      toast(fmt("notice.rejected", { reason }) + note, "warn", 10000);
+      break;
+    }
+    case "question.merged":
+      toast(t["notice.merged"], "info");
+      break;
+    case "question.answering":
+      toast(t["notice.answering"], "ok", 10000);
+      break;
+    case "question.answered":
+      toast(t["notice.answered"], "ok");
+      break;
+    case "participant.standing":
+      if (me) me.standing = notice.standing;
+      toast(t[`notice.standing.${notice.standing}`] || notice.standing, notice.standing === "active" ? "ok" : "warn", 10000);
+      renderAskState();
+      break;
+    default:
+  }
+}
+
+// ---- voting ------------------------------------------------------------------------------------
+async function toggleVote(q) {
+  try {
+    if (!(await ensureJoined())) return;
+  } catch (err) {
+    toast(errorText(err), "error");
+    return;
+  }
+  const up = !store.voted.has(q.id);
+  const current = store.questions.get(q.id);
+  // Optimistic: the button answers at once; the coalesced count frame confirms a moment later.
+  if (up) store.voted.add(q.id);
+  else store.voted.delete(q.id);
+  if (current) current.votes += up ? 1 : -1;
+  render();
+  try {
+    const out = await api(up ? "PUT" : "DELETE", `${base}/questions/${q.id}/vote`);
+    if (current) current.votes = out.votes;
+  } catch (err) {
+    if (err.code !== "already_voted") {
+      if (up) store.voted.delete(q.id);
+      else store.voted.add(q.id);
+      if (current) current.votes += up ? -1 : 1;
+      toast(errorText(err), "error");
+    }
+  }
+  render();
+}
+
+// ---- rendering ---------------------------------------------------------------------------------
+function questionItem(q) {
+  const voted = store.voted.has(q.id);
+  const answered = q.status === "answered";
+  const mine = store.mine.has(q.id);
+  const vote = el(
+    "button",
+    {
+      type: "button",
+      class: "vote",
+      "data-role": "vote",
+      "aria-pressed": voted ? "true" : "false",
+      "aria-label": fmt(mine ? "queue.own_label" : voted ? "queue.unvote_label" : "queue.vote_label", { n: q.votes }),
+      title: mine ? t["queue.own_hint"] : null,
+      // Votes are for other people's questions, and close once a question is answered.
+      disabled: answered || mine || eventState === "archived",
+      onclick: () => toggleVote(q),
+    },
+    el("span", { class: "vote-arrow", "aria-hidden": "true", text: "▲" }),
+    el("span", { class: "vote-count", text: String(q.votes) }),
+  );
+  return el(
+    "li",
+    { class: `q status-${q.status}${q.pinned ? " pinned" : ""}${mine ? " mine" : ""}`, "data-id": q.id, "data-status": q.status },
+    vote,
+    el(
+      "div",
+      { class: "q-body" },
+      statusChip(q),
+      mine ? el("span", { class: "chip chip-mine", text: t["queue.yours"] }) : null,
+      el("p", { class: "q-text", text: q.text }),
+      metaLine(q),
+      answerBlock(q),
+    ),
+  );
+}
+
+const MINE_STATUS = {
+  pending: ["chip-pending", "mine.pending"],
+  approved: ["chip-ok", "mine.approved"],
+  answering: ["chip-answering", "queue.answering_now"],
+  answered: ["chip-answered", "queue.answered_chip"],
+  rejected: ["chip-rejected", "mine.rejected"],
+  merged: ["chip-muted", "mine.merged"],
+};
+
+function mineItem(q) {
+  const [cls, key] = MINE_STATUS[q.status] || ["chip-muted", q.status];
+  const detail = [];
+  if (q.status === "rejected") {
+    const note = q.reason_text ? ` — ${q.reason_text}` : "";
+    detail.push(el("p", { class: "reason", text: fmt("mine.reason_line", { reason: reasonLabel(q.reason_code) }) + note }));
+  } else if (q.status === "merged") {
+    detail.push(el("p", { class: "reason", text: t["mine.merged_detail"] }));
+  } else if (q.status === "pending") {
+    detail.push(el("p", { class: "reason", text: q.held_reason ? t["mine.held"] : t["mine.pending_detail"] }));
+  }
+  return el(
+    "li",
+    { class: `q mine-item status-${q.status}`, "data-id": q.id, "data-status": q.status },
+    el(
+      "div",
+      { class: "q-body" },
+      el("span", { class: `chip ${cls}`, text: t[key] || key }),
+      el("p", { class: "q-text", text: q.text }),
+      ...detail,
+      answerBlock(q),
+    ),
+  );
+}
+
+function render() {
+  if (!ready) return;
+  const list = $("#queue-list");
+  let items;
+  let empty;
+  if (view === "mine") {
+    items = [...store.mine.values()].sort((a, b) => b.created_at - a.created_at).map(mineItem);
+    empty = t["queue.empty_mine"];
+  } else if (view === "answered") {
+    items = store.sorted("recent", (q) => q.status === "answered").map(questionItem);
+    empty = t["queue.empty_answered"];
+  } else {
+    items = store.sorted(view, (q) => q.status !== "answered").map(questionItem);
+    empty = t["queue.empty"];
+  }
+  renderKeepingFocus(list, items);
+  const emptyNode = $("#queue-empty");
+  emptyNode.hidden = items.length > 0;
+  emptyNode.textContent = empty;
+  const open = store.all().filter((q) => q.status !== "answered").length;
+  $("#queue-count").textContent = open ? String(open) : "";
+  const answered = store.count("answered");
+  $("#answered-count").textContent = answered ? String(answered) : "";
+  $("#mine-count").textContent = store.mine.size ? String(store.mine.size) : "";
+  renderNow();
+}
+
+function renderNow() {
+  const q = store.answering();
+  const box = $("#now-answering");
+  box.hidden = !q;
+  if (!q) return;
+  $(".now-text", box).textContent = q.text;
+  $(".now-meta", box).textContent = metaText(q);
+}
+
+// Tabs: click or arrow keys (roving tabindex, WAI-ARIA tabs pattern).
+const tabs = [...document.querySelectorAll('[role="tab"]')];
+function selectTab(tab, focus) {
+  for (const other of tabs) {
+    const on = other === tab;
+    other.setAttribute("aria-selected", on ? "true" : "false");
+    other.tabIndex = on ? 0 : -1;
+  }
+  $("#queue-list").setAttribute("aria-labelledby", tab.id);
+  view = tab.dataset.view;
+  if (focus) tab.focus();
+  render();
+}
+for (const tab of tabs) {
+  tab.addEventListener("click", () => selectTab(tab, false));
+  tab.addEventListener("keydown", (event) => {
+    const i = tabs.indexOf(tab);
+    if (event.key === "ArrowRight") selectTab(tabs[(i + 1) % tabs.length], true);
+    else if (event.key === "ArrowLeft") selectTab(tabs[(i - 1 + tabs.length) % tabs.length], true);
+  });
+}
+
+// The header's start time is rendered in UTC by the server; show it in the reader's own time zone.
+for (const node of document.querySelectorAll(".event-head time[datetime]")) node.textContent = dateTime(node.getAttribute("datetime"));
+
+// Relative times stay fresh without a frame.
+setInterval(render, 30000);
+renderAskState();

@@ -1,0 +1,116 @@
+// WHIP (publish) and WHEP (watch) from the browser. The page's cookie authorises the requests; ICE
+// candidates are gathered before the offer is sent (no trickle), which suits a server on a public address.
+
+// Gathering normally completes in well under a second; a host with odd interfaces may never say so.
+const GATHER_TIMEOUT_MS = 3000;
+
+function gathered(pc) {
+  if (pc.iceGatheringState === "complete") return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      if (pc.iceGatheringState === "complete") resolve();
+    };
+    pc.addEventListener("icegatheringstatechange", done);
+    setTimeout(resolve, GATHER_TIMEOUT_MS);
+  });
+}
+
+async function exchange(url, pc) {
+  await pc.setLocalDescription(await pc.createOffer());
+  await gathered(pc);
+  const response = await fetch(url, {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { "Content-Type": "application/sdp" },
+    body: pc.localDescription.sdp,
+  });
+  const body = await response.text();
+  if (response.status !== 201) {
+    let message = body;
+    try {
+      message = JSON.parse(body).error.message;
+    } catch {
+      // plain text body
+    }
+    const error = new Error(message || `HTTP ${response.status}`);
+    error.status = response.status;
+    throw error;
+  }
+  await pc.setRemoteDescription({ type: "answer", sdp: body });
+  return new URL(response.headers.get("Location"), location.href).toString();
+}
+
+function preferH264(transceiver) {
+  // The server forwards H.264 without re-encoding (cheap); VP8 costs it a decode and an encode.
+  if (!RTCRtpSender.getCapabilities || !transceiver.setCodecPreferences) return;
+  const codecs = RTCRtpSender.getCapabilities("video").codecs;
+  const rank = (c) => (c.mimeType === "video/H264" ? 0 : c.mimeType === "video/VP8" ? 1 : 2);
+  transceiver.setCodecPreferences([...codecs].sort((a, b) => rank(a) - rank(b)));
+}
+
+export class WhipSession {
+  constructor(slug, source = "camera") {
+    this.url = `/whip/${encodeURIComponent(slug)}${source === "camera" ? "" : `?source=${source}`}`;
+    this.pc = null;
+    this.location = null;
+    this.senders = {};
+  }
+
+  async start(stream, onState) {
+    const pc = new RTCPeerConnection();
+    this.pc = pc;
+    for (const track of stream.getTracks()) {
+      const transceiver = pc.addTransceiver(track, { direction: "sendonly", streams: [stream] });
+      this.senders[track.kind] = transceiver.sender;
+      if (track.kind === "video") preferH264(transceiver);
+    }
+    pc.addEventListener("connectionstatechange", () => onState && onState(pc.connectionState));
+    this.location = await exchange(this.url, pc);
+    return this;
+  }
+
+  async replace(track) {
+    const sender = this.senders[track.kind];
+    if (sender) await sender.replaceTrack(track);
+  }
+
+  async stop() {
+    const location = this.location;
+    this.location = null;
+    if (this.pc) this.pc.close();
+    this.pc = null;
+    if (location) await fetch(location, { method: "DELETE", credentials: "same-origin" }).catch(() => {});
+  }
+}
+
+export class WhepSession {
+  constructor(slug) {
+    this.url = `/whep/${encodeURIComponent(slug)}`;
+    this.pc = null;
+    this.location = null;
+  }
+
+  async start(video, onState) {
+    const pc = new RTCPeerConnection();
+    this.pc = pc;
+    pc.addTransceiver("video", { direction: "recvonly" });
+    pc.addTransceiver("audio", { direction: "recvonly" });
+    const stream = new MediaStream();
+    pc.addEventListener("track", (event) => {
+      stream.addTrack(event.track);
+      video.srcObject = stream;
+      video.play().catch(() => {});
+    });
+    pc.addEventListener("connectionstatechange", () => onState && onState(pc.connectionState));
+    this.location = await exchange(this.url, pc);
+    return this;
+  }
+
+  async stop() {
+    const location = this.location;
+    this.location = null;
+    if (this.pc) this.pc.close();
+    this.pc = null;
+    if (location) await fetch(location, { method: "DELETE", credentials: "same-origin" }).catch(() => {});
+  }
+}
