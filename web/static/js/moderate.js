@@ -30,7 +30,7 @@ const socket = new LiveSocket(slug, {
     $("#n-viewers").textContent = String(data.viewers);
     for (const q of store.all()) rememberAsker(q);
     ready = true;
-    render();
+    renderSoon();
   },
   onFrame(frame) {
     switch (frame.type) {
@@ -47,7 +47,7 @@ const socket = new LiveSocket(slug, {
         const p = people.get(frame.data.participant_id) || {};
         people.set(frame.data.participant_id, { ...p, standing: frame.data.standing });
         for (const q of store.all()) if (q.asker && q.asker.id === frame.data.participant_id) q.asker_standing = frame.data.standing;
-        render();
+        renderSoon();
         return;
       }
       case "stream.state":
@@ -55,7 +55,7 @@ const socket = new LiveSocket(slug, {
       default:
         if (store.apply(frame)) {
           if (frame.data && frame.data.asker) rememberAsker(frame.data);
-          render();
+          renderSoon();
         }
     }
   },
@@ -460,6 +460,21 @@ function renderRestricted() {
     ),
   );
   $("#restricted-empty").hidden = rows.length > 0;
+}
+
+let drawPending = false;
+/** Frames can arrive many times a second (votes): redraw for them at most once per animation frame (a
+ * timer covers tabs that get no animation frames). What a person does redraws at once (`render`). */
+function renderSoon() {
+  if (drawPending) return;
+  drawPending = true;
+  const draw = () => {
+    if (!drawPending) return;
+    drawPending = false;
+    render();
+  };
+  requestAnimationFrame(draw);
+  setTimeout(draw, 250);
 }
 
 function render() {

@@ -317,6 +317,21 @@ function renderNow() {
   );
 }
 
+let drawPending = false;
+/** Frames can arrive many times a second (votes): redraw for them at most once per animation frame (a
+ * timer covers tabs that get no animation frames). What a person does redraws at once (`render`). */
+function renderSoon() {
+  if (drawPending) return;
+  drawPending = true;
+  const draw = () => {
+    if (!drawPending) return;
+    drawPending = false;
+    render();
+  };
+  requestAnimationFrame(draw);
+  setTimeout(draw, 250);
+}
+
 function render() {
   if (!ready) return;
   renderNow();
@@ -349,13 +364,13 @@ new LiveSocket(slug, {
     if (data.event.state !== eventState) setEventState(data.event.state);
     setStreamState(data.stream.state);
     ready = true;
-    render();
+    renderSoon();
   },
   onFrame(frame) {
     if (frame.type === "presence") $("#n-viewers").textContent = String(frame.data.viewers);
     else if (frame.type === "stream.state") setStreamState(frame.data.state);
     else if (frame.type === "note") notes.add(frame.data);
-    else if (store.apply(frame)) render();
+    else if (store.apply(frame)) renderSoon();
   },
   onStatus: connectionBanner($("#conn-banner")),
   staff: true,

@@ -28,7 +28,7 @@ const socket = new LiveSocket(slug, {
     setEventState(data.event.state);
     player.setStreamState(data.stream.state, data.stream.sources);
     setViewers(data.viewers);
-    render();
+    renderSoon();
   },
   onFrame(frame) {
     switch (frame.type) {
@@ -46,10 +46,10 @@ const socket = new LiveSocket(slug, {
       case "notice":
         store.apply(frame);
         onNotice(frame.data);
-        render();
+        renderSoon();
         return;
       default:
-        if (store.apply(frame)) render();
+        if (store.apply(frame)) renderSoon();
     }
   },
   onStatus: connectionBanner($("#conn-banner")),
@@ -368,6 +368,21 @@ function mineItem(q) {
       answerBlock(q),
     ),
   );
+}
+
+let drawPending = false;
+/** Frames can arrive many times a second (votes): redraw for them at most once per animation frame (a
+ * timer covers tabs that get no animation frames). What a person does redraws at once (`render`). */
+function renderSoon() {
+  if (drawPending) return;
+  drawPending = true;
+  const draw = () => {
+    if (!drawPending) return;
+    drawPending = false;
+    render();
+  };
+  requestAnimationFrame(draw);
+  setTimeout(draw, 250);
 }
 
 function render() {
