@@ -191,7 +191,9 @@ function renderAskState() {
     askText.placeholder = t["ask.placeholder"];
   }
   const anon = $("#ask-anonymous");
-  if (anon) anon.closest("label").hidden = Boolean(me && me.anonymous);
+  const anonymousAlready = Boolean(me && me.anonymous);
+  if (anon) anon.closest("label").hidden = anonymousAlready;
+  $("#ask-as-anonymous").hidden = !anonymousAlready;
   updateCounter();
 }
 
