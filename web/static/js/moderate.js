@@ -1,7 +1,7 @@
 // The moderator console (/e/{slug}/moderate): review incoming questions (approve, edit, reject with a
 // reason, merge with duplicate suggestions, pin), order the live queue, bulk actions, pre/post mode,
 // banned words, mute/ban, filters, backstage notes to the expert, live counters, keyboard shortcuts.
-import { $, api, connectionBanner, el, fmt, page, stakeholderLabel, t, toast } from "./common.js";
+import { $, api, connectionBanner, el, errorMessage, fmt, page, stakeholderLabel, t, toast } from "./common.js";
 import { LiveSocket } from "./live.js";
 import { Notes } from "./notes.js";
 import { button, queueCard, reviewCard, toggle, useConsole } from "./moderate_cards.js";
@@ -99,7 +99,7 @@ async function act(id, action, extra = {}) {
     await api("POST", `${base}/questions/${id}/actions`, { action, ...extra });
     return true;
   } catch (err) {
-    toast(err.message, "error");
+    toast(errorMessage(err), "error");
     return false;
   }
 }
@@ -123,7 +123,7 @@ async function setStanding(participantId, standing) {
     await api("POST", `${base}/participants/${participantId}/standing`, { standing });
     toast(fmt(`mod.done_${standing}`, { name }), "ok");
   } catch (err) {
-    toast(err.message, "error");
+    toast(errorMessage(err), "error");
   }
 }
 
@@ -139,7 +139,7 @@ for (const button of document.querySelectorAll("[data-mode]")) {
       setMode(out.moderation_mode);
       toast(t[`mod.mode_now_${out.moderation_mode}`], "ok");
     } catch (err) {
-      toast(err.message, "error");
+      toast(errorMessage(err), "error");
     }
   });
 }
@@ -347,5 +347,5 @@ bindShortcuts({
 bannedWords
   .load()
   .then((out) => setMode(out.moderation_mode))
-  .catch((err) => toast(err.message, "error"));
+  .catch((err) => toast(errorMessage(err), "error"));
 setInterval(render, 30000);

@@ -1,6 +1,6 @@
 // Joining an event from the viewer page: the registration form (required for registration and passcode
 // events, optional for open ones), and joining on the way when an open event's viewer asks or votes.
-import { $, api, fmt, t, toast } from "./common.js";
+import { $, api, errorMessage, fmt, t, toast } from "./common.js";
 
 /** A viewer-facing sentence for an API error. */
 export function errorText(err) {
@@ -9,8 +9,8 @@ export function errorText(err) {
     const wait = Math.ceil(Number(err.info && err.info.retry_after) || 0);
     return wait ? fmt("error.rate_limited_wait", { n: wait }) : t["error.rate_limited"];
   }
-  const key = code === "not_found" ? "error.question_gone" : `error.${code}`;
-  return t[key] || err.message || t["error.generic"];
+  if (code === "not_found") return t["error.question_gone"];
+  return errorMessage(err);
 }
 
 function joinBody(form) {

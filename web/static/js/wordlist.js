@@ -1,5 +1,5 @@
 // The event's banned words (questions containing one wait for a moderator), edited live by moderators.
-import { api, el, fmt, toast } from "./common.js";
+import { api, el, errorMessage, fmt, toast } from "./common.js";
 
 export class BannedWords {
   constructor(base, list, form, input) {
@@ -26,7 +26,7 @@ export class BannedWords {
       const out = await api("PATCH", `${this.base}/moderation`, { banned_words: next });
       this.show(out.banned_words);
     } catch (err) {
-      toast(err.message, "error");
+      toast(errorMessage(err), "error");
     }
   }
 
