@@ -207,10 +207,13 @@ async function toggleVote(q) {
     const out = await api(up ? "PUT" : "DELETE", `${base}/questions/${q.id}/vote`);
     if (current) current.votes = out.votes;
   } catch (err) {
-    if (err.code !== "already_voted") {
+    if (current) current.votes += up ? -1 : 1; // undo the optimistic count; the count frame has the truth
+    // Already voted / not voted: this page was out of step with the server, which knows better.
+    if (err.code === "already_voted") store.voted.add(q.id);
+    else if (err.code === "not_voted") store.voted.delete(q.id);
+    else {
       if (up) store.voted.delete(q.id);
       else store.voted.add(q.id);
-      if (current) current.votes += up ? -1 : 1;
       toast(errorText(err), "error");
     }
   }
