@@ -49,6 +49,7 @@ async def _seed_and_describe(settings: Settings) -> str:
                 f"Sitecast is starting on {base}  ({'seeded the two sample events' if seeded else 'existing data'})"
             )
             lines.append(f"  admin token : {settings.admin_token}")
+            lines.append(f"  admin page  : {base}/admin/enter?token={settings.admin_token}")
             lines.append(f"  API docs    : {base}/api/v1/openapi.json")
             for event in events:
                 lines.append(f"\n  {event.title_zh}  /  {event.title_en}")

@@ -156,9 +156,10 @@ async def test_moderator_console_end_to_end(browser: Any, page_server: LiveServe
         await page.fill("#note-text", "还剩 10 分钟，请先答置顶的问题")
         await page.get_by_role("button", name="Send to expert").click()
         await expert.wait_for_selector("#notes >> text=还剩 10 分钟，请先答置顶的问题", timeout=WAIT_MS)
-        await expert.fill("#note-text", "收到")
+        await expert.fill("#note-text", '收到<img src=x onerror="window.__xss=1">')
         await expert.get_by_role("button", name="回复").click()
-        await page.wait_for_selector("#notes >> text=收到", timeout=WAIT_MS)
+        await page.wait_for_selector('#notes >> text=收到<img src=x onerror="window.__xss=1">', timeout=WAIT_MS)
+        assert await page.evaluate("() => window.__xss") is None
 
         # Post-moderation: a clean question goes straight to the queue; banned words still hold one back.
         await page.get_by_role("button", name="Post-moderate").click()

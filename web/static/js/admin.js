@@ -1,6 +1,6 @@
 // The organiser's page (/admin): create and schedule events, invite experts and moderators (copyable
 // links, revocable), edit each event's settings, move it through its lifecycle, open its report.
-import { $, api, copyText, dateTime, el, fmt, lang, t, toast } from "./common.js";
+import { $, api, copyText, dateTime, el, errorMessage, fmt, lang, t, toast } from "./common.js";
 
 const events = new Map();
 const invites = new Map(); // slug -> list
@@ -72,7 +72,7 @@ createForm.addEventListener("submit", async (event) => {
     const row = document.querySelector(`[data-slug="${CSS.escape(created.slug)}"]`);
     if (row) row.scrollIntoView({ block: "center" });
   } catch (err) {
-    error.textContent = err.message;
+    error.textContent = errorMessage(err);
     error.hidden = false;
   }
 });
@@ -110,7 +110,7 @@ function inviteRow(e, inv) {
         await api("DELETE", `/api/v1/events/${encodeURIComponent(e.slug)}/invites/${inv.participant_id}`);
         await load();
       } catch (err) {
-        toast(err.message, "error");
+        toast(errorMessage(err), "error");
       }
     },
   });
@@ -141,7 +141,7 @@ function inviteForm(e) {
       await copyText(inv.url);
       toast(t["admin.invite_copied"], "ok");
     } catch (err) {
-      toast(err.message, "error");
+      toast(errorMessage(err), "error");
     }
   });
   return form;
@@ -199,7 +199,7 @@ function settingsForm(e) {
       toast(t["admin.saved"], "ok");
       await load();
     } catch (err) {
-      toast(err.message, "error");
+      toast(errorMessage(err), "error");
     }
   });
   return form;
@@ -218,7 +218,7 @@ function lifecycle(e) {
         await api("POST", `/api/v1/events/${encodeURIComponent(e.slug)}/state`, { state: next[0] });
         await load();
       } catch (err) {
-        toast(err.message, "error");
+        toast(errorMessage(err), "error");
       }
     },
   });
@@ -272,4 +272,4 @@ function render() {
 }
 
 showPasscode(createForm);
-load().catch((err) => toast(err.message, "error"));
+load().catch((err) => toast(errorMessage(err), "error"));

@@ -112,6 +112,11 @@ export async function copyText(text, button) {
   }
 }
 
+/** A person-facing sentence for an API error: the catalogue's wording for its code, else the server's. */
+export function errorMessage(err) {
+  return (err && err.code && t[`error.${err.code}`]) || (err && err.message) || t["error.generic"];
+}
+
 export function reasonLabel(code) {
   return t[`reason.${code}`] || code || "";
 }

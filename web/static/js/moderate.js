@@ -1,17 +1,17 @@
 // The moderator console (/e/{slug}/moderate): review incoming questions (approve, edit, reject with a
 // reason, merge with duplicate suggestions, pin), order the live queue, bulk actions, pre/post mode,
 // banned words, mute/ban, filters, backstage notes to the expert, live counters, keyboard shortcuts.
-import { $, api, connectionBanner, el, fmt, page, reasonLabel, stakeholderLabel, t, toast } from "./common.js";
+import { $, api, connectionBanner, el, errorMessage, fmt, page, stakeholderLabel, t, toast } from "./common.js";
 import { LiveSocket } from "./live.js";
 import { Notes } from "./notes.js";
-import { answerBlock, metaLine, renderKeepingFocus, statusChip } from "./questions.js";
-import { QuestionStore, similarity } from "./store.js";
+import { button, queueCard, reviewCard, toggle, useConsole } from "./moderate_cards.js";
+import { renderKeepingFocus } from "./questions.js";
+import { bindShortcuts } from "./shortcuts.js";
+import { QuestionStore } from "./store.js";
+import { BannedWords } from "./wordlist.js";
 
 const slug = page.slug;
 const base = `/api/v1/events/${encodeURIComponent(slug)}`;
-const REASONS = ["off_topic", "duplicate", "inappropriate", "spam", "answered_elsewhere", "unclear", "other"];
-// Suggest a merge when two questions share this much (character-bigram Dice, as the server's rule).
-const SUGGEST_SIMILARITY = 0.5;
 
 const store = new QuestionStore({ staff: true });
 const selected = new Set();
@@ -21,6 +21,30 @@ let current = null; // id of the card the keyboard acts on
 let mode = page.moderation_mode;
 let ready = false;
 const notes = new Notes($("#notes"), $("#note-form"), $("#note-text"), base);
+useConsole({
+  store,
+  selected,
+  get open() {
+    return open;
+  },
+  set open(value) {
+    open = value;
+  },
+  get current() {
+    return current;
+  },
+  set current(value) {
+    current = value;
+  },
+  act: (...args) => act(...args),
+  approve: (q) => approve(q),
+  pinNext: (q) => pinNext(q),
+  setStanding: (...args) => setStanding(...args),
+  move: (...args) => move(...args),
+  moveOn: (id) => moveOn(id),
+  render: () => render(),
+  renderBulk: () => renderBulk(),
+});
 
 const socket = new LiveSocket(slug, {
   onSnapshot(data) {
@@ -30,7 +54,7 @@ const socket = new LiveSocket(slug, {
     $("#n-viewers").textContent = String(data.viewers);
     for (const q of store.all()) rememberAsker(q);
     ready = true;
-    render();
+    renderSoon();
   },
   onFrame(frame) {
     switch (frame.type) {
@@ -47,7 +71,7 @@ const socket = new LiveSocket(slug, {
         const p = people.get(frame.data.participant_id) || {};
         people.set(frame.data.participant_id, { ...p, standing: frame.data.standing });
         for (const q of store.all()) if (q.asker && q.asker.id === frame.data.participant_id) q.asker_standing = frame.data.standing;
-        render();
+        renderSoon();
         return;
       }
       case "stream.state":
@@ -55,7 +79,7 @@ const socket = new LiveSocket(slug, {
       default:
         if (store.apply(frame)) {
           if (frame.data && frame.data.asker) rememberAsker(frame.data);
-          render();
+          renderSoon();
         }
     }
   },
@@ -75,7 +99,7 @@ async function act(id, action, extra = {}) {
     await api("POST", `${base}/questions/${id}/actions`, { action, ...extra });
     return true;
   } catch (err) {
-    toast(err.message, "error");
+    toast(errorMessage(err), "error");
     return false;
   }
 }
@@ -99,7 +123,7 @@ async function setStanding(participantId, standing) {
     await api("POST", `${base}/participants/${participantId}/standing`, { standing });
     toast(fmt(`mod.done_${standing}`, { name }), "ok");
   } catch (err) {
-    toast(err.message, "error");
+    toast(errorMessage(err), "error");
   }
 }
 
@@ -115,7 +139,7 @@ for (const button of document.querySelectorAll("[data-mode]")) {
       setMode(out.moderation_mode);
       toast(t[`mod.mode_now_${out.moderation_mode}`], "ok");
     } catch (err) {
-      toast(err.message, "error");
+      toast(errorMessage(err), "error");
     }
   });
 }
@@ -131,45 +155,7 @@ function moveOn(id) {
 }
 
 // ---- banned words ------------------------------------------------------------------------------
-let words = [];
-async function loadSettings() {
-  try {
-    const out = await api("GET", `${base}/moderation`);
-    words = out.banned_words;
-    setMode(out.moderation_mode);
-    renderWords();
-  } catch (err) {
-    toast(err.message, "error");
-  }
-}
-async function saveWords(next) {
-  try {
-    const out = await api("PATCH", `${base}/moderation`, { banned_words: next });
-    words = out.banned_words;
-    renderWords();
-  } catch (err) {
-    toast(err.message, "error");
-  }
-}
-function renderWords() {
-  $("#words").replaceChildren(
-    ...words.map((word) =>
-      el(
-        "li",
-        {},
-        el("span", { text: word }),
-        el("button", { type: "button", "aria-label": fmt("mod.remove_word", { word }), text: "×", onclick: () => saveWords(words.filter((w) => w !== word)) }),
-      ),
-    ),
-  );
-}
-$("#word-form").addEventListener("submit", (event) => {
-  event.preventDefault();
-  const input = $("#word-text");
-  const word = input.value.trim();
-  if (word && !words.includes(word)) saveWords([...words, word]);
-  input.value = "";
-});
+const bannedWords = new BannedWords(base, $("#words"), $("#word-form"), $("#word-text"));
 
 // ---- ordering the live queue ---------------------------------------------------------------------
 function queueItems() {
@@ -217,228 +203,6 @@ function reviewItems() {
   return store.sorted("popular", match);
 }
 
-function duplicateCandidates(q) {
-  const out = [];
-  const named = q.duplicate_of && store.questions.get(q.duplicate_of);
-  if (named && !["rejected", "merged"].includes(named.status)) out.push(named);
-  for (const other of store.all()) {
-    if (other.id === q.id || out.includes(other) || ["rejected", "merged", "pending"].includes(other.status)) continue;
-    if (similarity(q.text, other.text) >= SUGGEST_SIMILARITY) out.push(other);
-  }
-  return out.slice(0, 3);
-}
-
-function heldNote(q) {
-  if (q.status !== "pending" || !q.held_reason) return null;
-  return el("p", { class: "held", text: t[`mod.held.${q.held_reason}`] || q.held_reason });
-}
-
-function button(label, cls, onclick, extra = {}) {
-  return el("button", { type: "button", class: `button small ${cls}`, text: label, onclick, ...extra });
-}
-
-function reviewCard(q) {
-  const checkbox = el("input", {
-    type: "checkbox",
-    "aria-label": fmt("mod.select_question", { id: q.id }),
-    checked: selected.has(q.id),
-    "data-role": "select",
-    onchange: (e) => {
-      if (e.target.checked) selected.add(q.id);
-      else selected.delete(q.id);
-      renderBulk();
-    },
-  });
-  const actions = el("div", { class: "actions" });
-  if (q.status === "pending") {
-    actions.append(button(t["mod.approve"], "ok solid", () => approve(q), { "data-role": "approve", "aria-keyshortcuts": "A" }));
-  }
-  if (["pending", "approved", "answering", "answered"].includes(q.status)) {
-    actions.append(button(t["mod.edit"], "", () => toggle(q.id, "edit"), { "data-role": "edit", "aria-keyshortcuts": "E" }));
-  }
-  if (q.status === "pending" || q.status === "approved") {
-    actions.append(button(t["mod.reject"], "danger", () => toggle(q.id, "reject"), { "data-role": "reject", "aria-keyshortcuts": "R" }));
-    actions.append(button(t["mod.merge"], "", () => toggle(q.id, "merge"), { "data-role": "merge", "aria-keyshortcuts": "M" }));
-    actions.append(button(q.pinned ? t["mod.unpin"] : t["mod.pin"], "", () => pinNext(q), { "data-role": "pin", "aria-keyshortcuts": "P" }));
-  }
-  if (q.status === "rejected") actions.append(button(t["mod.restore"], "", () => act(q.id, "reopen"), { "data-role": "reopen" }));
-  if (q.asker && q.asker.id) {
-    const standing = q.asker_standing || "active";
-    if (standing === "active") {
-      actions.append(button(t["mod.mute"], "ghost", () => setStanding(q.asker.id, "muted"), { "data-role": "mute" }));
-      actions.append(button(t["mod.ban"], "ghost", () => setStanding(q.asker.id, "banned"), { "data-role": "ban" }));
-    } else {
-      actions.append(button(t["mod.unrestrict"], "ghost", () => setStanding(q.asker.id, "active"), { "data-role": "unmute" }));
-    }
-  }
-  const chips = [statusChip(q)];
-  if (q.status === "rejected") chips.push(el("span", { class: "chip chip-rejected", text: `${t["mine.rejected"]}: ${reasonLabel(q.reason_code)}` }));
-  if (q.status === "merged") chips.push(el("span", { class: "chip chip-muted", text: fmt("mod.merged_into", { id: q.merged_into }) }));
-  if (q.asker_standing && q.asker_standing !== "active") chips.push(el("span", { class: "chip chip-rejected", text: t[`mod.standing.${q.asker_standing}`] }));
-  const dups = q.status === "pending" || q.status === "approved" ? duplicateCandidates(q) : [];
-  const body = el(
-    "div",
-    { class: "q-body" },
-    ...chips,
-    el("p", { class: "q-text", text: q.text }),
-    q.original_text ? el("p", { class: "reason", text: `${t["mod.original"]}: ${q.original_text}` }) : null,
-    metaLine(q, { staffView: true }),
-    heldNote(q),
-    ...dups.map((d) =>
-      el(
-        "div",
-        { class: "dup" },
-        el("p", {}, el("strong", { text: `${t["mod.similar"]} #${d.id} ` }), el("span", { text: d.text })),
-        button(fmt("mod.merge_into", { id: d.id }), "", () => merge(q, d.id), { "data-role": `merge-${d.id}` }),
-      ),
-    ),
-    actions,
-    inlineForm(q),
-  );
-  return el(
-    "div",
-    {
-      class: `mcard status-${q.status}${current === q.id ? " current" : ""}`,
-      role: "listitem",
-      tabindex: "0",
-      "data-id": q.id,
-      "aria-label": q.text,
-      onfocus: (e) => {
-        if (e.target === e.currentTarget) current = q.id;
-      },
-      onclick: () => (current = q.id),
-    },
-    el("div", { class: "select" }, checkbox),
-    body,
-  );
-}
-
-function queueCard(q, index, list) {
-  const approved = q.status === "approved";
-  const movable = list.filter((x) => x.status === "approved" && !x.pinned);
-  const k = movable.indexOf(q);
-  const order = el(
-    "div",
-    { class: "order" },
-    button("↑", "ghost", () => move(q, -1), { "aria-label": t["mod.move_up"], disabled: !approved || q.pinned || k <= 0, "data-role": "up" }),
-    button("↓", "ghost", () => move(q, 1), { "aria-label": t["mod.move_down"], disabled: !approved || q.pinned || k < 0 || k >= movable.length - 1, "data-role": "down" }),
-  );
-  const actions = el("div", { class: "actions" });
-  if (approved) {
-    actions.append(button(t["studio.answer_now"], "live", () => act(q.id, "answering"), { "data-role": "answering" }));
-    actions.append(button(q.pinned ? t["mod.unpin"] : t["mod.pin"], "", () => pinNext(q), { "data-role": "pin" }));
-  }
-  if (q.status === "answering") {
-    actions.append(button(t["studio.mark_answered"], "ok solid", () => act(q.id, "answered"), { "data-role": "answered" }));
-    actions.append(button(t["studio.back_to_queue"], "", () => act(q.id, "reopen"), { "data-role": "reopen" }));
-  }
-  actions.append(button(t["mod.edit"], "", () => toggle(q.id, "edit"), { "data-role": "edit" }));
-  if (approved) actions.append(button(t["mod.reject"], "danger", () => toggle(q.id, "reject"), { "data-role": "reject" }));
-  return el(
-    "div",
-    { class: `mcard status-${q.status}${q.pinned ? " pinned" : ""}`, role: "listitem", tabindex: "0", "data-id": q.id, "aria-label": q.text },
-    order,
-    el(
-      "div",
-      { class: "q-body" },
-      statusChip(q),
-      el("span", { class: "votes-pill", text: `▲ ${q.votes}` }),
-      el("p", { class: "q-text", text: q.text }),
-      metaLine(q, { staffView: true }),
-      answerBlock(q),
-      actions,
-      inlineForm(q),
-    ),
-  );
-}
-
-function toggle(id, kind) {
-  open = open && open.id === id && open.kind === kind ? null : { id, kind };
-  current = id;
-  render();
-  const form = document.querySelector(`[data-id="${id}"] .inline-form`);
-  if (form) (form.querySelector("textarea, select, input") || form).focus();
-}
-
-async function merge(q, into) {
-  if (await act(q.id, "merge", { into })) {
-    open = null;
-    moveOn(q.id);
-    toast(fmt("mod.merged_toast", { id: into }), "ok");
-  }
-}
-
-function inlineForm(q) {
-  if (!open || open.id !== q.id) return null;
-  const close = button(t["common.cancel"], "ghost", () => {
-    open = null;
-    render();
-  });
-  if (open.kind === "edit") {
-    const area = el("textarea", { rows: 3, maxlength: 2000, "aria-label": t["mod.edit_text"] });
-    area.value = q.text;
-    const row = el("div", { class: "row" });
-    if (q.status === "pending") {
-      row.append(
-        button(t["mod.save_approve"], "ok solid", async () => {
-          if (await act(q.id, "edit", { text: area.value, approve: true })) {
-            open = null;
-            moveOn(q.id);
-            render();
-          }
-        }),
-      );
-    }
-    row.append(
-      button(t["common.save"], "", async () => {
-        if (await act(q.id, "edit", { text: area.value })) {
-          open = null;
-          render();
-        }
-      }),
-      close,
-    );
-    return el("div", { class: "inline-form", onkeydown: stopKeys }, area, row);
-  }
-  if (open.kind === "reject") {
-    const select = el("select", { "aria-label": t["mod.reject_reason"] }, ...REASONS.map((r) => el("option", { value: r, text: reasonLabel(r) })));
-    const note = el("input", { maxlength: 500, placeholder: t["mod.reject_note"], "aria-label": t["mod.reject_note"] });
-    const confirm = button(t["mod.reject_confirm"], "danger solid", async () => {
-      if (await act(q.id, "reject", { reason: select.value, reason_text: note.value.trim() || null })) {
-        open = null;
-        moveOn(q.id);
-        render();
-      }
-    });
-    return el("div", { class: "inline-form", onkeydown: stopKeys }, el("p", { class: "small muted", text: t["mod.reject_help"] }), el("div", { class: "row" }, select, note), el("div", { class: "row" }, confirm, close));
-  }
-  const targets = store.sorted("popular", (x) => x.id !== q.id && ["approved", "answering", "answered", "pending"].includes(x.status));
-  const select = el(
-    "select",
-    { "aria-label": t["mod.merge_target"] },
-    ...targets.map((x) => el("option", { value: x.id, text: `#${x.id} ${x.text.slice(0, 60)}` })),
-  );
-  const suggested = duplicateCandidates(q)[0];
-  if (suggested) select.value = String(suggested.id);
-  return el(
-    "div",
-    { class: "inline-form", onkeydown: stopKeys },
-    el("p", { class: "small muted", text: t["mod.merge_help"] }),
-    select,
-    el("div", { class: "row" }, button(t["mod.merge_confirm"], "primary", () => merge(q, Number(select.value)), { disabled: !targets.length }), close),
-  );
-}
-
-function stopKeys(event) {
-  event.stopPropagation();
-  if (event.key === "Escape") {
-    open = null;
-    render();
-    const card = document.querySelector(`[data-id="${current}"]`);
-    if (card) card.focus();
-  }
-}
-
 function renderBulk() {
   for (const id of selected) if (!store.questions.has(id)) selected.delete(id);
   $("#bulk-approve").disabled = ![...selected].some((id) => store.questions.get(id).status === "pending");
@@ -462,13 +226,28 @@ function renderRestricted() {
   $("#restricted-empty").hidden = rows.length > 0;
 }
 
+let drawPending = false;
+/** Frames can arrive many times a second (votes): redraw for them at most once per animation frame (a
+ * timer covers tabs that get no animation frames). What a person does redraws at once (`render`). */
+function renderSoon() {
+  if (drawPending) return;
+  drawPending = true;
+  const draw = () => {
+    if (!drawPending) return;
+    drawPending = false;
+    render();
+  };
+  requestAnimationFrame(draw);
+  setTimeout(draw, 250);
+}
+
 function render() {
   if (!ready) return;
   const review = reviewItems();
   renderKeepingFocus($("#review-list"), review.map(reviewCard));
   $("#review-empty").hidden = review.length > 0;
   const queue = queueItems();
-  renderKeepingFocus($("#queue-list"), queue.map((q, i) => queueCard(q, i, queue)));
+  renderKeepingFocus($("#queue-list"), queue.map((q) => queueCard(q, queue)));
   $("#queue-empty").hidden = queue.length > 0;
   $("#n-pending").textContent = String(store.count("pending"));
   $("#n-approved").textContent = String(store.count("approved") + store.count("answering"));
@@ -526,54 +305,47 @@ $("#bulk-reject-form").addEventListener("submit", async (event) => {
 });
 
 // ---- keyboard shortcuts ------------------------------------------------------------------------
-document.addEventListener("keydown", (event) => {
-  if (event.ctrlKey || event.metaKey || event.altKey) return;
-  const target = event.target;
-  if (target.closest && target.closest("input, textarea, select")) {
-    if (event.key === "Escape") target.blur();
-    return;
-  }
-  const list = reviewItems();
-  const ids = list.map((q) => q.id);
-  const q = store.questions.get(current);
-  const key = event.key.toLowerCase();
-  const focusCard = (id) => {
-    current = id;
-    const card = document.querySelector(`#review-list [data-id="${id}"]`);
-    if (card) card.focus();
-    render();
+function step(delta) {
+  const ids = reviewItems().map((q) => q.id);
+  if (!ids.length) return false;
+  const i = ids.indexOf(current);
+  current = ids[Math.max(0, Math.min(ids.length - 1, i < 0 && delta < 0 ? 0 : i + delta))];
+  const card = document.querySelector(`#review-list [data-id="${current}"]`);
+  if (card) card.focus();
+  render();
+  return true;
+}
+
+/** A shortcut acting on the current card; false (key not handled) when there is none. */
+function onCurrent(action) {
+  return () => {
+    const q = store.questions.get(current);
+    if (!q) return false;
+    action(q);
+    return true;
   };
-  if (key === "j" || event.key === "ArrowDown") {
-    if (!ids.length) return;
-    const i = ids.indexOf(current);
-    focusCard(ids[Math.min(ids.length - 1, i + 1)]);
-  } else if (key === "k" || event.key === "ArrowUp") {
-    if (!ids.length) return;
-    const i = ids.indexOf(current);
-    focusCard(ids[Math.max(0, i - 1)]);
-  } else if (key === "/") {
-    $("#f-text").focus();
-  } else if (!q) {
-    return;
-  } else if (key === "a") {
-    approve(q);
-  } else if (key === "e") {
-    toggle(q.id, "edit");
-  } else if (key === "r") {
-    toggle(q.id, "reject");
-  } else if (key === "m") {
-    toggle(q.id, "merge");
-  } else if (key === "p") {
-    pinNext(q);
-  } else if (key === "x") {
+}
+
+bindShortcuts({
+  j: () => step(1),
+  ArrowDown: () => step(1),
+  k: () => step(-1),
+  ArrowUp: () => step(-1),
+  "/": () => $("#f-text").focus(),
+  a: onCurrent(approve),
+  e: onCurrent((q) => toggle(q.id, "edit")),
+  r: onCurrent((q) => toggle(q.id, "reject")),
+  m: onCurrent((q) => toggle(q.id, "merge")),
+  p: onCurrent(pinNext),
+  x: onCurrent((q) => {
     if (selected.has(q.id)) selected.delete(q.id);
     else selected.add(q.id);
     render();
-  } else {
-    return;
-  }
-  event.preventDefault();
+  }),
 });
 
-loadSettings();
+bannedWords
+  .load()
+  .then((out) => setMode(out.moderation_mode))
+  .catch((err) => toast(errorMessage(err), "error"));
 setInterval(render, 30000);

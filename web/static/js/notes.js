@@ -1,5 +1,5 @@
 // Backstage notes between moderators and experts: a staff-only channel (never shown to viewers).
-import { api, clock, el, t, toast } from "./common.js";
+import { api, clock, el, errorMessage, t, toast } from "./common.js";
 
 export class Notes {
   constructor(list, form, input, base) {
@@ -44,7 +44,7 @@ export class Notes {
       this.input.value = "";
       this.add(note, true);
     } catch (err) {
-      toast(err.message, "error");
+      toast(errorMessage(err), "error");
     }
   }
 }

@@ -18,9 +18,11 @@ export class QuestionStore {
   }
 
   loadMine(data) {
-    this.mine.clear();
-    for (const q of data.mine || []) this.mine.set(q.id, q);
-    this.voted = new Set(data.voted || []);
+    // Merge, never drop: questions are never deleted, and a list computed just before our own question
+    // was committed (a resume racing an ask) must not make it vanish from "mine".
+    for (const q of data.mine || []) this.mine.set(q.id, { ...this.mine.get(q.id), ...q });
+    // The same race for a vote cast while the socket resumed: keep what this page knows it did.
+    for (const id of data.voted || []) this.voted.add(id);
   }
 
   /** Apply a frame; returns true when the queue may have changed. */

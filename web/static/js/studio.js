@@ -1,7 +1,7 @@
 // The expert studio (/e/{slug}/studio): camera and microphone preview with device pickers, go live / stop
 // (WHIP), screen share (a second WHIP session), a low-latency monitor (WHEP), the approved queue in the
 // moderators' order with "answering now" / "answered" (optional typed answer), and backstage notes.
-import { $, api, connectionBanner, el, page, t, toast } from "./common.js";
+import { $, api, connectionBanner, el, errorMessage, page, t, toast } from "./common.js";
 import { LiveSocket } from "./live.js";
 import { Notes } from "./notes.js";
 import { answerBlock, metaLine, renderKeepingFocus, statusChip } from "./questions.js";
@@ -105,7 +105,7 @@ async function publish() {
       const dead = publisher;
       publisher = null;
       dead.stop();
-      setTimeout(() => wantLive && !publisher && publish().catch((err) => setPublishStatus(err.message)), REPUBLISH_MS);
+      setTimeout(() => wantLive && !publisher && publish().catch((err) => setPublishStatus(errorMessage(err))), REPUBLISH_MS);
     }
   });
 }
@@ -124,7 +124,7 @@ $("#go-live").addEventListener("click", async () => {
     renderControls();
   } catch (err) {
     wantLive = false;
-    toast(`${t["studio.go_live_failed"]}: ${err.message}`, "error");
+    toast(`${t["studio.go_live_failed"]}: ${errorMessage(err)}`, "error");
     setPublishStatus("");
   } finally {
     button.disabled = false;
@@ -150,7 +150,7 @@ $("#end-event").addEventListener("click", async () => {
     publisher = null;
     setEventState("ended");
   } catch (err) {
-    toast(err.message, "error");
+    toast(errorMessage(err), "error");
   }
 });
 
@@ -165,7 +165,7 @@ $("#share-screen").addEventListener("click", async () => {
     stream.getVideoTracks()[0].addEventListener("ended", stopScreen);
     renderControls();
   } catch (err) {
-    if (err.name !== "NotAllowedError") toast(`${t["studio.share_failed"]}: ${err.message}`, "error");
+    if (err.name !== "NotAllowedError") toast(`${t["studio.share_failed"]}: ${errorMessage(err)}`, "error");
   }
 });
 
@@ -256,7 +256,7 @@ async function act(id, action, extra = {}) {
     await api("POST", `${base}/questions/${id}/actions`, { action, ...extra });
     return true;
   } catch (err) {
-    toast(err.message, "error");
+    toast(errorMessage(err), "error");
     return false;
   }
 }
@@ -317,6 +317,21 @@ function renderNow() {
   );
 }
 
+let drawPending = false;
+/** Frames can arrive many times a second (votes): redraw for them at most once per animation frame (a
+ * timer covers tabs that get no animation frames). What a person does redraws at once (`render`). */
+function renderSoon() {
+  if (drawPending) return;
+  drawPending = true;
+  const draw = () => {
+    if (!drawPending) return;
+    drawPending = false;
+    render();
+  };
+  requestAnimationFrame(draw);
+  setTimeout(draw, 250);
+}
+
 function render() {
   if (!ready) return;
   renderNow();
@@ -349,13 +364,13 @@ new LiveSocket(slug, {
     if (data.event.state !== eventState) setEventState(data.event.state);
     setStreamState(data.stream.state);
     ready = true;
-    render();
+    renderSoon();
   },
   onFrame(frame) {
     if (frame.type === "presence") $("#n-viewers").textContent = String(frame.data.viewers);
     else if (frame.type === "stream.state") setStreamState(frame.data.state);
     else if (frame.type === "note") notes.add(frame.data);
-    else if (store.apply(frame)) render();
+    else if (store.apply(frame)) renderSoon();
   },
   onStatus: connectionBanner($("#conn-banner")),
   staff: true,

@@ -3,6 +3,7 @@
 import { $, api, connectionBanner, dateTime, el, fmt, page, reasonLabel, t, toast } from "./common.js";
 import { LiveSocket } from "./live.js";
 import { Player } from "./player.js";
+import { errorText, Registration } from "./viewer_join.js";
 import { answerBlock, metaLine, metaText, renderKeepingFocus, statusChip } from "./questions.js";
 import { QuestionStore } from "./store.js";
 
@@ -12,7 +13,6 @@ const MAX_LEN = 500;
 const MIN_LEN = 2;
 
 const store = new QuestionStore();
-let me = page.caller && page.caller.participant_id ? page.caller : null;
 let view = "popular";
 let eventState = page.state;
 let ready = false;
@@ -28,7 +28,7 @@ const socket = new LiveSocket(slug, {
     setEventState(data.event.state);
     player.setStreamState(data.stream.state, data.stream.sources);
     setViewers(data.viewers);
-    render();
+    renderSoon();
   },
   onFrame(frame) {
     switch (frame.type) {
@@ -46,10 +46,10 @@ const socket = new LiveSocket(slug, {
       case "notice":
         store.apply(frame);
         onNotice(frame.data);
-        render();
+        renderSoon();
         return;
       default:
-        if (store.apply(frame)) render();
+        if (store.apply(frame)) renderSoon();
     }
   },
   onStatus: connectionBanner($("#conn-banner")),
@@ -73,85 +73,11 @@ function setEventState(state) {
 }
 
 // ---- joining -----------------------------------------------------------------------------------
-const joinForm = $("#join-form");
-const joinError = $("#join-error");
-
-function joinBody(form) {
-  const data = Object.fromEntries(new FormData(form).entries());
-  const body = { name: (data.name || "").trim(), organisation: (data.organisation || "").trim() };
-  if (data.stakeholder) body.stakeholder = data.stakeholder;
-  if (data.passcode) body.passcode = data.passcode;
-  if (!body.name) body.anonymous = true;
-  return body;
-}
-
-async function join(body) {
-  const out = await api("POST", `${base}/join`, body);
-  me = {
-    participant_id: out.participant_id,
-    role: out.role,
-    name: body.name,
-    organisation: body.organisation,
-    anonymous: !body.name,
-    standing: "active",
-  };
-  $("#join-panel").hidden = true;
-  $("#you-panel").hidden = false;
-  $("#you-name").textContent = body.name || t["join.anonymous_viewer"];
-  $("#you-org").textContent = body.organisation ? ` · ${body.organisation}` : "";
+const registration = new Registration(base, page, () => {
   // The cookie now carries who we are: resume the socket (last id kept) to receive our own notices.
   socket.reconnectNow();
   renderAskState();
-  return me;
-}
-
-const joinToggle = $("#join-toggle");
-if (joinToggle) {
-  joinToggle.addEventListener("click", () => {
-    const open = joinForm.hidden;
-    joinForm.hidden = !open;
-    joinToggle.setAttribute("aria-expanded", String(open));
-    if (open) joinForm.querySelector("input").focus();
-  });
-}
-
-joinForm.addEventListener("submit", async (event) => {
-  event.preventDefault();
-  joinError.hidden = true;
-  const missing = [...joinForm.elements].filter((f) => f.required && !String(f.value).trim());
-  if (missing.length) {
-    joinError.textContent = t["join.fill_required"];
-    joinError.hidden = false;
-    missing[0].focus();
-    return;
-  }
-  try {
-    await join(joinBody(joinForm));
-    toast(t["join.welcome"], "ok");
-    $("#ask-text").focus();
-  } catch (err) {
-    joinError.textContent = errorText(err);
-    joinError.hidden = false;
-  }
 });
-
-/** Viewers of an open event may ask or vote straight away: they join on the way (anonymously if they
- * gave no name). Registration and passcode events need the form first. */
-async function ensureJoined() {
-  if (me) return true;
-  if (page.join_policy !== "open" || !page.allow_anonymous) {
-    const panel = $("#join-panel");
-    joinForm.hidden = false;
-    panel.classList.add("attention");
-    setTimeout(() => panel.classList.remove("attention"), 1600);
-    joinError.textContent = t["join.needed"];
-    joinError.hidden = false;
-    joinForm.querySelector("input, select").focus();
-    return false;
-  }
-  await join(joinBody(joinForm));
-  return true;
-}
 
 // ---- asking ------------------------------------------------------------------------------------
 const askForm = $("#ask-form");
@@ -178,20 +104,22 @@ function showFeedback(kind, message) {
 
 function renderAskState() {
   const closed = eventState === "ended" || eventState === "archived";
-  askText.disabled = closed || (me && me.standing !== "active");
+  askText.disabled = closed || (registration.me && registration.me.standing !== "active");
   if (closed) {
     askText.placeholder = t["ask.closed"];
-  } else if (me && me.standing === "muted") {
+  } else if (registration.me && registration.me.standing === "muted") {
     askText.placeholder = t["ask.muted"];
-  } else if (me && me.standing === "banned") {
+  } else if (registration.me && registration.me.standing === "banned") {
     askText.placeholder = t["ask.banned"];
-  } else if (!me && page.join_policy !== "open") {
+  } else if (!registration.me && page.join_policy !== "open") {
     askText.placeholder = t["ask.register_first"];
   } else {
     askText.placeholder = t["ask.placeholder"];
   }
   const anon = $("#ask-anonymous");
-  if (anon) anon.closest("label").hidden = Boolean(me && me.anonymous);
+  const anonymousAlready = Boolean(registration.me && registration.me.anonymous);
+  if (anon) anon.closest("label").hidden = anonymousAlready;
+  $("#ask-as-anonymous").hidden = !anonymousAlready;
   updateCounter();
 }
 
@@ -205,7 +133,7 @@ askForm.addEventListener("submit", async (event) => {
   const button = $("#ask-submit");
   button.disabled = true;
   try {
-    if (!(await ensureJoined())) return;
+    if (!(await registration.ensureJoined())) return;
     const body = { text, anonymous: Boolean($("#ask-anonymous") && $("#ask-anonymous").checked) };
     const topic = $("#ask-topic");
     if (topic && topic.value) body.topic = topic.value;
@@ -227,16 +155,6 @@ function submittedMessage(out) {
   if (out.held_reason === "link") return t["ask.held_link"];
   if (out.held_reason) return t["ask.held_review"];
   return t["ask.sent_pending"];
-}
-
-function errorText(err) {
-  const code = err.code;
-  if (code === "rate_limited") {
-    const wait = Math.ceil(Number(err.info && err.info.retry_after) || 0);
-    return wait ? fmt("error.rate_limited_wait", { n: wait }) : t["error.rate_limited"];
-  }
-  const key = code === "not_found" ? "error.question_gone" : `error.${code}`;
-  return t[key] || err.message || t["error.generic"];
 }
 
 // ---- notices about my questions ------------------------------------------------------------------
@@ -262,7 +180,7 @@ function onNotice(notice) {
       toast(t["notice.answered"], "ok");
       break;
     case "participant.standing":
-      if (me) me.standing = notice.standing;
+      if (registration.me) registration.me.standing = notice.standing;
       toast(t[`notice.standing.${notice.standing}`] || notice.standing, notice.standing === "active" ? "ok" : "warn", 10000);
       renderAskState();
       break;
@@ -273,7 +191,7 @@ function onNotice(notice) {
 // ---- voting ------------------------------------------------------------------------------------
 async function toggleVote(q) {
   try {
-    if (!(await ensureJoined())) return;
+    if (!(await registration.ensureJoined())) return;
   } catch (err) {
     toast(errorText(err), "error");
     return;
@@ -289,10 +207,13 @@ async function toggleVote(q) {
     const out = await api(up ? "PUT" : "DELETE", `${base}/questions/${q.id}/vote`);
     if (current) current.votes = out.votes;
   } catch (err) {
-    if (err.code !== "already_voted") {
+    if (current) current.votes += up ? -1 : 1; // undo the optimistic count; the count frame has the truth
+    // Already voted / not voted: this page was out of step with the server, which knows better.
+    if (err.code === "already_voted") store.voted.add(q.id);
+    else if (err.code === "not_voted") store.voted.delete(q.id);
+    else {
       if (up) store.voted.delete(q.id);
       else store.voted.add(q.id);
-      if (current) current.votes += up ? -1 : 1;
       toast(errorText(err), "error");
     }
   }
@@ -368,6 +289,21 @@ function mineItem(q) {
       answerBlock(q),
     ),
   );
+}
+
+let drawPending = false;
+/** Frames can arrive many times a second (votes): redraw for them at most once per animation frame (a
+ * timer covers tabs that get no animation frames). What a person does redraws at once (`render`). */
+function renderSoon() {
+  if (drawPending) return;
+  drawPending = true;
+  const draw = () => {
+    if (!drawPending) return;
+    drawPending = false;
+    render();
+  };
+  requestAnimationFrame(draw);
+  setTimeout(draw, 250);
 }
 
 function render() {

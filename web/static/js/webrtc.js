@@ -27,13 +27,15 @@ async function exchange(url, pc) {
   const body = await response.text();
   if (response.status !== 201) {
     let message = body;
+    let code = null;
     try {
-      message = JSON.parse(body).error.message;
+      ({ message, code } = JSON.parse(body).error);
     } catch {
       // plain text body
     }
     const error = new Error(message || `HTTP ${response.status}`);
     error.status = response.status;
+    error.code = code;
     throw error;
   }
   await pc.setRemoteDescription({ type: "answer", sdp: body });
