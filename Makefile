@@ -18,9 +18,15 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	rm -f $(VENV)/.installed-* && touch $@
 
-install: $(STAMP) ## create the virtualenv and install pinned dependencies
+# Browser libraries the pages serve themselves (hls.js), pinned by web/package-lock.json.
+WEB_DEPS := web/node_modules/.installed
+$(WEB_DEPS): web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
 
-run: $(STAMP) ## migrate, seed the sample events if empty, start on HOST:PORT and print links and tokens
+install: $(STAMP) $(WEB_DEPS) ## create the virtualenv and install pinned dependencies (Python and web)
+
+run: $(STAMP) $(WEB_DEPS) ## migrate, seed the sample events if empty, start on HOST:PORT and print links and tokens
 	$(PY) -m server run
 
 migrate: $(STAMP) ## apply database migrations (DATABASE_URL)
@@ -32,10 +38,10 @@ seed: $(STAMP) ## migrate and seed the sample events when the database is empty
 worker: $(STAMP) ## run the background job worker
 	$(PY) -m server worker
 
-test: $(STAMP) ## the whole suite on SQLite and PostgreSQL (+ Redis, browser, media)
+test: $(STAMP) $(WEB_DEPS) ## the whole suite on SQLite and PostgreSQL (+ Redis, browser, media)
 	$(PY) -m pytest --cov=moderation --cov-branch --cov-report=term-missing:skip-covered --cov-fail-under=100 $(PYTEST_ARGS)
 
-test-fast: $(STAMP) ## the suite without tests marked slow
+test-fast: $(STAMP) $(WEB_DEPS) ## the suite without tests marked slow
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff (lint + format check) and mypy on the pure core

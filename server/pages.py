@@ -7,7 +7,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -185,8 +185,22 @@ async def admin_leave(request: Request) -> Response:
     return response
 
 
+# Browser libraries installed from npm at build time (`make install`: web/package.json), served as our own.
+VENDOR = {"hls.mjs": WEB / "node_modules" / "hls.js" / "dist" / "hls.light.min.mjs"}
+# A vendored file changes only with web/package-lock.json, i.e. with a deploy.
+VENDOR_CACHE = "public, max-age=86400"
+
+
+async def vendor(request: Request) -> Response:
+    path = VENDOR.get(request.path_params["name"])
+    if path is None or not path.is_file():
+        return Response("not installed: run `make install`", 404, media_type="text/plain")
+    return FileResponse(path, media_type="text/javascript", headers={"Cache-Control": VENDOR_CACHE})
+
+
 routes = [
     Route("/", index, methods=["GET"]),
+    Route("/static/vendor/{name}", vendor, methods=["GET", "HEAD"]),
     Route("/admin", admin_page, methods=["GET"]),
     Route("/admin/enter", admin_enter, methods=["GET"]),
     Route("/admin/leave", admin_leave, methods=["GET"]),

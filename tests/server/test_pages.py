@@ -139,3 +139,10 @@ async def test_an_organiser_who_also_joined_as_a_viewer_keeps_both_roles(server:
         viewer = await browser.post(f"/api/v1/events/{slug}/join", json={"name": "另一人"})
         token = {"Authorization": f"Bearer {viewer.json()['token']}"}
         assert (await browser.get(f"/api/v1/events/{slug}/invites", headers=token)).status_code == 403
+
+
+async def test_hls_js_is_served_by_us_for_browsers_without_native_hls(client: httpx.AsyncClient) -> None:
+    module = await client.get("/static/vendor/hls.mjs")
+    assert module.status_code == 200, "web/node_modules is missing: run `make install`"
+    assert module.headers["content-type"].startswith("text/javascript") and "export" in module.text[-2000:]
+    assert (await client.get("/static/vendor/other.js")).status_code == 404

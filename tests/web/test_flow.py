@@ -117,6 +117,16 @@ async def test_expert_viewer_moderator_flow_with_a_dropped_connection(
             timeout=MEDIA_WAIT_MS,
         )
         assert await viewer.locator(".player-live").is_visible()
+        # Browsers without native HLS (older Chromium-based ones, Firefox) play through hls.js, served by us.
+        fallback = await viewer_ctx.new_page()
+        watch_page(fallback, errors)
+        await fallback.goto(f"{proxy.url}/e/{slug}?player=hlsjs")
+        await fallback.wait_for_function(
+            "() => { const v = document.querySelector('#video');"
+            " return v.currentTime > 1 && v.src.startsWith('blob:'); }",
+            timeout=MEDIA_WAIT_MS,
+        )
+        await fallback.close()
 
         # The expert shares the screen (a second WHIP session): viewers get the slides big, the camera small.
         await expert.get_by_role("button", name="共享屏幕").click()

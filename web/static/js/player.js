@@ -1,6 +1,7 @@
-// The viewer's video: native HLS (Chromium, Edge, Safari, Android and iOS browsers play it), with the
-// stream's state drawn over it: not started, live, reconnecting, paused, ended (→ the recording).
-import { $, el, t, dateTime } from "./common.js";
+// The viewer's video (HLS, see hls_source.js), with the stream's state drawn over it: not started, live,
+// reconnecting, paused, ended (→ the recording); a shared screen fills the player, the camera goes small.
+import { $, dateTime, el, t } from "./common.js";
+import { attach, canPlay } from "./hls_source.js";
 
 // A live playlist appears a segment or two after the publisher connects; retry this often meanwhile.
 const RETRY_MS = 2000;
@@ -15,17 +16,17 @@ export class Player {
     this.screen = $("#screen-video", root);
     this.sources = [];
     this.screenRetry = null;
-    this.screen.addEventListener("error", () => {
-      clearTimeout(this.screenRetry);
-      if (this.sources.includes("screen")) this.screenRetry = setTimeout(() => this.loadScreen(), RETRY_MS);
-    });
+    this.cameraHandle = null;
+    this.screenHandle = null;
+    this.generation = 0;
+    this.screen.addEventListener("error", () => this.retryScreen());
     this.overlay = $(".player-overlay", root);
     this.unmute = $(".unmute", root);
     this.badge = $(".player-live", root);
     this.streamState = null;
     this.everLive = false;
     this.retry = null;
-    this.supported = Boolean(this.video.canPlayType("application/vnd.apple.mpegurl"));
+    this.supported = canPlay(this.video);
     this.video.addEventListener("playing", () => this.render());
     this.video.addEventListener("waiting", () => this.render());
     this.video.addEventListener("error", () => this.scheduleRetry());
@@ -54,17 +55,27 @@ export class Player {
     if (has && !had) this.loadScreen();
     if (!has && had) {
       clearTimeout(this.screenRetry);
-      this.screen.removeAttribute("src");
-      this.screen.load();
+      this.detach("screenHandle");
     }
     this.screen.hidden = !has;
     this.root.classList.toggle("with-screen", has);
   }
 
-  loadScreen() {
+  async loadScreen() {
     if (!this.supported) return;
-    this.screen.src = `/live/${encodeURIComponent(this.slug)}/screen/index.m3u8?t=${Date.now()}`;
-    this.screen.play().catch(() => {});
+    this.detach("screenHandle");
+    const url = `/live/${encodeURIComponent(this.slug)}/screen/index.m3u8?t=${Date.now()}`;
+    this.screenHandle = await attach(this.screen, url, () => this.retryScreen()).catch(() => null);
+  }
+
+  retryScreen() {
+    clearTimeout(this.screenRetry);
+    if (this.sources.includes("screen")) this.screenRetry = setTimeout(() => this.loadScreen(), RETRY_MS);
+  }
+
+  detach(name) {
+    if (this[name]) this[name].stop();
+    this[name] = null;
   }
 
   setStreamState(state, sources) {
@@ -81,17 +92,26 @@ export class Player {
     this.render();
   }
 
-  load() {
+  async load() {
     clearTimeout(this.retry);
     if (!this.supported) return;
-    this.video.src = `/live/${encodeURIComponent(this.slug)}/index.m3u8?t=${Date.now()}`;
-    this.video.play().catch(() => {});
+    this.detach("cameraHandle");
+    const url = `/live/${encodeURIComponent(this.slug)}/index.m3u8?t=${Date.now()}`;
+    const generation = ++this.generation;
+    try {
+      const handle = await attach(this.video, url, () => this.scheduleRetry());
+      if (generation !== this.generation) handle.stop(); // stopped or reloaded while hls.js loaded
+      else this.cameraHandle = handle;
+    } catch {
+      this.supported = false; // the hls.js fallback is not installed on this server
+      this.render();
+    }
   }
 
   stop() {
     clearTimeout(this.retry);
-    this.video.removeAttribute("src");
-    this.video.load();
+    this.generation += 1;
+    this.detach("cameraHandle");
   }
 
   scheduleRetry() {
