@@ -120,3 +120,20 @@ export function errorMessage(err) {
 export function reasonLabel(code) {
   return t[`reason.${code}`] || code || "";
 }
+
+/** `fn` at most once per animation frame however often the result is called (a timer covers tabs that
+ * get no animation frames, e.g. in the background). */
+export function coalesced(fn) {
+  let pending = false;
+  const run = () => {
+    if (!pending) return;
+    pending = false;
+    fn();
+  };
+  return () => {
+    if (pending) return;
+    pending = true;
+    requestAnimationFrame(run);
+    setTimeout(run, 250);
+  };
+}

@@ -1,7 +1,7 @@
 // The moderator console (/e/{slug}/moderate): review incoming questions (approve, edit, reject with a
 // reason, merge with duplicate suggestions, pin), order the live queue, bulk actions, pre/post mode,
 // banned words, mute/ban, filters, backstage notes to the expert, live counters, keyboard shortcuts.
-import { $, api, connectionBanner, el, errorMessage, fmt, page, stakeholderLabel, t, toast } from "./common.js";
+import { $, api, coalesced, connectionBanner, el, errorMessage, fmt, page, stakeholderLabel, t, toast } from "./common.js";
 import { LiveSocket } from "./live.js";
 import { Notes } from "./notes.js";
 import { button, queueCard, reviewCard, toggle, useConsole } from "./moderate_cards.js";
@@ -226,20 +226,9 @@ function renderRestricted() {
   $("#restricted-empty").hidden = rows.length > 0;
 }
 
-let drawPending = false;
-/** Frames can arrive many times a second (votes): redraw for them at most once per animation frame (a
- * timer covers tabs that get no animation frames). What a person does redraws at once (`render`). */
-function renderSoon() {
-  if (drawPending) return;
-  drawPending = true;
-  const draw = () => {
-    if (!drawPending) return;
-    drawPending = false;
-    render();
-  };
-  requestAnimationFrame(draw);
-  setTimeout(draw, 250);
-}
+// Frames can arrive many times a second (votes): redraw for them at most once per animation frame.
+// What a person does redraws at once (`render`).
+const renderSoon = coalesced(() => render());
 
 function render() {
   if (!ready) return;

@@ -1,7 +1,7 @@
 // The expert studio (/e/{slug}/studio): camera and microphone preview with device pickers, go live / stop
 // (WHIP), screen share (a second WHIP session), a low-latency monitor (WHEP), the approved queue in the
 // moderators' order with "answering now" / "answered" (optional typed answer), and backstage notes.
-import { $, api, connectionBanner, el, errorMessage, page, t, toast } from "./common.js";
+import { $, api, coalesced, connectionBanner, el, errorMessage, page, t, toast } from "./common.js";
 import { LiveSocket } from "./live.js";
 import { Notes } from "./notes.js";
 import { answerBlock, metaLine, renderKeepingFocus, statusChip } from "./questions.js";
@@ -317,20 +317,9 @@ function renderNow() {
   );
 }
 
-let drawPending = false;
-/** Frames can arrive many times a second (votes): redraw for them at most once per animation frame (a
- * timer covers tabs that get no animation frames). What a person does redraws at once (`render`). */
-function renderSoon() {
-  if (drawPending) return;
-  drawPending = true;
-  const draw = () => {
-    if (!drawPending) return;
-    drawPending = false;
-    render();
-  };
-  requestAnimationFrame(draw);
-  setTimeout(draw, 250);
-}
+// Frames can arrive many times a second (votes): redraw for them at most once per animation frame.
+// What a person does redraws at once (`render`).
+const renderSoon = coalesced(() => render());
 
 function render() {
   if (!ready) return;

@@ -1,6 +1,6 @@
 // The viewer page (/e/{slug}): live video with its state, registration, asking with feedback, the public
 // queue (popular / recent / answered / mine) with votes, the question being answered, viewer count.
-import { $, api, connectionBanner, dateTime, el, fmt, page, reasonLabel, t, toast } from "./common.js";
+import { $, api, coalesced, connectionBanner, dateTime, el, fmt, page, reasonLabel, t, toast } from "./common.js";
 import { LiveSocket } from "./live.js";
 import { Player } from "./player.js";
 import { errorText, Registration } from "./viewer_join.js";
@@ -291,20 +291,9 @@ function mineItem(q) {
   );
 }
 
-let drawPending = false;
-/** Frames can arrive many times a second (votes): redraw for them at most once per animation frame (a
- * timer covers tabs that get no animation frames). What a person does redraws at once (`render`). */
-function renderSoon() {
-  if (drawPending) return;
-  drawPending = true;
-  const draw = () => {
-    if (!drawPending) return;
-    drawPending = false;
-    render();
-  };
-  requestAnimationFrame(draw);
-  setTimeout(draw, 250);
-}
+// Frames can arrive many times a second (votes): redraw for them at most once per animation frame.
+// What a person does redraws at once (`render`).
+const renderSoon = coalesced(() => render());
 
 function render() {
   if (!ready) return;
