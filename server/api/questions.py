@@ -78,7 +78,7 @@ async def _vote(request: Request, up: bool) -> JSONResponse:
     async with c.session() as session:
         event, caller = await c.event_and_caller(request, session)
         caller = require(caller, VIEWERS_AND_STAFF)
-        votes = await c.questions.vote(event, caller, question_id, up, session=session)
+        votes = await c.questions.vote(session, event, caller, question_id, up)
     return JSONResponse(VoteOut(id=question_id, votes=votes, voted=up).model_dump())
 
 

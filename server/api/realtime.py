@@ -115,17 +115,15 @@ async def _bring_up_to_date(
     if last_id is None:
         position = await c.bus.position(conn.channel)
         if conn.is_viewer:
-            state: dict[str, Any] = {"questions": await c.snapshots.get(c.session, event, position)}
+            questions = await c.snapshots.get(c.session, event, position)
+            state: dict[str, Any] = {"questions": questions, "mine": [], "voted": []}
             if conn.participant_id is not None:
                 async with c.session() as session:
                     state.update(await personal(session, event, conn.participant_id))
-            else:
-                state.update(mine=[], voted=[])
         else:
             async with c.session() as session:
                 state = await queue(session, event, caller, Sort.POPULAR)
-                if conn.channel == staff_channel(event.id):
-                    state["notes"] = await recent_notes(session, event)
+                state["notes"] = await recent_notes(session, event)
         snapshot = {
             **state,
             "event": {"state": event.state, "moderation_mode": event.moderation_mode},

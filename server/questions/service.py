@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Iterable
 from dataclasses import replace
@@ -144,42 +143,41 @@ class QuestionService:
 
     # votes -----------------------------------------------------------------------------------------
     async def vote(
-        self, event: models.Event, caller: Principal, question_id: int, up: bool, session: AsyncSession | None = None
+        self, session: AsyncSession, event: models.Event, caller: Principal, question_id: int, up: bool
     ) -> int:
-        """`session`: the one the caller was just loaded in (saves a session and a re-read per vote)."""
+        """Runs in the request's `session`, where the caller was just loaded: their standing is current."""
         if caller.participant is None:
             raise ApiError(403, "forbidden", "join the event as a participant to vote")
-        async with contextlib.nullcontext(session) if session is not None else self.db.session() as session:
-            row = await self._question(session, event, question_id)
-            actor = actor_for(caller) if caller.participant in session else await self._fresh_actor(session, caller)
-            has_voted = await session.get(models.Vote, (question_id, actor.participant_id)) is not None
-            try:
-                outcome = (commands.vote if up else commands.unvote)(
-                    to_domain(row), actor, has_voted=has_voted, now=time.time()
-                )
-            except Refused as exc:
-                raise refused(exc) from None
-            if up:
-                session.add(models.Vote(question_id=question_id, participant_id=actor.participant_id))
-                change = 1
-            else:
-                await session.execute(
-                    delete(models.Vote).where(
-                        models.Vote.question_id == question_id, models.Vote.participant_id == actor.participant_id
-                    )
-                )
-                change = -1
-            # Atomic increment: concurrent voters in several processes never lose a count.
-            await session.execute(
-                update(models.Question)
-                .where(models.Question.id == question_id)
-                .values(votes=models.Question.votes + change)
+        row = await self._question(session, event, question_id)
+        actor = actor_for(caller)
+        has_voted = await session.get(models.Vote, (question_id, actor.participant_id)) is not None
+        try:
+            outcome = (commands.vote if up else commands.unvote)(
+                to_domain(row), actor, has_voted=has_voted, now=time.time()
             )
-            try:
-                await session.commit()
-            except IntegrityError:
-                raise ApiError(409, "already_voted", "you have already voted for this question") from None
-            votes = outcome.questions[0].votes if outcome.questions else row.votes
+        except Refused as exc:
+            raise refused(exc) from None
+        if up:
+            session.add(models.Vote(question_id=question_id, participant_id=actor.participant_id))
+            change = 1
+        else:
+            await session.execute(
+                delete(models.Vote).where(
+                    models.Vote.question_id == question_id, models.Vote.participant_id == actor.participant_id
+                )
+            )
+            change = -1
+        # Atomic increment: concurrent voters in several processes never lose a count.
+        await session.execute(
+            update(models.Question)
+            .where(models.Question.id == question_id)
+            .values(votes=models.Question.votes + change)
+        )
+        try:
+            await session.commit()
+        except IntegrityError:
+            raise ApiError(409, "already_voted", "you have already voted for this question") from None
+        votes = outcome.questions[0].votes if outcome.questions else row.votes
         self.votes.mark(event.id, question_id)
         return votes
 

@@ -258,17 +258,12 @@ async def test_each_new_viewer_snapshot_reflects_every_public_change(server: Liv
     await party.act(party.mod, qid, "approve")
     assert list(await snapshot_questions()) == [qid]
     await party.client.put(f"{party.base}/questions/{qid}/vote", headers=voter)
-    seen = await wait_for_snapshot(snapshot_questions, lambda qs: qs.get(qid, {}).get("votes") == 1)
-    assert seen[qid]["votes"] == 1
+
+    async def with_the_vote() -> dict[int, dict[str, Any]] | None:
+        # The count reaches the public channel with the coalesced votes frame, a moment after the PUT.
+        questions = await snapshot_questions()
+        return questions if questions.get(qid, {}).get("votes") == 1 else None
+
+    await wait_for(with_the_vote, 10, interval=0.1, message="a new viewer's snapshot with the vote")
     await party.act(party.mod, qid, "reject", reason="off_topic")
     assert await snapshot_questions() == {}
-
-
-async def wait_for_snapshot(take: Any, predicate: Any, timeout: float = 10.0) -> Any:
-    # Vote counts reach the public channel with the coalesced votes frame, a moment after the PUT.
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        questions = await take()
-        if predicate(questions) or loop.time() > deadline:
-            return questions

@@ -17,7 +17,8 @@ from server.realtime import hub as hub_module
 from server.realtime.hub import Connection
 from server.realtime.wire import DirectWriter, encode_text
 from tests.server.test_questions import Party
-from tests.support import LiveServer, WsClient, live_server
+from tests.server.test_realtime import _event_id
+from tests.support import LiveServer, WsClient, live_server, wait_for
 
 
 def _connections(server: LiveServer) -> list[Connection]:
@@ -43,8 +44,14 @@ async def test_viewers_get_frames_through_the_direct_path_intact(server: LiveSer
     party = await Party.create(client)
     asker = await party.viewer()
     watchers = await _viewers(server, party.slug, 3)
-    mine = [c for c in _connections(server) if c.channel.startswith("public:")]
+    event_id = await _event_id(server, party.slug)
+    mine = [c for c in _connections(server) if c.channel == f"public:{event_id}"]
     assert mine and all(c.writer is not None for c in mine), "uvicorn's sans-I/O protocol was not recognised"
+    # The writer itself puts bytes on the wire (not only the ASGI fallback): an unnumbered frame written
+    # through it alone reaches that viewer.
+    first = next(c for c in mine if c.participant_id is None and c.writer is not None)
+    assert first.writer is not None and first.writer.write(encode_text('{"type":"pong","data":"direct"}'))
+    await _wait_any(watchers, lambda f: f["type"] == "pong" and f.get("data") == "direct")
     text = '盾构穿越既有线路时沉降如何控制？🚇 <b>&amp;</b> "quoted"'
     qid = (await party.ask(asker, text)).json()["id"]
     await party.act(party.mod, qid, "approve")
@@ -76,6 +83,13 @@ async def test_a_client_with_deflate_takes_the_asgi_path(database_url: str, tmp_
             frame = await asyncio.wait_for(_next_of(ws, "question.approved"), 10)
             assert frame["data"]["text"] == "permessage-deflate 客户端也收到"
             await ws.close()
+
+
+async def _wait_any(clients: list[WsClient], predicate: Any) -> None:
+    async def anyone() -> bool:
+        return any(predicate(f) for w in clients for f in w.frames)
+
+    await wait_for(anyone, 10, message="the directly written frame")
 
 
 async def _next_of(ws: Any, frame_type: str) -> dict[str, Any]:
