@@ -22,16 +22,38 @@ Internals used:
 6. `RTCRtpReceiver._send_rtcp_pli` — to ask the publisher for a keyframe.
 7. (read in tests only) `JitterBuffer._prefetch` of the receivers — server/media/feed.py
    compensates those buffering delays to keep audio and video in sync.
+
+WHEP viewers: aiortc's RTCRtpSender costs ≈ 70 µs of Python per RTP packet per viewer (packet
+objects, `datetime` clock reads, four coroutine layers), so server/media/rtp_stream.py sends
+the RTP itself and leaves aiortc everything else (negotiation, RTCP in and out, BYE):
+8. `aiortc.codecs.get_encoder(codec).pack(av.Packet)` → (payloads, timestamp) — aiortc's
+   H.264 packetiser (STAP-A / FU-A), which its sender runs on a packet a track returns; we run
+   it once per frame for all viewers instead of once per viewer.
+9. `RTCRtpSender._retransmit(sequence_number)` — replaced on each viewer's sender so that a
+   NACK resends from the stream's own history (as RTX when negotiated).
+10. `RTCRtpSender._RTCRtpSender__ntp_timestamp`, `__rtp_timestamp`, `__packet_count`,
+   `__octet_count` — written after each frame, so the sender reports `_run_rtcp` sends every
+   second describe what the stream sent.
+11. `RTCDtlsTransport._tx_srtp` — the viewer's SRTP session (pylibsrtp), to protect packets.
+12. `RTCIceTransport._connection` (the aioice `Connection`) and aioice's
+   `Connection._nominated[1]` (aioice 0.13), a `CandidatePair` whose `protocol.transport` and
+   `remote_addr` are where aioice's own `Connection.send` writes: one `sendto` per packet
+   without the four coroutine layers in between.
 """
 
 from __future__ import annotations
 
 import queue
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
-from aiortc import RTCPeerConnection, RTCRtpReceiver
+import av
+from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
+from aiortc.codecs import get_encoder
 from aiortc.rtcdtlstransport import RTCCertificate
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 
 # ECDHE-RSA suites appended after aiortc's own ECDSA ones (kept first so nothing changes
 # for peers that already worked).
@@ -110,3 +132,60 @@ async def request_keyframe(receiver: RTCRtpReceiver) -> None:
     """Send an RTCP PLI for every SSRC the receiver currently hears."""
     for source in receiver.getSynchronizationSources():
         await receiver._send_rtcp_pli(source.source)  # internal 6
+
+
+# -- WHEP: sending RTP without aiortc's per-packet loop -------------------------------------
+
+
+class H264Packetizer:
+    """aiortc's H.264 RTP packetiser (internal 8): Annex-B access unit → RTP payloads."""
+
+    def __init__(self) -> None:
+        self._encoder = get_encoder(RTCRtpCodecParameters(mimeType="video/H264", clockRate=90_000, payloadType=0))
+        self._time_base = Fraction(1, 90_000)
+
+    def payloads(self, annexb: bytes) -> list[bytes]:
+        packet = av.Packet(annexb)
+        packet.pts, packet.time_base = 0, self._time_base
+        payloads, _ = self._encoder.pack(packet)
+        return payloads
+
+
+@dataclass(frozen=True, slots=True)
+class RtpWire:
+    """Where one viewer's RTP goes once DTLS is up: its SRTP session and its UDP socket."""
+
+    protect: Callable[[bytes], bytes]
+    sendto: Callable[[bytes, tuple[str, int]], None]  # the asyncio datagram transport's
+    address: tuple[str, int]
+    queued: Callable[[], int]  # bytes waiting in user space: the kernel buffer was full
+
+
+def rtp_wire(sender: RTCRtpSender) -> RtpWire | None:
+    """The sender's SRTP session and selected ICE pair, or None while not connected."""
+    dtls = sender.transport
+    if dtls.state != "connected":
+        return None
+    pair = dtls.transport._connection._nominated.get(1)  # internal 12
+    if pair is None or pair.protocol.transport is None:
+        return None
+    transport = pair.protocol.transport
+    return RtpWire(
+        dtls._tx_srtp.protect,  # internal 11
+        transport.sendto,
+        pair.remote_addr,
+        transport.get_write_buffer_size,  # type: ignore[attr-defined]  # asyncio's datagram transports have it
+    )
+
+
+def take_over_retransmission(sender: RTCRtpSender, retransmit: Callable[[int], Coroutine[Any, Any, None]]) -> None:
+    """NACKs for this sender's SSRC call `retransmit(sequence_number)` instead of aiortc's history."""
+    sender._retransmit = retransmit  # type: ignore[method-assign,assignment]  # internal 9
+
+
+def report_sent(sender: RTCRtpSender, ntp: int, rtp_timestamp: int, packets: int, octets: int) -> None:
+    """What the next RTCP sender report says: NTP ↔ RTP timestamp of the last frame, totals so far."""
+    sender._RTCRtpSender__ntp_timestamp = ntp  # type: ignore[attr-defined]  # internal 10
+    sender._RTCRtpSender__rtp_timestamp = rtp_timestamp  # type: ignore[attr-defined]
+    sender._RTCRtpSender__packet_count = packets  # type: ignore[attr-defined]
+    sender._RTCRtpSender__octet_count = octets  # type: ignore[attr-defined]

@@ -1,9 +1,9 @@
 """One source (camera or screen) of one event: the recording, its writer thread, its viewers.
 
 Packets arrive on the event loop from the publisher's receivers, are stamped on the feed's
-recording clock, and go — still encoded — to the writer thread and to every WHEP viewer.
-Only VP8 video (→ H.264) and Opus audio (→ AAC, for HLS) are ever encoded, once, in the
-writer thread.
+recording clock, and go — still encoded — to the writer thread and to every WHEP viewer
+(packetised into RTP payloads once, whatever the number of viewers). Only VP8 video
+(→ H.264) and Opus audio (→ AAC, for HLS) are ever encoded, once, in the writer thread.
 """
 
 from __future__ import annotations
@@ -13,12 +13,15 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from .aiortc_hooks import H264Packetizer
 from .bitstream import h264_is_keyframe, h264_tidy_access_unit, vp8_is_keyframe
 from .errors import conflict
 from .hls import HlsWriter, Segment
+from .ntp import NtpClock, ntp_from_seconds
+from .rtp_stream import OutgoingFrame
 from .timeline import Timeline
-from .tracks import PacketTrack
 from .transcode import OpusToAac, Vp8ToH264
+from .viewer import Viewer
 from .worker import SerialWorker
 
 VIDEO_CLOCK = 90_000
@@ -29,16 +32,6 @@ AUDIO_CLOCK = 48_000
 # one frame interval later (30 fps assumed, the WebRTC default for cameras).
 AUDIO_BUFFERED_SECONDS = 4 * 0.020
 VIDEO_BUFFERED_SECONDS = 1 / 30
-
-
-class Viewer:
-    def __init__(self) -> None:
-        self.video = PacketTrack("video", VIDEO_CLOCK)
-        self.audio = PacketTrack("audio", AUDIO_CLOCK)
-
-    def stop(self) -> None:
-        self.video.stop()
-        self.audio.stop()
 
 
 class Feed:
@@ -65,6 +58,12 @@ class Feed:
         self._writer.set_audio_config(self._aac.extradata)
         self._vp8: Vp8ToH264 | None = None
         self._loop = asyncio.get_running_loop()
+        self.clock = NtpClock()
+        self._h264 = H264Packetizer()
+        # Sender reports map RTP timestamps onto NTP through the recording clock (timeline
+        # seconds + this offset), not the send time: audio and video leave aiortc's jitter
+        # buffers at different delays, and the timeline is where that is compensated.
+        self._ntp_offset: float | None = None
 
     def expect_audio(self, present: bool) -> None:
         """Whether the publisher sends audio; segments started from now on declare an audio stream only then."""
@@ -105,8 +104,8 @@ class Feed:
             # buffer), so moments of the event map onto the recording (EXT-X-PROGRAM-DATE-TIME).
             wall = time.time() - VIDEO_BUFFERED_SECONDS if keyframe else None
             self._worker.submit(self._writer.write_video, data, seconds, keyframe, wall)
-            for viewer in self.viewers:
-                viewer.video.push(data, seconds, keyframe)
+            if self.viewers:
+                self._forward("video", self._h264.payloads(data), seconds, VIDEO_CLOCK, keyframe)
         elif codec == "VP8":
             seconds = self._timeline.at("video", rtp_timestamp, VIDEO_CLOCK, VIDEO_BUFFERED_SECONDS)
             self.video_codec = codec
@@ -115,8 +114,8 @@ class Feed:
         elif codec == "opus":
             seconds = self._timeline.at("audio", rtp_timestamp, AUDIO_CLOCK, AUDIO_BUFFERED_SECONDS)
             self._worker.submit(self._transcode_opus, data, seconds)
-            for viewer in self.viewers:
-                viewer.audio.push(data, seconds, True)
+            if self.viewers:
+                self._forward("audio", [data], seconds, AUDIO_CLOCK, True)
 
     def _transcode_vp8(self, data: bytes, seconds: float) -> None:  # writer thread
         if self._vp8 is None:
@@ -128,9 +127,18 @@ class Feed:
             self._loop.call_soon_threadsafe(self._forward_video, out)
 
     def _forward_video(self, out: list[tuple[bytes, float, bool]]) -> None:
+        for packet, when, keyframe in out:
+            if self.viewers:
+                self._forward("video", self._h264.payloads(packet), when, VIDEO_CLOCK, keyframe)
+
+    def _forward(self, kind: str, payloads: list[bytes], seconds: float, clock_rate: int, keyframe: bool) -> None:
+        """One frame to every viewer, now: the payloads are shared, each stream adds its headers."""
+        if self._ntp_offset is None:
+            self._ntp_offset = self.clock.seconds() - seconds
+        ntp = ntp_from_seconds(self._ntp_offset + seconds)
+        frame = OutgoingFrame(payloads, round(seconds * clock_rate), keyframe, ntp, sum(map(len, payloads)))
         for viewer in self.viewers:
-            for packet, when, keyframe in out:
-                viewer.video.push(packet, when, keyframe)
+            viewer.send(kind, frame)
 
     def _transcode_opus(self, data: bytes, seconds: float) -> None:  # writer thread
         for packet, when in self._aac.encode(data, seconds):

@@ -22,11 +22,12 @@ from aiortc.sdp import candidate_from_sdp
 
 from . import aiortc_hooks
 from .errors import MediaError, bad_sdp
-from .feed import Feed, Viewer
+from .feed import Feed
 from .hls import Segment
 from .registry import CloseReason, Peer, PeerKind, PeerRegistry
 from .sdp import check_offer, ice_ufrag, media_kinds, parse_sdpfrag
 from .state import StreamState, transition
+from .viewer import Viewer
 
 logger = logging.getLogger(__name__)
 
@@ -247,7 +248,7 @@ class MediaService:
             raise MediaError(409, "not_live", "nothing has been published for this event yet")
         pc = aiortc_hooks.new_peer_connection()
         peer = self.registry.add(slug, "whep", pc)
-        viewer = Viewer()
+        viewer = Viewer(feed.clock)
 
         async def closed(_reason: CloseReason) -> None:
             feed.viewers.discard(viewer)
@@ -267,9 +268,8 @@ class MediaService:
     async def _negotiate_viewer(self, peer: Peer, viewer: Viewer, offer_sdp: str) -> str:
         pc = peer.pc
         for kind in media_kinds(offer_sdp):
-            track = viewer.video if kind == "video" else viewer.audio
             # Forwarded packets are H.264 (the publisher's, or the one fallback encode) and Opus.
-            pc.addTransceiver(track, direction="sendonly").setCodecPreferences(_forwarded_codecs(kind))
+            pc.addTransceiver(viewer.tracks[kind], direction="sendonly").setCodecPreferences(_forwarded_codecs(kind))
         await _set_remote_offer(pc, offer_sdp)
         peer.remote_ufrag = ice_ufrag(offer_sdp)
         aiortc_hooks.answer_passive(pc, offer_sdp)
@@ -277,6 +277,7 @@ class MediaService:
         if answer is None or ("m=video" in answer.sdp and "H264" not in answer.sdp):
             raise MediaError(400, "no_common_codec", "WHEP viewers must accept H.264")
         await pc.setLocalDescription(answer)
+        viewer.start([t.sender for t in pc.getTransceivers()], pc.localDescription.sdp)
         return pc.localDescription.sdp
 
     # -- event end -------------------------------------------------------------------------

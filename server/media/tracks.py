@@ -1,66 +1,27 @@
-"""Outgoing WHEP track that forwards already-encoded packets (no per-viewer encode).
+"""The track each WHEP sender is given: it only says when the viewer's stream ends.
 
-aiortc's RTCRtpSender packetises an `av.Packet` returned by `recv()` as it is
-(`Encoder.pack`), so every viewer costs only RTP packetisation and SRTP.
+Frames do not go through `recv()`: the feed hands each frame, packetised once, to every
+viewer's RtpStream (server/media/rtp_stream.py), which sends it at once. aiortc's sender
+loop waits in `recv()` until the track stops, then ends as it always does.
 """
 
 from __future__ import annotations
 
 import asyncio
-from fractions import Fraction
 
-import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-# About 4 s of video or 2 s of audio: a viewer this far behind is dropped back to the next
-# keyframe instead of growing memory (a slow viewer never stalls the publisher or others).
-VIEWER_QUEUE_PACKETS = 120
 
-
-class PacketTrack(MediaStreamTrack):
-    """Forwards the feed's packets; video starts (and restarts after overflow) at a keyframe."""
-
-    def __init__(self, kind: str, clock_rate: int) -> None:
+class ForwardedTrack(MediaStreamTrack):
+    def __init__(self, kind: str) -> None:
         super().__init__()
         self.kind = kind
-        self._time_base = Fraction(1, clock_rate)
-        self._clock_rate = clock_rate
-        self._queue: asyncio.Queue[av.Packet | None] = asyncio.Queue(VIEWER_QUEUE_PACKETS)
-        self._waiting_for_keyframe = kind == "video"
-        self.dropped = 0
+        self._ended = asyncio.Event()
 
-    def push(self, data: bytes, seconds: float, keyframe: bool) -> None:
-        if self.readyState != "live":
-            return
-        if self._waiting_for_keyframe:
-            if not keyframe:
-                return
-            self._waiting_for_keyframe = False
-        if self._queue.full():
-            self._drain()
-            self.dropped += 1
-            self._waiting_for_keyframe = self.kind == "video"
-            if self._waiting_for_keyframe and not keyframe:
-                return
-        packet = av.Packet(data)
-        packet.pts = packet.dts = round(seconds * self._clock_rate)
-        packet.time_base = self._time_base
-        self._queue.put_nowait(packet)
-
-    async def recv(self) -> av.Packet:  # type: ignore[override]
-        if self.readyState != "live":
-            raise MediaStreamError
-        packet = await self._queue.get()
-        if packet is None:
-            raise MediaStreamError
-        return packet
+    async def recv(self) -> None:  # type: ignore[override]
+        await self._ended.wait()
+        raise MediaStreamError
 
     def stop(self) -> None:
-        if self.readyState == "live":
-            self._drain()
-            self._queue.put_nowait(None)  # wake the sender's recv() so it ends now
+        self._ended.set()
         super().stop()
-
-    def _drain(self) -> None:
-        while not self._queue.empty():
-            self._queue.get_nowait()

@@ -108,12 +108,15 @@ class Vp8ToH264:
             enc.bit_rate = H264_FALLBACK_BITRATE
             # No B-frames and no lookahead: WebRTC viewers and low latency need output
             # in decode order immediately; GOP boundaries come from forced keyframes.
+            # superfast on one thread: this fallback (VP8-only publishers) must stay within 0.30 CPU-s
+            # per stream-second at 720p30; x264's frame threads cost more in sync on 2 cores than they
+            # save, and veryfast measured 0.31-0.33 against superfast's 0.28 (bench/README.md).
             enc.options = {
-                "preset": "veryfast",
+                "preset": "superfast",
                 "tune": "zerolatency",
                 "profile": "baseline",
                 "forced-idr": "1",
-                "x264-params": f"keyint={X264_MAX_KEYINT_FRAMES}:scenecut=0:repeat-headers=1",
+                "x264-params": f"keyint={X264_MAX_KEYINT_FRAMES}:scenecut=0:repeat-headers=1:threads=1",
             }
             enc.open()
             self._encoder = enc

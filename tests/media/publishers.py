@@ -222,3 +222,108 @@ class BeepAudio(MediaStreamTrack):
         frame.time_base = fractions.Fraction(1, RATE)
         self.samples += FRAME_SAMPLES
         return frame
+
+
+class RtpViewer:
+    """A WHEP client that looks at what arrives on the wire: frames with their RTP timestamps
+    (aiortc's decoder bypassed, decoded here one by one), sender reports, retransmissions.
+
+    `drop_every`: drop every n-th video RTP packet the first time it arrives (simulated loss,
+    to be repaired by NACK → RTX).
+
+    Test-only use of aiortc 1.16 internals, on this viewer's own receivers: `_handle_rtp_packet`
+    and `_handle_rtcp_packet` are wrapped, and the timestamp mapper's `_origin` read.
+    """
+
+    def __init__(self, base_url: str, slug: str, token: str, drop_every: int = 0) -> None:
+        self.base_url, self.slug, self.token = base_url, slug, token
+        self.pc = RTCPeerConnection()
+        self.drop_every = drop_every
+        self.dropped: set[int] = set()
+        self.retransmitted = 0
+        # kind → list of (RTP timestamp as sent, decoded frame)
+        self.frames: dict[str, list[tuple[int, object]]] = {"audio": [], "video": []}
+        self.decode_errors: list[tuple[str, int, str]] = []  # (kind, RTP timestamp, what the decoder said)
+        # kind → (NTP seconds, RTP timestamp) of the latest sender report
+        self.reports: dict[str, tuple[float, int]] = {}
+        self._decoders: dict[str, av.CodecContext] = {}
+
+    async def start(self) -> httpx.Response:
+        from server.media.aiortc_hooks import tap_encoded_frames
+
+        for kind in ("video", "audio"):
+            receiver = self.pc.addTransceiver(kind, direction="recvonly").receiver
+            tap_encoded_frames(
+                receiver, lambda name, data, ts, r=receiver, k=kind: self._on_frame(r, k, name, data, ts)
+            )
+            self._watch_wire(receiver, kind)
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        async with httpx.AsyncClient(base_url=self.base_url, timeout=20) as http:
+            response = await http.post(
+                f"/whep/{self.slug}",
+                content=self.pc.localDescription.sdp,
+                headers={**SDP, "Authorization": f"Bearer {self.token}"},
+            )
+        if response.status_code == 201:
+            await self.pc.setRemoteDescription(RTCSessionDescription(sdp=response.text, type="answer"))
+        return response
+
+    def _watch_wire(self, receiver: object, kind: str) -> None:
+        # Test-only wrappers of this viewer's own receivers (aiortc 1.16 internals).
+        from aiortc.rtp import RtcpSrPacket
+
+        handle_rtp, handle_rtcp = receiver._handle_rtp_packet, receiver._handle_rtcp_packet  # type: ignore[attr-defined]
+        media_ssrc: dict[str, int] = {}
+
+        async def on_rtp(packet, arrival_time_ms):  # type: ignore[no-untyped-def]
+            ssrc = media_ssrc.setdefault(kind, packet.ssrc)
+            if packet.ssrc != ssrc:
+                self.retransmitted += 1
+            elif (
+                kind == "video"
+                and self.drop_every
+                and packet.sequence_number % self.drop_every == 0
+                and packet.sequence_number not in self.dropped
+            ):
+                self.dropped.add(packet.sequence_number)
+                return
+            await handle_rtp(packet, arrival_time_ms)
+
+        async def on_rtcp(packet):  # type: ignore[no-untyped-def]
+            if isinstance(packet, RtcpSrPacket):
+                info = packet.sender_info
+                self.reports[kind] = (info.ntp_timestamp / 2**32, info.rtp_timestamp)
+            await handle_rtcp(packet)
+
+        receiver._handle_rtp_packet, receiver._handle_rtcp_packet = on_rtp, on_rtcp  # type: ignore[attr-defined]
+
+    def _on_frame(self, receiver: object, kind: str, codec: str, data: bytes, mapped: int) -> None:
+        # aiortc hands the tap timestamps relative to the first frame; undo that.
+        origin = receiver._RTCRtpReceiver__timestamp_mapper._origin  # type: ignore[attr-defined]
+        timestamp = (mapped + origin) % 2**32
+        decoder = self._decoders.get(kind)
+        if decoder is None:
+            decoder = self._decoders[kind] = av.CodecContext.create("h264" if codec == "H264" else "libopus", "r")
+            if kind == "audio":
+                decoder.format, decoder.layout, decoder.sample_rate = "s16", "stereo", RATE  # type: ignore[attr-defined]
+        packet = av.Packet(data)
+        packet.pts = timestamp
+        try:
+            decoded = decoder.decode(packet)
+        except av.error.FFmpegError as exc:
+            self.decode_errors.append((kind, timestamp, str(exc)))
+            return
+        for frame in decoded:  # the decoder may hold frames back: its pts says which input it is
+            self.frames[kind].append((frame.pts, frame))
+
+    def ntp_seconds(self, kind: str, timestamp: int) -> float | None:
+        """When the sender says the media instant at `timestamp` was, by its latest report."""
+        report = self.reports.get(kind)
+        if report is None:
+            return None
+        ntp, rtp_timestamp = report
+        delta = (timestamp - rtp_timestamp + 2**31) % 2**32 - 2**31
+        return ntp + delta / (VIDEO_CLOCK_RATE if kind == "video" else RATE)
+
+    async def close(self) -> None:
+        await self.pc.close()

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import queue
 
 import pytest
-from aiortc import RTCPeerConnection, RTCRtpReceiver
+from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
 from aiortc.rtcdtlstransport import SRTP_PROFILES, RTCCertificate, RTCDtlsTransport
 from aiortc.rtcrtpreceiver import decoder_worker
 from OpenSSL import SSL
 
 from server.media import aiortc_hooks
+from server.media.tracks import ForwardedTrack
+
+from .conftest import wait_for
 
 pytestmark = pytest.mark.media
 
@@ -79,3 +83,103 @@ async def test_jitter_buffer_delays_match_feed_compensation() -> None:
         assert video._RTCRtpReceiver__jitter_buffer._prefetch == 0
     finally:
         await pc.close()
+
+
+# -- WHEP sending (internals 8–12) ----------------------------------------------------------
+
+
+def test_h264_packetizer_is_aiortcs() -> None:
+    # internal 8: Encoder.pack(av.Packet) → (payloads, timestamp), STAP-A for small NAL units
+    # (parameter sets), FU-A for those over PACKET_MAX.
+    from aiortc.codecs.h264 import PACKET_MAX, H264Encoder
+
+    assert list(inspect.signature(H264Encoder.pack).parameters) == ["self", "packet"]
+    sps, pps, idr = b"\x67\x42\x00\x1f", b"\x68\xce\x3c\x80", b"\x65" + bytes(range(256)) * 12
+    payloads = aiortc_hooks.H264Packetizer().payloads(b"".join(b"\x00\x00\x00\x01" + n for n in (sps, pps, idr)))
+    assert payloads[0] == b"\x78" + b"\x00\x04" + sps + b"\x00\x04" + pps  # STAP-A
+    assert {p[0] & 0x1F for p in payloads[1:]} == {28} and all(len(p) <= PACKET_MAX for p in payloads)
+    assert b"".join(p[2:] for p in payloads[1:]) == idr[1:]  # FU-A fragments, in order
+
+
+async def test_sender_retransmit_hook_receives_nacks() -> None:
+    # internal 9: aiortc's RTCP handler awaits self._retransmit(seq) for every NACKed packet.
+    from aiortc.rtp import RTCP_RTPFB_NACK, RtcpRtpfbPacket
+
+    assert list(inspect.signature(RTCRtpSender._retransmit).parameters) == ["self", "sequence_number"]
+    pc = RTCPeerConnection()
+    try:
+        sender = pc.addTransceiver("video", direction="sendonly").sender
+        asked: list[int] = []
+
+        async def retransmit(sequence_number: int) -> None:
+            asked.append(sequence_number)
+
+        aiortc_hooks.take_over_retransmission(sender, retransmit)
+        nack = RtcpRtpfbPacket(fmt=RTCP_RTPFB_NACK, ssrc=1, media_ssrc=sender._ssrc)
+        nack.lost = [7, 9]
+        await sender._handle_rtcp_packet(nack)
+        assert asked == [7, 9]
+    finally:
+        await pc.close()
+
+
+async def test_sender_reports_say_what_the_stream_reported() -> None:
+    # internal 10: _run_rtcp builds each SR from the four private counters report_sent writes.
+    from aiortc.rtp import RtcpSrPacket
+
+    pc = RTCPeerConnection()
+    try:
+        sender = pc.addTransceiver("video", direction="sendonly").sender
+        aiortc_hooks.report_sent(sender, ntp=0x1234_5678_9ABC_DEF0, rtp_timestamp=424242, packets=77, octets=99_000)
+        sent: list[object] = []
+
+        async def capture(packets: list[object]) -> None:  # test-only: no transport needed
+            sent.extend(packets)
+
+        sender._send_rtcp = capture
+        task = asyncio.ensure_future(sender._run_rtcp())
+        await wait_for(lambda: any(isinstance(p, RtcpSrPacket) for p in sent), within=3, what="a sender report")
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        report = next(p for p in sent if isinstance(p, RtcpSrPacket))
+        info = report.sender_info
+        assert (info.ntp_timestamp, info.rtp_timestamp, info.packet_count, info.octet_count) == (
+            0x1234_5678_9ABC_DEF0,
+            424242,
+            77,
+            99_000,
+        )
+    finally:
+        await pc.close()
+
+
+async def test_rtp_wire_is_where_aiortc_sends() -> None:
+    # internals 11 and 12: what RTCDtlsTransport._send_rtp → aioice Connection.send does,
+    # step by step; then the wire of a really connected pair.
+    from aioice.ice import Connection, StunProtocol
+
+    assert "self._tx_srtp.protect(data)" in inspect.getsource(RTCDtlsTransport._send_rtp)
+    assert "await self.transport._send(data)" in inspect.getsource(RTCDtlsTransport._send_rtp)
+    assert "self._nominated.get(component)" in inspect.getsource(Connection.sendto)
+    assert "active_pair.protocol.send_data(data, active_pair.remote_addr)" in inspect.getsource(Connection.sendto)
+    assert "self.transport.sendto(data, addr)" in inspect.getsource(StunProtocol.send_data)
+
+    sending, receiving = RTCPeerConnection(), RTCPeerConnection()
+    try:
+        sender = sending.addTransceiver(ForwardedTrack("video"), direction="sendonly").sender
+        receiving.addTransceiver("video", direction="recvonly")
+        assert aiortc_hooks.rtp_wire(sender) is None  # not connected yet
+        await sending.setLocalDescription(await sending.createOffer())
+        await receiving.setRemoteDescription(sending.localDescription)
+        await receiving.setLocalDescription(await receiving.createAnswer())
+        await sending.setRemoteDescription(receiving.localDescription)
+        await wait_for(lambda: aiortc_hooks.rtp_wire(sender) is not None, what="a connected wire")
+        wire = aiortc_hooks.rtp_wire(sender)
+        assert wire is not None
+        assert sender.transport.transport._connection._nominated[1].remote_addr == wire.address
+        assert wire.sendto.__self__ is sender.transport.transport._connection._nominated[1].protocol.transport
+        assert wire.queued() == 0
+        assert len(wire.protect(bytes([0x80, 96, 0, 1]) + bytes(8) + bytes(100))) > 112  # SRTP adds its tag
+    finally:
+        await sending.close()
+        await receiving.close()

@@ -5,12 +5,14 @@ from __future__ import annotations
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from server.media.hls import LIVE_PLAYLIST
 
 from .conftest import MediaServer, ffmpeg_errors, ffprobe_streams, publish_token, requires_ffmpeg, wait_for
+from .publishers import FPS
 
 pytestmark = [
     pytest.mark.slow,
@@ -47,6 +49,14 @@ async ([whip, token]) => {
 """
 
 
+async def launch(pw: Any, *extra: str) -> Any:
+    """Debian's Chromium, headless, with the flags every test here needs plus `extra`."""
+    return await pw.chromium.launch(
+        executable_path=shutil.which(CHROMIUM) or CHROMIUM,
+        args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", *extra],
+    )
+
+
 def make_capture_files(directory: Path) -> tuple[Path, Path]:
     """Known content for Chromium's fake devices: a test pattern and a 1 kHz tone."""
     video, audio = directory / "capture.y4m", directory / "capture.wav"
@@ -63,17 +73,12 @@ async def test_chromium_fake_devices_publish(media_server: MediaServer, tmp_path
 
     video, audio = make_capture_files(tmp_path)
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(
-            executable_path=shutil.which(CHROMIUM) or CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--use-fake-ui-for-media-stream",
-                "--use-fake-device-for-media-stream",
-                f"--use-file-for-fake-video-capture={video}",
-                f"--use-file-for-fake-audio-capture={audio}",
-            ],
+        browser = await launch(
+            pw,
+            "--use-fake-ui-for-media-stream",
+            "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-video-capture={video}",
+            f"--use-file-for-fake-audio-capture={audio}",
         )
         try:
             page = await browser.new_page()
@@ -102,3 +107,85 @@ async def test_chromium_fake_devices_publish(media_server: MediaServer, tmp_path
     assert sorted(s["codec_name"] for s in streams) == ["aac", "h264"]
     assert ffmpeg_errors(media_server.media_dir / "ev4" / "index.m3u8") == ""
     assert ffmpeg_errors(media_server.media_dir / "ev4" / "recording.mp4") == ""
+
+
+WATCH_JS = """
+async ([whep, token]) => {
+  const pc = new RTCPeerConnection();
+  pc.addTransceiver('video', {direction: 'recvonly'});
+  pc.addTransceiver('audio', {direction: 'recvonly'});
+  const stream = new MediaStream();
+  pc.addEventListener('track', (event) => {
+    stream.addTrack(event.track);
+    const video = document.querySelector('video') || document.body.appendChild(document.createElement('video'));
+    video.muted = true;
+    video.srcObject = stream;
+    video.play();
+  });
+  await pc.setLocalDescription(await pc.createOffer());
+  await new Promise(resolve => {
+    if (pc.iceGatheringState === 'complete') return resolve();
+    pc.addEventListener('icegatheringstatechange', () => {
+      if (pc.iceGatheringState === 'complete') resolve();
+    });
+  });
+  const response = await fetch(whep, {method: 'POST', body: pc.localDescription.sdp,
+    headers: {'Content-Type': 'application/sdp', 'Authorization': 'Bearer ' + token}});
+  const answer = await response.text();
+  if (response.status !== 201) return {status: response.status, body: answer};
+  await pc.setRemoteDescription({type: 'answer', sdp: answer});
+  window.watcher = pc;
+  return {status: 201};
+}
+"""
+
+STATS_JS = """
+async () => {
+  const out = {};
+  (await window.watcher.getStats()).forEach(s => {
+    if (s.type === 'inbound-rtp' || s.type === 'remote-outbound-rtp') out[s.type + ':' + s.kind] = s;
+  });
+  return out;
+}
+"""
+
+
+async def test_chromium_watches_over_whep(media_server: MediaServer) -> None:
+    # The WHEP monitor in the studio: Chromium decodes the forwarded stream, gets sender reports
+    # for both tracks (its A/V sync needs them), and needs no retransmission on loopback.
+    from playwright.async_api import async_playwright
+
+    from .conftest import watch_token
+    from .publishers import AiortcPublisher
+
+    pub = AiortcPublisher(media_server.url, "ev3", publish_token("ev3"))
+    try:
+        assert (await pub.start()).status_code == 201
+        await wait_for(lambda: len(media_server.segments) >= 1, what="publisher media")
+        async with async_playwright() as pw:
+            browser = await launch(pw, "--autoplay-policy=no-user-gesture-required")
+            try:
+                page = await browser.new_page()
+                await page.goto(f"{media_server.url}/test-page")
+                result = await page.evaluate(WATCH_JS, [f"{media_server.url}/whep/ev3", watch_token("ev3")])
+                assert result["status"] == 201, result
+                stats: dict = {}
+
+                async def enough() -> bool:
+                    stats.update(await page.evaluate(STATS_JS))
+                    video = stats.get("inbound-rtp:video", {})
+                    return video.get("framesDecoded", 0) >= 3 * FPS and "remote-outbound-rtp:audio" in stats
+
+                await wait_for(enough, what="three seconds of video decoded by Chromium")
+            finally:
+                await browser.close()
+    finally:
+        await pub.close()
+    video, audio = stats["inbound-rtp:video"], stats["inbound-rtp:audio"]
+    print({k: video.get(k) for k in ("framesReceived", "framesDecoded", "framesDropped", "keyFramesDecoded",
+                                      "packetsLost", "nackCount", "pliCount", "freezeCount")})  # fmt: skip
+    assert video["keyFramesDecoded"] >= 1
+    assert video["framesDecoded"] >= video["framesReceived"] - 2  # nothing undecodable
+    assert video["packetsLost"] == 0
+    assert audio["totalSamplesReceived"] > 0 and audio["packetsLost"] == 0
+    assert stats["remote-outbound-rtp:audio"]["packetsSent"] > 0  # from our sender reports

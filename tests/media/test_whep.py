@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import statistics
 import time
 
 import pytest
 
 from .conftest import MediaServer, publish_token, wait_for, watch_token
-from .publishers import FPS, AiortcPublisher, AiortcViewer, BeepAudio, Clock, FlashVideo
+from .publishers import FPS, AiortcPublisher, AiortcViewer, BeepAudio, Clock, FlashVideo, RtpViewer
 
 pytestmark = [pytest.mark.slow, pytest.mark.media]
 
@@ -17,6 +18,11 @@ VIEWERS = 2
 # viewer, here through one aiortc encode and one decode on a shared 2-core machine).
 MAX_WHEP_LATENCY_SECONDS = 0.5
 FLASHES = 4
+MARKS = 4
+# As for the recording (tests/media/test_av_sync.py): well inside the ±45 ms viewers notice.
+MAX_AV_OFFSET_SECONDS = 0.030
+# Simulated loss at the viewer: one video packet in this many (the test pattern is ≈ 2 packets a frame).
+LOSS_EVERY = 7
 
 
 class FlashTimes(FlashVideo):
@@ -68,7 +74,7 @@ async def test_whep_viewers_receive_forwarded_packets(media_server: MediaServer)
         )
         # Forwarding, not transcoding: the writer never created an encoder for video.
         assert feed._vp8 is None
-        assert all(v.video.dropped == 0 for v in feed.viewers)
+        assert all(v.dropped == 0 for v in feed.viewers)
 
         async with media_server.client() as http:
             gone = await http.delete(viewers[0].location, headers={"Authorization": f"Bearer {watch_token('ev1')}"})
@@ -116,3 +122,88 @@ async def test_whep_glass_to_glass_latency_is_under_half_a_second(media_server: 
     print(f"WHEP capture → decoded at viewer (s): {[round(d, 3) for d in delays]}")
     assert len(delays) >= FLASHES - 1
     assert statistics.median(delays) < MAX_WHEP_LATENCY_SECONDS, delays
+
+
+def flash_onsets(frames: list[tuple[int, object]]) -> list[int]:
+    """RTP timestamps of the video frames where a flash starts."""
+    onsets, bright = [], False
+    for timestamp, frame in frames:
+        luma = bytes(frame.planes[0])[::97]  # type: ignore[attr-defined]
+        now_bright = sum(luma) / len(luma) > 128
+        if now_bright and not bright:
+            onsets.append(timestamp)
+        bright = now_bright
+    return onsets
+
+
+def beep_onsets(frames: list[tuple[int, object]]) -> list[int]:
+    """RTP timestamps (48 kHz) of the audio samples where a beep starts."""
+    onsets, loud = [], False
+    for timestamp, frame in frames:
+        samples = memoryview(bytes(frame.planes[0])).cast("h")[::2]  # type: ignore[attr-defined]  # left, s16
+        peaks = [i for i, v in enumerate(samples) if abs(v) > 6000]
+        if peaks and not loud:
+            onsets.append(timestamp + peaks[0])
+        loud = bool(peaks) or (loud and any(abs(v) > 600 for v in samples))
+    return onsets
+
+
+def timestamp_steps(frames: list[tuple[int, object]]) -> set[int]:
+    return {(b[0] - a[0]) % 2**32 for a, b in itertools.pairwise(frames)}
+
+
+async def test_whep_sender_reports_keep_audio_and_video_in_sync(media_server: MediaServer) -> None:
+    # What a browser needs from the forwarded stream: every frame after the first keyframe,
+    # decodable, and sender reports that put a flash and a beep captured together at the
+    # same instant (Chromium aligns audio and video with them). aiortc's own reports pair the
+    # RTP timestamp with the send time, which put audio 47 ms behind video here: the audio
+    # jitter buffer holds frames 80 ms, the video one 33 ms.
+    clock = Clock()
+    pub = AiortcPublisher(media_server.url, "ev3", publish_token("ev3"))
+    pub.video_track, pub.audio_track = FlashVideo(clock), BeepAudio(clock)
+    viewer = RtpViewer(media_server.url, "ev3", watch_token("ev3"))
+    try:
+        assert (await pub.start()).status_code == 201
+        # Both tracks anchored on the recording clock first (a viewer's setup must not delay that).
+        await wait_for(lambda: len(media_server.segments) >= 1, what="a segment of publisher media")
+        assert (await viewer.start()).status_code == 201
+        await wait_for(
+            lambda: len(flash_onsets(viewer.frames["video"])) >= MARKS and len(viewer.reports) == 2,
+            what="flashes and sender reports at the viewer",
+        )
+    finally:
+        await viewer.close()
+        await pub.close()
+    assert viewer.decode_errors == []
+    video, audio = viewer.frames["video"], viewer.frames["audio"]
+    assert timestamp_steps(video) <= {2999, 3000, 3001}, sorted(timestamp_steps(video))  # 30 fps, none missing
+    assert timestamp_steps(audio) <= {959, 960, 961}, sorted(timestamp_steps(audio))  # 20 ms Opus, none missing
+    flashes = [viewer.ntp_seconds("video", t) for t in flash_onsets(video)]
+    beeps = [viewer.ntp_seconds("audio", t) for t in beep_onsets(audio)]
+    offsets = [b - f for f in flashes for b in beeps if f is not None and b is not None and abs(b - f) < 0.5]
+    print(f"WHEP A/V offsets by sender reports (audio − video, s): {[round(o, 3) for o in offsets]}")
+    assert len(offsets) >= MARKS - 1, (flashes, beeps)
+    assert max(abs(o) for o in offsets) <= MAX_AV_OFFSET_SECONDS, offsets
+
+
+async def test_whep_lost_packets_are_retransmitted(media_server: MediaServer) -> None:
+    pub = AiortcPublisher(media_server.url, "ev4", publish_token("ev4"))
+    viewer = RtpViewer(media_server.url, "ev4", watch_token("ev4"), drop_every=LOSS_EVERY)
+    try:
+        assert (await pub.start()).status_code == 201
+        feed = media_server.service.feed("ev4")
+        assert feed is not None
+        await wait_for(lambda: feed.video_codec == "H264", what="publisher media")
+        assert (await viewer.start()).status_code == 201
+        await wait_for(lambda: len(viewer.frames["video"]) >= 60, what="two seconds of video at the viewer")
+    finally:
+        await viewer.close()
+        await pub.close()
+    print(f"dropped {sorted(viewer.dropped)}, retransmitted {viewer.retransmitted}")
+    assert len(viewer.dropped) >= 3
+    assert viewer.retransmitted >= len(viewer.dropped) - 1  # the last loss may be too recent
+    # On a loaded machine a retransmission can reach the viewer after its jitter buffer gave the frame up:
+    # that costs the frames up to the next keyframe (one a second), never the stream. Missing or corrupt
+    # retransmissions would cost nearly every frame (one packet in seven is dropped throughout).
+    assert len(viewer.decode_errors) <= FPS, viewer.decode_errors[:3]
+    assert timestamp_steps(viewer.frames["video"]) <= {2999, 3000, 3001}
