@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from archive import captions
 from archive.jobs import KINDS, JobKind, JobState
 from archive.pipeline import ANSWERED, ARCHIVE_PLAYLIST, RECORDING
+from moderation.model import asker_hidden
 from server.db.models import ArchiveJob, Chapter, Event, Participant, Question, TranscriptSegment
 
 # Files a person may download, by the name they have under /archive/{slug}/.
@@ -59,7 +60,7 @@ async def answered_questions(session: AsyncSession, event: Event) -> list[Questi
     ).all()
     out = []
     for q, asker in rows:
-        hidden = q.anonymous or asker is None or asker.anonymous
+        hidden = asker_hidden(q.anonymous, asker.anonymous if asker else None)
         out.append(
             QuestionRow(
                 id=q.id,

@@ -121,3 +121,9 @@ _PUBLIC = frozenset({QuestionStatus.APPROVED, QuestionStatus.ANSWERING, Question
 def is_public(status: QuestionStatus) -> bool:
     """True only for statuses viewers may see: approved, answering, answered."""
     return status in _PUBLIC
+
+
+def asker_hidden(question_anonymous: bool, asker_anonymous: bool | None) -> bool:
+    """Whether viewers, the archive and reports must not name the asker: the question was asked
+    anonymously, the participant joined anonymously, or the asker is unknown (None)."""
+    return question_anonymous or asker_anonymous is None or asker_anonymous

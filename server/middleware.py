@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
 
-from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server.metrics import Metrics
@@ -91,13 +89,11 @@ class RequestMetrics:
         self.app = app
         self.metrics = metrics
 
-    def _template(self, scope: Scope) -> str:
-        router: Any = scope.get("router") or getattr(scope.get("app"), "router", None)
-        for route in getattr(router, "routes", []):
-            match, _ = route.matches(scope)
-            if match == Match.FULL:
-                return str(getattr(route, "path", scope["path"]))
-        return "unmatched"
+    @staticmethod
+    def _template(scope: Scope) -> str:
+        # The router leaves the route it matched in the scope: its path is the template ("/e/{slug}").
+        route = scope.get("route")
+        return str(getattr(route, "path", None) or "unmatched")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

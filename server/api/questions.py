@@ -104,9 +104,9 @@ async def act(request: Request) -> JSONResponse:
     question_id = _int_param(request, "question_id")
     async with c.session() as session:
         event, caller = await c.event_and_caller(request, session)
-    caller = require(caller, STAFF)
-    body = await read_json(request, ActionRequest, c.settings.max_body_bytes)
-    q = await c.questions.act(event, caller, question_id, body)
+        caller = require(caller, STAFF)
+        body = await read_json(request, ActionRequest, c.settings.max_body_bytes)
+        q = await c.questions.act(session, event, caller, question_id, body)
     return JSONResponse(QuestionOut(id=q.id, status=q.status.value, text=q.text).model_dump())
 
 

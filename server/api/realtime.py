@@ -101,7 +101,7 @@ async def _serve(c: AppContext, ws: WebSocket, conn: Connection, event: Event, c
             c.hub.push(conn, '{"type":"pong"}')
         elif message.get("type") == "hello":
             # A fresh hello on an open socket: same rules, e.g. after the client lost track.
-            conn.syncing = []
+            c.hub.park(conn)
             await _bring_up_to_date(c, ws, conn, event, caller, message.get("last_id"))
 
 
@@ -136,7 +136,7 @@ async def _bring_up_to_date(
     else:
         missed = await c.bus.since(conn.channel, last_id)
         if missed is None:
-            conn.syncing = []  # stay parked until the client asks again with last_id null
+            c.hub.park(conn)  # stay parked until the client asks again with last_id null
             await ws.send_text('{"type":"resync_required"}')
             return False
         conn.last_id = last_id

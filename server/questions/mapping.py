@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from moderation.model import Question, QuestionStatus, RejectReason
+from moderation.model import Question, QuestionStatus, RejectReason, asker_hidden
 from server.db import models
 
 
@@ -82,7 +82,7 @@ def _asker(p: models.Participant | None) -> dict[str, Any] | None:
 
 def public_view(q: Question, asker: models.Participant | None) -> dict[str, Any]:
     """What every viewer sees: never the identity of an anonymous asker, never moderation details."""
-    hidden = q.anonymous or asker is None or asker.anonymous
+    hidden = asker_hidden(q.anonymous, asker.anonymous if asker else None)
     shown = None if hidden else _asker(asker)
     if shown is not None:
         shown.pop("id")

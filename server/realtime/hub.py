@@ -24,6 +24,7 @@ from starlette.websockets import WebSocket
 
 from server.metrics import Metrics
 from server.realtime.bus import Bus, Frame
+from server.realtime.cohort import Cohort
 from server.realtime.eager import finish, step
 from server.realtime.wire import DirectWriter, encode_text
 
@@ -93,6 +94,7 @@ class Hub:
         self.bus = bus
         self.metrics = metrics
         self._by_channel: dict[str, set[Connection]] = {}
+        self._cohorts: dict[str, Cohort] = {}  # per channel: its connections in step (cohort.py)
         self._by_participant: dict[int, set[Connection]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._presence: dict[int, int] = {}
@@ -121,6 +123,7 @@ class Hub:
     # membership ------------------------------------------------------------------------------------
     async def add(self, conn: Connection) -> None:
         self._by_channel.setdefault(conn.channel, set()).add(conn)
+        self._cohorts.setdefault(conn.channel, Cohort()).add(conn)
         if conn.participant_id is not None:
             self._by_participant.setdefault(conn.participant_id, set()).add(conn)
         self.metrics.ws_connections.inc()
@@ -130,12 +133,16 @@ class Hub:
     def remove(self, conn: Connection) -> None:
         conn.closed = True
         conn.outbox.clear()
+        cohort = self._cohorts.get(conn.channel)
+        if cohort is not None:
+            cohort.discard(conn)
         members = self._by_channel.get(conn.channel)
         if members is not None and conn in members:
             members.discard(conn)
             self.metrics.ws_connections.dec()
             if not members:
                 del self._by_channel[conn.channel]
+                self._cohorts.pop(conn.channel, None)
             self.bus.unwatch(conn.channel)
             self.bus.unwatch(notices_channel(conn.event_id))
         if conn.participant_id is not None:
@@ -174,34 +181,35 @@ class Hub:
             return
         data = encode_text(frame.text)
         frame_id = frame.id
-        expected = frame_id - 1
-        conns = list(members)
-        sent = 0
-        for start in range(0, len(conns), FANOUT_SLICE):
-            if start:
-                await asyncio.sleep(0)
-            for conn in conns[start : start + FANOUT_SLICE]:
-                # The common case inlined (this loop runs once per socket per frame): a connection that is
-                # in step, idle and on the direct path gets the bytes; anything else takes `offer`.
-                writer = conn.writer
-                if (
-                    conn.last_id == expected
-                    and writer is not None
-                    and conn.syncing is None
-                    and not conn.busy
-                    and not conn.closed
-                ):
-                    try:
-                        written = writer.write(data)
-                    except Exception:
-                        conn.closed = True
-                        continue
-                    if written:
-                        conn.last_id = frame_id
-                        sent += 1
-                        continue
-                sent += self.offer(conn, frame, data)
+        cohort = self._cohorts[frame.channel]
+        # Connections in step take one batch write per slice (cohort.py); the rest, one by one below.
+        sent = await cohort.write(frame_id, data, FANOUT_SLICE, lambda conn: _write_direct(conn, data))
+        for conn in list(cohort.outside):
+            if conn.closed:
+                continue
+            if (
+                conn.last_id == frame_id - 1
+                and conn.writer is not None
+                and conn.syncing is None
+                and not conn.busy
+                and _write_direct(conn, data)
+            ):
+                conn.last_id = frame_id
+                sent += 1
+                cohort.join(conn)  # in step and on the direct path: batched from the next frame on
+                continue
+            sent += self.offer(conn, frame, data)
         self.metrics.ws_deliveries.inc(sent)
+
+    def park(self, conn: Connection) -> None:
+        """Hold live frames for `conn` while it is brought up to date again (a fresh hello)."""
+        self._leave(conn)
+        conn.syncing = []
+
+    def _leave(self, conn: Connection) -> None:
+        cohort = self._cohorts.get(conn.channel)
+        if cohort is not None:
+            cohort.leave(conn)
 
     def offer(self, conn: Connection, frame: Frame, data: bytes | None = None) -> bool:
         """Send `frame` if it is the next one this connection expects; True when written now."""
@@ -245,11 +253,9 @@ class Hub:
                 conn.outbox.append(text)
             return False
         if conn.writer is not None:
-            try:
-                if conn.writer.write(data if data is not None else encode_text(text)):
-                    return True
-            except Exception:
-                conn.closed = True  # the transport failed; the endpoint loop will notice and clean up
+            if _write_direct(conn, data if data is not None else encode_text(text)):
+                return True
+            if conn.closed:
                 return False
         coro = conn.ws.send_text(text)
         try:
@@ -259,6 +265,7 @@ class Hub:
             return False
         if not done:
             conn.busy = True
+            self._leave(conn)  # later frames queue behind this send, in order
             self._spawn(self._drain(conn, coro, yielded))
             return False
         return True
@@ -277,6 +284,7 @@ class Hub:
             conn.busy = False
 
     def _evict(self, conn: Connection) -> None:
+        self._leave(conn)
         conn.closed = True
         conn.outbox.clear()
         self.metrics.ws_evictions.inc()
@@ -321,6 +329,17 @@ class Hub:
 
     def viewers(self, event_id: int) -> int:
         return self._presence.get(event_id, self.local_viewers(event_id))
+
+
+def _write_direct(conn: Connection, data: bytes) -> bool:
+    writer = conn.writer
+    if writer is None:
+        return False
+    try:
+        return writer.write(data)
+    except Exception:
+        conn.closed = True  # the transport failed; the endpoint loop will notice and clean up
+        return False
 
 
 async def _close(ws: WebSocket, code: int, reason: str) -> None:

@@ -14,8 +14,9 @@ import pytest
 import websockets
 
 from server.realtime import hub as hub_module
+from server.realtime.cohort import Cohort
 from server.realtime.hub import Connection
-from server.realtime.wire import DirectWriter, encode_text
+from server.realtime.wire import BACKED_UP_BYTES, Batch, DirectWriter, encode_text
 from tests.server.test_questions import Party
 from tests.server.test_realtime import _event_id
 from tests.support import LiveServer, WsClient, live_server, wait_for
@@ -143,3 +144,180 @@ def test_attach_refuses_anything_but_uvicorns_sansio_protocol() -> None:
 
     assert DirectWriter.attach({"type": "websocket"}) is None
     assert DirectWriter.attach({"type": "websocket", "sitecast.server_send": send}) is None
+
+
+TOPICS = ["基坑监测频率", "地铁保护区", "管线迁改", "降水井", "支护结构", "盾构沉降", "桩基检测", "验收程序"]
+
+
+async def _questions(party: Party, count: int) -> list[int]:
+    return [
+        (await party.ask(await party.viewer(f"提问人{n}"), f"请问{TOPICS[n]}有什么要求？")).json()["id"]
+        for n in range(count)
+    ]
+
+
+def _cohort(server: LiveServer, channel: str) -> Any:
+    return server.app.state.ctx.hub._cohorts[channel]
+
+
+async def test_viewers_in_step_are_written_as_one_batch_and_a_fresh_hello_leaves_it(
+    server: LiveServer, client: httpx.AsyncClient
+) -> None:
+    party = await Party.create(client)
+    watchers = await _viewers(server, party.slug, 4)
+    channel = f"public:{await _event_id(server, party.slug)}"
+    qids = await _questions(party, 6)
+    for qid in qids[:2]:
+        await party.act(party.mod, qid, "approve")
+    for w in watchers:
+        await w.wait(lambda f: f["type"] == "question.approved" and f["data"]["id"] == qids[1])
+    # After one direct write each, all four are in step: the next frames go as one batch.
+    assert len(_cohort(server, channel)) == 4
+    await party.act(party.mod, qids[2], "approve")
+    # One viewer asks to be brought up to date again (as after a page freeze): it leaves the batch while it
+    # replays, and nothing reaches it twice or out of order meanwhile.
+    again = watchers[0]
+    await again.wait(lambda f: f["type"] == "question.approved" and f["data"]["id"] == qids[2])
+    await again.send({"type": "hello", "last_id": again.last_id - 1})
+    for qid in qids[3:]:
+        await party.act(party.mod, qid, "approve")
+    for w in watchers:
+        await w.wait(lambda f: f["type"] == "question.approved" and f["data"]["id"] == qids[-1])
+    for w in watchers[1:]:
+        ids = [f["id"] for f in w.numbered()]
+        assert ids == list(range(ids[0], ids[0] + len(ids))), "in order, once each"
+        assert [f["data"]["id"] for f in w.of_type("question.approved")] == qids
+    replayed = [f["data"]["id"] for f in again.of_type("question.approved")]
+    assert replayed == [*qids[:3], qids[2], *qids[3:]], "the replay repeats exactly what was asked for"
+    await wait_for(lambda: len(_cohort(server, channel)) == 4 or None, 10, message="back in the batch")
+    await asyncio.gather(*(w.close() for w in watchers))
+
+
+async def test_viewers_that_say_hello_again_while_frames_flow_get_each_frame_once(
+    server: LiveServer, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Slices of one socket, and viewers that say hello again while approvals go out: each leaves the batch,
+    # replays and comes back. (Leaving half-way through a batch is pinned below, step by step.)
+    monkeypatch.setattr(hub_module, "FANOUT_SLICE", 1)
+    party = await Party.create(client)
+    watchers = await _viewers(server, party.slug, 5)
+    qids = await _questions(party, 8)
+
+    async def rehello() -> None:
+        for n in range(8):
+            w = watchers[n % len(watchers)]
+            if w.numbered():
+                await w.send({"type": "hello", "last_id": w.last_id})
+            await asyncio.sleep(0)
+
+    await asyncio.gather(rehello(), *(party.act(party.mod, q, "approve") for q in qids))
+    for w in watchers:
+        await w.wait(lambda f, w=w: {f["data"]["id"] for f in w.of_type("question.approved")} >= set(qids) or None)
+        ids = [f["id"] for f in w.numbered()]
+        assert ids == list(range(ids[0], ids[0] + len(ids))), "in order, once each"
+    await asyncio.gather(*(w.close() for w in watchers))
+
+
+def test_a_batch_counts_what_it_wrote_when_a_transport_raises() -> None:
+    # Stand-ins for uvicorn's protocol and the loop's transport: the point is the count and the order.
+    written: list[int] = []
+
+    class Transport:
+        def __init__(self, n: int) -> None:
+            self.n = n
+
+        def write(self, data: bytes) -> None:
+            if self.n == 2:
+                raise RuntimeError("the handler is closed")
+            written.append(self.n)
+
+        def is_closing(self) -> bool:
+            return False
+
+        def get_write_buffer_size(self) -> int:
+            return 0
+
+    class Protocol:
+        close_sent = False
+        disconnected = False
+
+        def __init__(self, n: int) -> None:
+            self.transport = Transport(n)
+
+    batch = Batch([DirectWriter(Protocol(n)) for n in range(4)])
+    assert batch.ready()
+    assert batch.write(b"x") == 2 and written == [0, 1]
+    backed_up = Protocol(9)
+    backed_up.transport.get_write_buffer_size = lambda: BACKED_UP_BYTES  # type: ignore[method-assign]
+    assert not Batch([DirectWriter(Protocol(0)), DirectWriter(backed_up)]).ready()
+    closing = Protocol(8)
+    closing.close_sent = True
+    assert not Batch([DirectWriter(closing)]).ready()
+
+
+class _Wire:
+    """Stand-ins for uvicorn's protocol and the loop's transport of one socket: record what is written."""
+
+    close_sent = False
+    disconnected = False
+
+    def __init__(self, broken: bool = False) -> None:
+        self.transport = self
+        self.frames: list[bytes] = []
+        self.broken = broken
+
+    def write(self, data: bytes) -> None:
+        if self.broken:
+            raise RuntimeError("the handler is closed")
+        self.frames.append(data)
+
+    def is_closing(self) -> bool:
+        return False
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+
+def _member(cohort: Cohort, wire: _Wire, last_id: int) -> Connection:
+    conn = Connection(ws=None, event_id=1, channel="public:1", participant_id=None, is_viewer=True)  # type: ignore[arg-type]
+    conn.writer, conn.syncing, conn.last_id = DirectWriter(wire), None, last_id
+    cohort.add(conn)
+    cohort.join(conn)
+    return conn
+
+
+async def test_members_that_leave_mid_fan_out_have_the_frame_only_if_their_slice_was_written() -> None:
+    cohort = Cohort()
+    cohort.head = 10
+    wires = [_Wire() for _ in range(4)]
+    conns = [_member(cohort, w, 10) for w in wires]
+    one_by_one: list[Connection] = []
+
+    def write_one(conn: Connection) -> bool:
+        one_by_one.append(conn)
+        wire = conn.writer._protocol  # type: ignore[union-attr]
+        wire.write(b"11")
+        return True
+
+    task = asyncio.create_task(cohort.write(11, b"11", 2, write_one))
+    await asyncio.sleep(0)  # the first slice (conns 0, 1) is written; the task waits for its next turn
+    assert [len(w.frames) for w in wires] == [1, 1, 0, 0]
+    cohort.leave(conns[0])
+    cohort.leave(conns[2])
+    assert await task == 3
+    assert (conns[0].last_id, conns[2].last_id) == (11, 10), "each knows exactly what it has"
+    assert [len(w.frames) for w in wires] == [1, 1, 0, 1] and one_by_one == [conns[3]], "its slice went one by one"
+    assert conns[0] in cohort.outside and conns[2] in cohort.outside and len(cohort) == 2
+
+    # The channel skips an id: nobody stays in the batch, each member knows its last frame.
+    assert await cohort.write(13, b"13", 2, write_one) == 0
+    assert len(cohort) == 0 and conns[1].last_id == 11 and cohort.head == 13
+
+
+async def test_a_transport_that_raises_in_a_batch_leaves_and_the_rest_are_still_written() -> None:
+    cohort = Cohort()
+    wires = [_Wire(), _Wire(broken=True), _Wire()]
+    conns = [_member(cohort, w, 0) for w in wires]
+    assert await cohort.write(1, b"1", 10, lambda conn: conn.writer._protocol.write(b"1") is None) == 2  # type: ignore[union-attr]
+    assert conns[1].closed and conns[1] not in cohort and conns[1].last_id == 0
+    assert [len(w.frames) for w in wires] == [1, 0, 1] and len(cohort) == 2
