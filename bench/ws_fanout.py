@@ -395,7 +395,8 @@ class LoadHTTP:
         request = head.encode() + b"\r\n" + payload
         async with self.gate:
             for attempt in (1, 2):
-                reused = bool(self.idle)
+                # The retry always takes a fresh connection: other idle ones may have been closed at once.
+                reused = bool(self.idle) and attempt == 1
                 if reused:
                     reader, writer = self.idle.pop()
                 else:
@@ -464,13 +465,36 @@ def forwarded(i: int) -> dict[str, str]:
     return {"X-Forwarded-For": f"10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}"}
 
 
+async def reset_database(url: str) -> None:
+    """Drop every table of a server database the bench was pointed at, so migrations start from nothing."""
+    from sqlalchemy import MetaData
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            meta = MetaData()
+            await conn.run_sync(meta.reflect)
+            await conn.run_sync(meta.drop_all)
+            await conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+    finally:
+        await engine.dispose()
+
+
 class Sitecast:
     name = "Sitecast"
 
     def __init__(
-        self, tmp: Path, nofile: int, profile: str, profile_out: Path | None, extra: list[str] | None = None
+        self,
+        tmp: Path,
+        nofile: int,
+        profile: str,
+        profile_out: Path | None,
+        extra: list[str] | None = None,
+        database_url: str | None = None,
     ) -> None:
         self.extra = list(extra or [])
+        self.database_url = database_url
         self.tmp = tmp / "sitecast"
         self.tmp.mkdir()
         self.port = free_port()
@@ -502,7 +526,9 @@ class Sitecast:
         return forwarded(self._xff)
 
     async def start(self) -> None:
-        url = f"sqlite+aiosqlite:///{self.tmp}/b.db"
+        url = self.database_url or f"sqlite+aiosqlite:///{self.tmp}/b.db"
+        if self.database_url:
+            await reset_database(url)
         env = {
             **os.environ,
             "ADMIN_TOKEN": ADMIN_TOKEN,
@@ -1081,7 +1107,7 @@ async def main_async(args: argparse.Namespace) -> int:
         tmp = Path(tmp_name)
         samples: dict[str, str] = {}
         if args.only in ("both", "sitecast"):
-            sc = Sitecast(tmp, nofile, args.profile, args.profile_out, args.uvicorn_arg)
+            sc = Sitecast(tmp, nofile, args.profile, args.profile_out, args.uvicorn_arg, args.database_url)
             try:
                 res = await measure(sc, args, tmp, nofile)
             finally:
@@ -1157,6 +1183,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=float,
         default=5.0,
         help="seconds of the same commands with no viewers, to split command cost from fan-out (0: skip)",
+    )
+    p.add_argument(
+        "--database-url",
+        default=None,
+        help="run Sitecast on this database instead of a fresh SQLite file, e.g. "
+        "postgresql+asyncpg://postgres@127.0.0.1:5432/bench (its tables are DROPPED first)",
     )
     p.add_argument("--deflate", action="store_true", help="clients offer permessage-deflate (as browsers do)")
     p.add_argument(
