@@ -1,9 +1,17 @@
-"""The heap steward (server/heap.py) with CPython's real collector: freeze after a full collection, thaw on time."""
+"""The heap steward (server/heap.py) with CPython's real collector: freeze after a full collection, thaw on time.
+
+`gc.freeze` is process-wide and the test session already runs a live server with its own steward, so each
+scenario runs in a fresh interpreter where this steward is the only one touching the collector.
+"""
 
 from __future__ import annotations
 
 import gc
+import subprocess
+import sys
 import weakref
+
+import pytest
 
 from server.heap import HeapSteward
 from tests.support import wait_for
@@ -19,7 +27,7 @@ def _in_generations(objects: list[object]) -> int:
     return sum(id(o) in walked for o in objects)
 
 
-async def test_survivors_of_a_full_collection_are_frozen_and_thawed_on_time() -> None:
+async def _survivors_are_frozen_then_thawed() -> None:
     steward = HeapSteward(thaw_seconds=3600, poll_seconds=0.01)
     await steward.start()
     try:
@@ -27,8 +35,7 @@ async def test_survivors_of_a_full_collection_are_frozen_and_thawed_on_time() ->
         kept = [_Cycle() for _ in range(1000)]
         gc.collect()  # a full collection: its survivors go out of the next ones
         await wait_for(lambda: steward.freezes >= 1 or None, 5, message="a freeze after the full collection")
-        # Frozen means still tracked but in no generation the collector walks. (Not a freeze-count delta:
-        # other frozen objects freed by refcounting meanwhile shrink the count.)
+        # Frozen: still tracked, but in no generation the collector walks.
         assert not _in_generations(kept) and all(gc.is_tracked(o) for o in kept)
         steward.thaw_seconds = 0
         await wait_for(lambda: steward.thaws >= 1 or None, 5, message="the thaw")
@@ -39,7 +46,7 @@ async def test_survivors_of_a_full_collection_are_frozen_and_thawed_on_time() ->
     assert gc.get_freeze_count() == 0 and steward._on_gc not in gc.callbacks
 
 
-async def test_frozen_cycles_are_collected_after_the_thaw() -> None:
+async def _frozen_cycles_are_collected_after_the_thaw() -> None:
     steward = HeapSteward(thaw_seconds=3600, poll_seconds=0.01)
     await steward.start()
     try:
@@ -56,3 +63,16 @@ async def test_frozen_cycles_are_collected_after_the_thaw() -> None:
         assert probe() is None, "collected once thawed"
     finally:
         await steward.close()
+
+
+def _run_alone(scenario: str) -> None:
+    script = f"import asyncio, tests.server.test_heap as t; asyncio.run(t.{scenario}())"
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize(
+    "scenario", ["_survivors_are_frozen_then_thawed", "_frozen_cycles_are_collected_after_the_thaw"]
+)
+def test_heap_steward(scenario: str) -> None:
+    _run_alone(scenario)
