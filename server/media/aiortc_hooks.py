@@ -39,6 +39,9 @@ the RTP itself and leaves aiortc everything else (negotiation, RTCP in and out, 
    `Connection._nominated[1]` (aioice 0.13), a `CandidatePair` whose `protocol.transport` and
    `remote_addr` are where aioice's own `Connection.send` writes: one `sendto` per packet
    without the four coroutine layers in between.
+13. `RTCRtpSender._send_keyframe()` — what aiortc's RTCP handler calls when a viewer sends PLI or
+   FIR (it would force its own encoder's next keyframe); replaced on each viewer's video sender so
+   the request reaches whoever encodes: the publisher, or the VP8 fallback's x264.
 """
 
 from __future__ import annotations
@@ -181,6 +184,11 @@ def rtp_wire(sender: RTCRtpSender) -> RtpWire | None:
 def take_over_retransmission(sender: RTCRtpSender, retransmit: Callable[[int], Coroutine[Any, Any, None]]) -> None:
     """NACKs for this sender's SSRC call `retransmit(sequence_number)` instead of aiortc's history."""
     sender._retransmit = retransmit  # type: ignore[method-assign,assignment]  # internal 9
+
+
+def take_over_keyframe_requests(sender: RTCRtpSender, on_picture_loss: Callable[[], None]) -> None:
+    """A viewer's PLI or FIR for this sender calls `on_picture_loss()` (on the event loop)."""
+    sender._send_keyframe = on_picture_loss  # type: ignore[method-assign]  # internal 13
 
 
 def report_sent(sender: RTCRtpSender, ntp: int, rtp_timestamp: int, packets: int, octets: int) -> None:

@@ -32,6 +32,9 @@ AUDIO_CLOCK = 48_000
 # one frame interval later (30 fps assumed, the WebRTC default for cameras).
 AUDIO_BUFFERED_SECONDS = 4 * 0.020
 VIDEO_BUFFERED_SECONDS = 1 / 30
+# Viewers whose decoders lost the picture (PLI/FIR once retransmission could not repair a loss)
+# ask for a keyframe; one lost packet usually reaches many viewers, and one keyframe serves them all.
+PICTURE_LOSS_INTERVAL = 0.5
 
 
 class Feed:
@@ -49,6 +52,9 @@ class Feed:
         self.keyframe_requester: Callable[[], Awaitable[None]] | None = None
         self.video_codec: str | None = None
         self.frames_in = 0
+        self.keyframes_for_viewers = 0  # picture-loss requests passed on (at most one per interval)
+        self._picture_loss_at = -PICTURE_LOSS_INTERVAL
+        self._idr_wanted = False  # set on the loop, taken by the VP8 fallback in the writer thread
         self._segment_seconds = segment_seconds
         self._worker = SerialWorker(f"media-{name}")
         self._writer = HlsWriter(directory, segment_seconds, on_segment)  # resumes a recording
@@ -120,7 +126,8 @@ class Feed:
     def _transcode_vp8(self, data: bytes, seconds: float) -> None:  # writer thread
         if self._vp8 is None:
             self._vp8 = Vp8ToH264(self._segment_seconds)
-        out = self._vp8.encode(data, seconds)
+        force, self._idr_wanted = self._idr_wanted, False
+        out = self._vp8.encode(data, seconds, force)
         for packet, when, keyframe in out:
             self._writer.write_video(packet, when, keyframe)
         if out and self.viewers:
@@ -145,9 +152,22 @@ class Feed:
             self._writer.write_audio(packet, when)
 
     async def request_keyframe(self) -> None:
+        """A keyframe as soon as possible, from whoever encodes the video viewers get."""
+        if self._vp8 is not None and self.video_codec == "VP8":
+            self._idr_wanted = True  # our x264 encodes every frame: no round trip to the publisher
+            return
         requester = self.keyframe_requester
         if requester is not None:
             await requester()
+
+    def picture_loss_due(self) -> bool:
+        """A viewer lost the picture: whether to pass it on now (not within the interval of the last)."""
+        now = time.monotonic()
+        if now - self._picture_loss_at < PICTURE_LOSS_INTERVAL:
+            return False
+        self._picture_loss_at = now
+        self.keyframes_for_viewers += 1
+        return True
 
     # -- lifecycle -------------------------------------------------------------------------
 

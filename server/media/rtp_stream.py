@@ -4,14 +4,15 @@ Per packet only what differs per viewer is done here: a 12-byte header (sequence
 timestamp with this stream's random origin, marker, SSRC) and the negotiated header
 extensions (mid, abs-send-time) in front of the shared payload, SRTP with this viewer's
 keys, one `sendto`. aiortc's RTCRtpSender still owns everything else (RTCP: sender reports
-from what we tell it we sent, receiver reports, NACK → our `retransmit`, BYE).
+from what we tell it we sent, receiver reports, NACK → our `retransmit`, PLI/FIR → the feed's
+keyframe request, BYE).
 """
 
 from __future__ import annotations
 
 import secrets
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from aiortc import RTCRtpSender
@@ -81,7 +82,13 @@ class SendParameters:
 
 
 class RtpStream:
-    def __init__(self, sender: RTCRtpSender, params: SendParameters, clock: NtpClock) -> None:
+    def __init__(
+        self,
+        sender: RTCRtpSender,
+        params: SendParameters,
+        clock: NtpClock,
+        on_picture_loss: Callable[[], None] | None = None,
+    ) -> None:
         self.kind = sender.kind
         self.dropped = 0
         self._sender = sender
@@ -96,6 +103,8 @@ class RtpStream:
         self._octets = 0
         self._extensions = _Extensions(params)
         aiortc_hooks.take_over_retransmission(sender, self.retransmit)
+        if on_picture_loss is not None:
+            aiortc_hooks.take_over_keyframe_requests(sender, on_picture_loss)
 
     def send(self, frame: OutgoingFrame) -> None:
         """Send one frame now (on the event loop). Video starts, and restarts when behind, at a keyframe."""

@@ -248,7 +248,12 @@ class MediaService:
             raise MediaError(409, "not_live", "nothing has been published for this event yet")
         pc = aiortc_hooks.new_peer_connection()
         peer = self.registry.add(slug, "whep", pc)
-        viewer = Viewer(feed.clock)
+
+        def picture_lost() -> None:
+            if not peer.closed and feed.picture_loss_due():
+                self.registry.spawn(peer, feed.request_keyframe())
+
+        viewer = Viewer(feed.clock, picture_lost)
 
         async def closed(_reason: CloseReason) -> None:
             feed.viewers.discard(viewer)

@@ -79,7 +79,8 @@ class Vp8ToH264:
         self._segment_seconds = segment_seconds
         self._next_keyframe_at: float | None = None
 
-    def encode(self, vp8: bytes, seconds: float) -> list[tuple[bytes, float, bool]]:
+    def encode(self, vp8: bytes, seconds: float, keyframe: bool = False) -> list[tuple[bytes, float, bool]]:
+        """H.264 packets with recording times; `keyframe` forces an IDR now (a WHEP viewer needs one)."""
         try:
             frames = self._decoder.decode(av.Packet(vp8))
         except av.FFmpegError:
@@ -87,9 +88,10 @@ class Vp8ToH264:
         out: list[tuple[bytes, float, bool]] = []
         for frame in frames:
             encoder = self._encoder_for(frame)
-            force = self._next_keyframe_at is None or seconds >= self._next_keyframe_at
-            if force:
+            boundary = self._next_keyframe_at is None or seconds >= self._next_keyframe_at
+            if boundary:
                 self._next_keyframe_at = seconds + self._segment_seconds
+            force = boundary or keyframe
             frame = frame.reformat(format="yuv420p")
             frame.pts = round(seconds * 90_000)
             frame.time_base = Fraction(1, 90_000)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from aiortc import RTCRtpSender
 from aiortc.sdp import SessionDescription
 
@@ -13,10 +15,11 @@ KINDS = ("video", "audio")
 
 
 class Viewer:
-    def __init__(self, clock: NtpClock) -> None:
+    def __init__(self, clock: NtpClock, on_picture_loss: Callable[[], None] | None = None) -> None:
         self.tracks = {kind: ForwardedTrack(kind) for kind in KINDS}
         self.streams: dict[str, RtpStream] = {}
         self._clock = clock
+        self._on_picture_loss = on_picture_loss
 
     def start(self, senders: list[RTCRtpSender], answer_sdp: str) -> None:
         """After setLocalDescription(answer): one stream per media section the answer accepted."""
@@ -24,7 +27,9 @@ class Viewer:
         for sender in senders:
             if sender.kind in accepted:
                 params = SendParameters.from_answer(answer_sdp, sender.kind)
-                self.streams[sender.kind] = RtpStream(sender, params, self._clock)
+                # A viewer's PLI/FIR (its decoder lost the picture) goes to the feed: video only.
+                on_loss = self._on_picture_loss if sender.kind == "video" else None
+                self.streams[sender.kind] = RtpStream(sender, params, self._clock, on_loss)
 
     def send(self, kind: str, frame: OutgoingFrame) -> None:
         stream = self.streams.get(kind)

@@ -13,6 +13,8 @@ import httpx
 from aiortc import MediaStreamTrack, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.mediastreams import AUDIO_PTIME, VIDEO_CLOCK_RATE
 
+from server.media.bitstream import h264_is_keyframe
+
 SDP = {"Content-Type": "application/sdp"}
 
 
@@ -229,10 +231,12 @@ class RtpViewer:
     (aiortc's decoder bypassed, decoded here one by one), sender reports, retransmissions.
 
     `drop_every`: drop every n-th video RTP packet the first time it arrives (simulated loss,
-    to be repaired by NACK → RTX).
+    to be repaired by NACK → RTX). `picture_lost()` sends a PLI, as a browser whose decoder lost
+    the picture does.
 
     Test-only use of aiortc 1.16 internals, on this viewer's own receivers: `_handle_rtp_packet`
-    and `_handle_rtcp_packet` are wrapped, and the timestamp mapper's `_origin` read.
+    and `_handle_rtcp_packet` are wrapped, the timestamp mapper's `_origin` read, and
+    `_send_rtcp_pli` called.
     """
 
     def __init__(self, base_url: str, slug: str, token: str, drop_every: int = 0) -> None:
@@ -246,7 +250,10 @@ class RtpViewer:
         self.decode_errors: list[tuple[str, int, str]] = []  # (kind, RTP timestamp, what the decoder said)
         # kind → (NTP seconds, RTP timestamp) of the latest sender report
         self.reports: dict[str, tuple[float, int]] = {}
+        self.keyframes: list[float] = []  # when each video keyframe arrived (time.monotonic())
         self._decoders: dict[str, av.CodecContext] = {}
+        self._receivers: dict[str, object] = {}
+        self._media_ssrc: dict[str, int] = {}
 
     async def start(self) -> httpx.Response:
         from server.media.aiortc_hooks import tap_encoded_frames
@@ -257,6 +264,7 @@ class RtpViewer:
                 receiver, lambda name, data, ts, r=receiver, k=kind: self._on_frame(r, k, name, data, ts)
             )
             self._watch_wire(receiver, kind)
+            self._receivers[kind] = receiver
         await self.pc.setLocalDescription(await self.pc.createOffer())
         async with httpx.AsyncClient(base_url=self.base_url, timeout=20) as http:
             response = await http.post(
@@ -273,7 +281,7 @@ class RtpViewer:
         from aiortc.rtp import RtcpSrPacket
 
         handle_rtp, handle_rtcp = receiver._handle_rtp_packet, receiver._handle_rtcp_packet  # type: ignore[attr-defined]
-        media_ssrc: dict[str, int] = {}
+        media_ssrc = self._media_ssrc
 
         async def on_rtp(packet, arrival_time_ms):  # type: ignore[no-untyped-def]
             ssrc = media_ssrc.setdefault(kind, packet.ssrc)
@@ -306,6 +314,8 @@ class RtpViewer:
             decoder = self._decoders[kind] = av.CodecContext.create("h264" if codec == "H264" else "libopus", "r")
             if kind == "audio":
                 decoder.format, decoder.layout, decoder.sample_rate = "s16", "stereo", RATE  # type: ignore[attr-defined]
+        if kind == "video" and h264_is_keyframe(data):
+            self.keyframes.append(time.monotonic())
         packet = av.Packet(data)
         packet.pts = timestamp
         try:
@@ -315,6 +325,10 @@ class RtpViewer:
             return
         for frame in decoded:  # the decoder may hold frames back: its pts says which input it is
             self.frames[kind].append((frame.pts, frame))
+
+    async def picture_lost(self) -> None:
+        """RTCP PLI for the video stream: 'my decoder lost the picture, send a keyframe'."""
+        await self._receivers["video"]._send_rtcp_pli(self._media_ssrc["video"])  # type: ignore[attr-defined]
 
     def ntp_seconds(self, kind: str, timestamp: int) -> float | None:
         """When the sender says the media instant at `timestamp` was, by its latest report."""

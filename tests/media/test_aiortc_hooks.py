@@ -123,6 +123,23 @@ async def test_sender_retransmit_hook_receives_nacks() -> None:
         await pc.close()
 
 
+async def test_sender_keyframe_hook_receives_pli_and_fir() -> None:
+    # internal 13: aiortc's RTCP handler calls self._send_keyframe() for a PLI or FIR on the sender's SSRC.
+    from aiortc.rtp import RTCP_PSFB_FIR, RTCP_PSFB_PLI, RtcpPsfbPacket
+
+    assert list(inspect.signature(RTCRtpSender._send_keyframe).parameters) == ["self"]
+    pc = RTCPeerConnection()
+    try:
+        sender = pc.addTransceiver("video", direction="sendonly").sender
+        asked: list[str] = []
+        aiortc_hooks.take_over_keyframe_requests(sender, lambda: asked.append("keyframe"))
+        for fmt in (RTCP_PSFB_PLI, RTCP_PSFB_FIR):
+            await sender._handle_rtcp_packet(RtcpPsfbPacket(fmt=fmt, ssrc=1, media_ssrc=sender._ssrc))
+        assert asked == ["keyframe", "keyframe"]
+    finally:
+        await pc.close()
+
+
 async def test_sender_reports_say_what_the_stream_reported() -> None:
     # internal 10: _run_rtcp builds each SR from the four private counters report_sent writes.
     from aiortc.rtp import RtcpSrPacket

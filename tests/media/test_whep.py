@@ -5,10 +5,11 @@ from __future__ import annotations
 import itertools
 import statistics
 import time
+from pathlib import Path
 
 import pytest
 
-from .conftest import MediaServer, publish_token, wait_for, watch_token
+from .conftest import MediaServer, publish_token, run_media_server, wait_for, watch_token
 from .publishers import FPS, AiortcPublisher, AiortcViewer, BeepAudio, Clock, FlashVideo, RtpViewer
 
 pytestmark = [pytest.mark.slow, pytest.mark.media]
@@ -207,3 +208,40 @@ async def test_whep_lost_packets_are_retransmitted(media_server: MediaServer) ->
     # retransmissions would cost nearly every frame (one packet in seven is dropped throughout).
     assert len(viewer.decode_errors) <= FPS, viewer.decode_errors[:3]
     assert timestamp_steps(viewer.frames["video"]) <= {2999, 3000, 3001}
+
+
+# The longest segments: a keyframe loop tick (one per segment) is then 2 s apart, and a PLI sent just
+# after one can only be answered by the keyframe it asks for.
+PLI_TEST_SEGMENT_SECONDS = 2.0
+# From a viewer's PLI to the keyframe it asked for: server → publisher PLI → encoder → back (or the
+# VP8 fallback's x264 alone). Well under the 2 s it would wait for the next segment's keyframe.
+MAX_PICTURE_LOSS_RECOVERY_SECONDS = 0.6
+
+
+@pytest.mark.parametrize("codec", ["H264", "VP8"])
+async def test_whep_viewer_picture_loss_brings_a_keyframe_at_once(tmp_path: Path, codec: str) -> None:
+    async with run_media_server(tmp_path / "media", segment_seconds=PLI_TEST_SEGMENT_SECONDS) as server:
+        pub = AiortcPublisher(server.url, "ev1", publish_token("ev1"), video_codec=codec)
+        viewer = RtpViewer(server.url, "ev1", watch_token("ev1"))
+        try:
+            assert (await pub.start()).status_code == 201
+            feed = server.service.feed("ev1")
+            assert feed is not None
+            await wait_for(lambda: feed.video_codec == codec and feed.frames_in > 30, what="publisher media")
+            assert (await viewer.start()).status_code == 201
+            await wait_for(lambda: len(viewer.keyframes) >= 1, what="the keyframe a joining viewer starts at")
+            # Right after a segment's keyframe: the next one is due 2 s later.
+            await wait_for(lambda: len(viewer.keyframes) >= 2, 5, interval=0.005, what="a segment's keyframe")
+            seen, asked = len(viewer.keyframes), time.monotonic()
+            for _ in range(5):  # a burst, as when one loss reaches a browser's several retries
+                await viewer.picture_lost()
+            await wait_for(lambda: len(viewer.keyframes) > seen, 5, what="a keyframe after the PLI")
+            recovery = viewer.keyframes[seen] - asked
+            passed_on = feed.keyframes_for_viewers
+        finally:
+            await viewer.close()
+            await pub.close()
+    print(f"{codec}: PLI → keyframe at the viewer in {recovery * 1000:.0f} ms")
+    assert recovery <= MAX_PICTURE_LOSS_RECOVERY_SECONDS
+    assert passed_on == 1, "a burst of requests costs the publisher one keyframe"
+    assert viewer.decode_errors == []
