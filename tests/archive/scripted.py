@@ -76,3 +76,18 @@ ACTIONS = (
     Action("standing", 10, 4100, {"standing": "muted"}),
     Action("edit", None, 1250),
 )
+
+# What the script makes of the questions over time: minute from the event's start → (submitted, answered),
+# minutes with neither left out. The report's pure functions and its API must both say this.
+BUSY_MINUTES = {
+    1: (1, 0),
+    3: (1, 0),
+    4: (1, 0),
+    5: (1, 0),
+    6: (0, 1),
+    8: (1, 0),
+    10: (0, 1),
+    11: (1, 0),
+    16: (0, 1),
+    50: (1, 0),
+}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -11,39 +10,20 @@ import pytest
 from sqlalchemy import select
 
 from server.db.engine import Database
-from server.db.migrate import upgrade
 from server.db.models import AttendanceSpan
-from tests.conftest import ADMIN, PG_BASE
+from tests.conftest import ADMIN
 from tests.server.test_questions import Party
-from tests.server.test_scale_out import Node
-from tests.support import ADMIN_TOKEN, WsClient, create_pg_database, drop_pg_database, wait_for
+from tests.server.test_scale_out import Node, two_nodes
+from tests.support import WsClient, wait_for
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
 async def cluster(redis_url: str, tmp_path: Path) -> AsyncIterator[tuple[Node, Node, str]]:
-    db = await create_pg_database(PG_BASE)
-    upgrade(db)
-    env = {
-        "DATABASE_URL": db,
-        "REDIS_URL": redis_url,
-        "REDIS_PREFIX": f"t{uuid.uuid4().hex[:8]}",
-        "SECRET_KEY": "shared-secret",
-        "ADMIN_TOKEN": ADMIN_TOKEN,
-        "MEDIA_DIR": str(tmp_path / "media"),
-        "ATTENDANCE_FLUSH_SECONDS": "0.2",
-        "ATTENDANCE_GRACE_SECONDS": "1",
-    }
-    a, b = Node(env, tmp_path / "a.log"), Node(env, tmp_path / "b.log")
-    try:
-        await a.ready()
-        await b.ready()
-        yield a, b, db
-    finally:
-        a.stop()
-        b.stop()
-        await drop_pg_database(PG_BASE, db)
+    env = {"ATTENDANCE_FLUSH_SECONDS": "0.2", "ATTENDANCE_GRACE_SECONDS": "1"}
+    async with two_nodes(redis_url, tmp_path, **env) as cluster:
+        yield cluster
 
 
 async def test_one_participant_on_two_nodes_is_one_viewer(cluster: tuple[Node, Node, str]) -> None:

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
@@ -66,27 +67,35 @@ class Node:
         self._log.close()
 
 
-@pytest.fixture
-async def nodes(redis_url: str, tmp_path: Path) -> AsyncIterator[tuple[Node, Node]]:
+@asynccontextmanager
+async def two_nodes(redis_url: str, tmp_path: Path, **env: str) -> AsyncIterator[tuple[Node, Node, str]]:
+    """Two server processes on a fresh PostgreSQL database and a private Redis prefix; (a, b, database URL)."""
     db = await create_pg_database(PG_BASE)
     upgrade(db)
-    env = {
+    shared = {
         "DATABASE_URL": db,
         "REDIS_URL": redis_url,
         "REDIS_PREFIX": f"t{uuid.uuid4().hex[:8]}",
         "SECRET_KEY": "shared-secret",
         "ADMIN_TOKEN": ADMIN_TOKEN,
         "MEDIA_DIR": str(tmp_path / "media"),
+        **env,
     }
-    a, b = Node(env, tmp_path / "a.log"), Node(env, tmp_path / "b.log")
+    a, b = Node(shared, tmp_path / "a.log"), Node(shared, tmp_path / "b.log")
     try:
         await a.ready()
         await b.ready()
-        yield a, b
+        yield a, b, db
     finally:
         a.stop()
         b.stop()
         await drop_pg_database(PG_BASE, db)
+
+
+@pytest.fixture
+async def nodes(redis_url: str, tmp_path: Path) -> AsyncIterator[tuple[Node, Node]]:
+    async with two_nodes(redis_url, tmp_path) as (a, b, _db):
+        yield a, b
 
 
 async def test_question_on_one_node_reaches_viewers_on_the_other_and_resume_crosses_nodes(

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server.db import sqlite_driver
 from server.db.engine import make_engine
 
 
 @pytest.fixture
-async def engine(tmp_path: Path):  # type: ignore[no-untyped-def]
+async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
     engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'driver.db'}")
     async with engine.begin() as conn:
         await conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT UNIQUE NOT NULL, n INTEGER DEFAULT 0)"))
@@ -22,7 +24,7 @@ async def engine(tmp_path: Path):  # type: ignore[no-untyped-def]
     await engine.dispose()
 
 
-async def test_pragmas_rows_counts_and_returning(engine) -> None:  # type: ignore[no-untyped-def]
+async def test_pragmas_rows_counts_and_returning(engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
         assert (await conn.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
         assert (await conn.execute(text("PRAGMA foreign_keys"))).scalar() == 1
@@ -38,7 +40,7 @@ async def test_pragmas_rows_counts_and_returning(engine) -> None:  # type: ignor
         assert [r.v for r in await conn.execute(text("SELECT v FROM t ORDER BY id"))] == ["基坑", "沉降", "监测"]
 
 
-async def test_errors_surface_and_roll_back(engine) -> None:  # type: ignore[no-untyped-def]
+async def test_errors_surface_and_roll_back(engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
         await conn.execute(text("INSERT INTO t (v) VALUES ('a')"))
     with pytest.raises(IntegrityError):
@@ -52,7 +54,7 @@ async def test_errors_surface_and_roll_back(engine) -> None:  # type: ignore[no-
         assert [r.v for r in await conn.execute(text("SELECT v FROM t"))] == ["a"]
 
 
-async def test_concurrent_writers_all_land(engine) -> None:  # type: ignore[no-untyped-def]
+async def test_concurrent_writers_all_land(engine: AsyncEngine) -> None:
     async def write(i: int) -> None:
         async with engine.begin() as conn:
             await conn.execute(text("INSERT INTO t (v) VALUES (:v)"), {"v": f"q{i}"})
@@ -63,7 +65,7 @@ async def test_concurrent_writers_all_land(engine) -> None:  # type: ignore[no-u
         assert (await conn.execute(text("SELECT count(*), sum(n) FROM t"))).one() == (40, 40)
 
 
-async def test_one_hand_over_per_statement(engine, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+async def test_one_hand_over_per_statement(engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch) -> None:
     jobs: list[str] = []
     original = sqlite_driver.Connection._execute
 
@@ -87,7 +89,7 @@ async def test_one_hand_over_per_statement(engine, monkeypatch: pytest.MonkeyPat
     assert jobs == ["_run", "_run", "commit", "_run"], jobs
 
 
-async def test_rollback_undoes_an_open_write(engine) -> None:  # type: ignore[no-untyped-def]
+async def test_rollback_undoes_an_open_write(engine: AsyncEngine) -> None:
     async with engine.connect() as conn:
         await conn.execute(text("INSERT INTO t (v) VALUES ('gone')"))
         await conn.rollback()
