@@ -96,7 +96,10 @@ class PeerRegistry:
                 peer.connected = True
             elif state in ("failed", "closed") and not peer.closed:
                 reason: CloseReason = "dropped" if peer.connected else "failed"
-                logger.warning(
+                # A failed negotiation, or a publisher lost, is for operators; a viewer leaving is not.
+                level = logging.INFO if kind == "whep" and peer.connected else logging.WARNING
+                logger.log(
+                    level,
                     "%s session %s of %s %s: %s",
                     kind.upper(),
                     peer.id,
@@ -200,4 +203,4 @@ def _failure_of(pc: RTCPeerConnection) -> str:
         return "ICE failed (no candidate pair answered, or consent expired)"
     if any(t.receiver.transport and t.receiver.transport.state == "failed" for t in pc.getTransceivers()):
         return "DTLS handshake failed"
-    return f"connection {pc.connectionState}"
+    return "the peer closed the connection" if pc.connectionState == "closed" else f"connection {pc.connectionState}"
