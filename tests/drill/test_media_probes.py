@@ -29,7 +29,8 @@ from tests.media.conftest import MediaServer, publish_token, requires_ffmpeg, ru
 from tests.media.publishers import AiortcPublisher, PausableTrack
 from tests.support import LiveServer, WsClient, live_server
 
-pytestmark = [pytest.mark.drill, pytest.mark.media]
+# Real WebRTC peers and servers: about 45 s in all, so out of `make test-fast`.
+pytestmark = [pytest.mark.drill, pytest.mark.media, pytest.mark.slow]
 
 AUTH = {"Authorization": f"Bearer {publish_token('ev1')}"}
 SDP = {"Content-Type": "application/sdp"}
@@ -135,7 +136,6 @@ async def http_delete(server: MediaServer, location: str) -> httpx.Response:
 
 
 @requires_ffmpeg
-@pytest.mark.slow
 async def test_ffmpeg_default_p224_certificate_fails_cleanly_to_idle_with_the_reason(
     media_server: MediaServer, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -388,7 +388,6 @@ async def other_origin() -> AsyncIterator[str]:
         await task
 
 
-@pytest.mark.slow
 @pytest.mark.browser
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian package chromium")
 async def test_chromium_page_from_another_origin_publishes_over_whip(media_server: MediaServer) -> None:
