@@ -248,9 +248,16 @@ async def test_failed_whep_negotiations_leave_no_unretrieved_task_exception(medi
     try:
         assert (await pub.start()).status_code == 201
         await wait_for(lambda: (feed := media_server.service.feed("ev1")) is not None and feed.frames_in > 10)
-        lines = (await offer_sdp("recvonly")).splitlines()
+        offer = await offer_sdp("recvonly")
+        lines = offer.splitlines()
         statuses: dict[int, int] = {}
         async with media_server.client() as http:
+            # The probe's case first (a BUNDLE naming a mid no section has), then random damage.
+            for body in (offer.replace("a=group:BUNDLE 0 1", "a=group:BUNDLE 7 1"), offer.replace("a=mid:0", "a=mid:")):
+                response = await http.post(
+                    "/whep/ev1", content=body, headers={**SDP, "Authorization": "Bearer staff-ev1"}
+                )
+                assert response.status_code == 400, response.text
             for _ in range(MANGLED_WHEP_OFFERS):
                 mangled = list(lines)
                 for _ in range(rng.randint(1, 4)):
