@@ -42,11 +42,15 @@ the RTP itself and leaves aiortc everything else (negotiation, RTCP in and out, 
 13. `RTCRtpSender._send_keyframe()` — what aiortc's RTCP handler calls when a viewer sends PLI or
    FIR (it would force its own encoder's next keyframe); replaced on each viewer's video sender so
    the request reaches whoever encodes: the publisher, or the VP8 fallback's x264.
+14. `RTCDtlsTransport._set_state` — wrapped on each of our DTLS transports to note why a handshake
+   failed (aiortc says so only at debug level): it is called with FAILED inside the `except
+   SSL.Error` block of `_do_handshake`, so the OpenSSL error is the exception being handled.
 """
 
 from __future__ import annotations
 
 import queue
+import sys
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from fractions import Fraction
@@ -55,7 +59,8 @@ from typing import Any
 import av
 from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
 from aiortc.codecs import get_encoder
-from aiortc.rtcdtlstransport import RTCCertificate
+from aiortc.rtcdtlstransport import RTCCertificate, RTCDtlsTransport
+from aiortc.rtcdtlstransport import State as DtlsState
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 
 # ECDHE-RSA suites appended after aiortc's own ECDSA ones (kept first so nothing changes
@@ -102,6 +107,24 @@ def answer_passive(pc: RTCPeerConnection, offer_sdp: str) -> None:
         transport = transceiver.receiver.transport
         if transport._role == "auto":  # internal 3
             transport._set_role("server")
+
+
+def note_dtls_failure(transport: RTCDtlsTransport, note: Callable[[str], None]) -> None:
+    """Call `note(reason)` once if this transport's DTLS handshake fails, with what OpenSSL said."""
+    set_state = transport._set_state  # internal 14
+
+    def watched(state: DtlsState) -> None:
+        if state is DtlsState.FAILED and transport.state not in ("failed", "closed"):
+            error = sys.exc_info()[1]
+            if error is not None:
+                note(f"DTLS handshake failed: {type(error).__name__}: {error}"[:300])
+            elif transport.encrypted:
+                note("DTLS handshake failed: the peer's certificate does not match a=fingerprint, or no SRTP profile")
+            else:
+                note("DTLS handshake failed: the connection went away")
+        set_state(state)
+
+    transport._set_state = watched  # type: ignore[method-assign]
 
 
 class _EncodedFrameTap(queue.Queue):  # type: ignore[type-arg]

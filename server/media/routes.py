@@ -16,6 +16,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from .cors import preflight, with_cors
 from .errors import MediaError
 from .sdp import MAX_SDP_BYTES
 from .service import SOURCES, MediaService
@@ -47,9 +48,22 @@ def media_routes(service: MediaService, authorize: Authorize) -> list[Route]:
         handler: Callable[[Request], Awaitable[Response]],
     ) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
+            response = await answer(request)
+            return with_cors(request, response) if request.url.path.startswith(("/whip/", "/whep/")) else response
+
+        async def answer(request: Request) -> Response:
             try:
                 return await handler(request)
             except MediaError as exc:
+                if request.method == "POST":  # an offer refused: say why, where operators look
+                    logger.warning(
+                        "%s offer for %s refused (%d %s): %s",
+                        request.url.path.split("/")[1].upper(),
+                        request.path_params.get("slug"),
+                        exc.status,
+                        exc.code,
+                        exc.message,
+                    )
                 return error_response(exc.status, exc.code, exc.message)
             except HTTPException as exc:
                 code = _STATUS_CODES.get(exc.status_code, "error")
@@ -86,19 +100,19 @@ def media_routes(service: MediaService, authorize: Authorize) -> list[Route]:
             slug = request.path_params["slug"]
             session_id = request.path_params["session_id"]
             if request.method == "OPTIONS":
-                return _options("OPTIONS, PATCH, DELETE")
+                return preflight(request, "OPTIONS, PATCH, DELETE")
             await authorize(request, slug, mode)
             if request.method == "PATCH":
                 frag = await _read_body(request, SDPFRAG)
                 await service.trickle(slug, session_id, frag, kind)
                 return Response(status_code=204)
-            await service.end_session(slug, session_id, kind)
+            await service.end_session(slug, session_id, kind)  # idempotent: an ended session is 200 too
             return Response(status_code=200)
 
         return handler
 
     async def options(request: Request) -> Response:
-        return _options("OPTIONS, POST")
+        return preflight(request, "OPTIONS, POST")
 
     async def live(request: Request) -> Response:
         return live_file(service, request.path_params["slug"], request.path_params["path"])
@@ -145,7 +159,3 @@ def _created(location: str, answer: str) -> Response:
         media_type=SDP,
         headers={"Location": location, "Accept-Patch": SDPFRAG},
     )
-
-
-def _options(allow: str) -> Response:
-    return Response(status_code=204, headers={"Allow": allow, "Accept-Post": SDP})

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from .errors import MediaError, bad_sdp
 
 MAX_SDP_BYTES = 64 * 1024
 MAX_MEDIA_SECTIONS = 4  # one audio + one video, with room for a data channel section
+# Digest sizes (bytes) of the fingerprint hash functions aiortc can verify a peer certificate with;
+# an offer must carry at least one of them, or the DTLS handshake could only ever fail.
+FINGERPRINT_DIGEST_BYTES = {"sha-256": 32, "sha-384": 48, "sha-512": 64}
+_FINGERPRINT = re.compile(r"^([A-Za-z0-9-]{1,16}) ((?:[0-9A-Fa-f]{2}:)*[0-9A-Fa-f]{2})$")
 
 
 def check_offer(text: str, purpose: str) -> None:
@@ -22,10 +27,50 @@ def check_offer(text: str, purpose: str) -> None:
         raise bad_sdp(f"{purpose} takes at most one audio and one video section")
     if not any(k in ("audio", "video") for k in kinds):
         raise bad_sdp("SDP has neither audio nor video")
-    if not any(line.startswith("a=fingerprint:") for line in lines):
-        raise bad_sdp("SDP has no DTLS fingerprint")
+    _check_fingerprints([line[14:].strip() for line in lines if line.startswith("a=fingerprint:")])
     if not any(line.startswith("a=ice-ufrag:") for line in lines):
         raise bad_sdp("SDP has no ICE credentials")
+    _check_bundle(lines)
+
+
+def _check_fingerprints(values: list[str]) -> None:
+    """RFC 8122 `a=fingerprint:<hash-function> <hex pairs>`, at least one that aiortc can check."""
+    if not values:
+        raise bad_sdp("SDP has no DTLS fingerprint")
+    usable = False
+    for value in values:
+        match = _FINGERPRINT.match(value)
+        if match is None:
+            raise bad_sdp(f"malformed a=fingerprint {value[:40]!r}: expected a hash function and hex pairs")
+        size = FINGERPRINT_DIGEST_BYTES.get(match[1].lower())
+        digest_bytes = (len(match[2]) + 1) // 3
+        if size is not None and digest_bytes != size:
+            raise bad_sdp(f"a=fingerprint {match[1]} has {digest_bytes} bytes, not {size}")
+        usable = usable or size is not None
+    if not usable:
+        raise bad_sdp(f"no a=fingerprint with a supported hash function ({', '.join(FINGERPRINT_DIGEST_BYTES)})")
+
+
+def _check_bundle(lines: list[str]) -> None:
+    """Every media section names its mid once, and a BUNDLE group names only those mids.
+
+    aiortc gives the sections bundled onto an unknown mid no transport at all: the offer
+    could never connect, and its connect task dies with an exception nobody retrieves.
+    """
+    sections: list[list[str]] = []
+    for line in lines:
+        if line.startswith("m="):
+            sections.append([])
+        elif sections and line.startswith("a=mid:"):
+            sections[-1].append(line[6:].strip())
+    mids = [mid for section in sections for mid in section]
+    if any(len(section) != 1 for section in sections) or "" in mids or len(set(mids)) != len(mids):
+        raise bad_sdp("every media section needs one a=mid, unique in the offer")
+    for line in lines:
+        if line.startswith("a=group:BUNDLE"):
+            unknown = [mid for mid in line[14:].split() if mid not in mids]
+            if unknown:
+                raise bad_sdp(f"a=group:BUNDLE names mid {unknown[0][:20]!r}, which no media section has")
 
 
 def media_kinds(text: str) -> list[str]:

@@ -28,6 +28,7 @@ from .registry import CloseReason, Peer, PeerKind, PeerRegistry
 from .sdp import check_offer, ice_ufrag, media_kinds, parse_sdpfrag
 from .state import StreamState, transition
 from .viewer import Viewer
+from .watchdog import MEDIA_LOSS_SECONDS, watch_media
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ class _Event:
     def __init__(self) -> None:
         self.state = StreamState.IDLE
         self.feeds: dict[Source, Feed] = {}
+        self.silent: set[Source] = set()  # on air, but no media for a while (see watchdog.py)
         self.lock = asyncio.Lock()
 
 
@@ -151,6 +153,8 @@ class MediaService:
         except BaseException:
             await self.registry.close(peer, "deleted")
             raise
+        flow = watch_media(lambda: feed.frames_in, lambda flowing: self._media_flow(slug, source, peer, flowing))
+        self.registry.spawn(peer, flow)
         if not await self._set_state(slug, StreamState.LIVE):
             await self._sources_changed(slug)  # already live: a second source (the screen) is news too
         return peer.id, answer
@@ -208,12 +212,32 @@ class MediaService:
         feed = event.feeds.get(source)
         if feed is not None:
             feed.release(peer.id)
+        event.silent.discard(source)
         if event.state is StreamState.ENDED or reason in ("ended", "shutdown"):
             return
-        if any(f.publisher for f in event.feeds.values()):
+        if on_air := set(self.sources(slug)):
+            if on_air <= event.silent:  # what is left on air has no media either
+                await self._set_state(slug, StreamState.RECONNECTING)
             await self._sources_changed(slug)  # one source left, the other goes on
             return
+        # Dropped after media flowed: it may come back. Never connected ("failed"), or gone: idle.
         await self._set_state(slug, StreamState.RECONNECTING if reason == "dropped" else StreamState.IDLE)
+
+    async def _media_flow(self, slug: str, source: Source, peer: Peer, flowing: bool) -> None:
+        """The watchdog's report: viewers see reconnecting while no source on air sends media."""
+        event = self._events.get(slug)
+        if event is None or peer.closed or event.state is StreamState.ENDED:
+            return
+        if flowing:
+            event.silent.discard(source)
+        else:
+            event.silent.add(source)
+            logger.warning("%s of %s: no media for %.0f s (session %s)", source, slug, MEDIA_LOSS_SECONDS, peer.id)
+        on_air = set(self.sources(slug))
+        if on_air and on_air <= event.silent:
+            await self._set_state(slug, StreamState.RECONNECTING)
+        elif event.state is StreamState.RECONNECTING and on_air - event.silent:
+            await self._set_state(slug, StreamState.LIVE)
 
     async def trickle(self, slug: str, session_id: str, sdpfrag: str, kind: PeerKind = "whip") -> None:
         peer = self.registry.get(slug, session_id, kind)
@@ -232,8 +256,17 @@ class MediaService:
             await peer.pc.addIceCandidate(None)
 
     async def end_session(self, slug: str, session_id: str, kind: PeerKind = "whip") -> None:
-        peer = self.registry.get(slug, session_id, kind)
-        await self.registry.close(peer, "deleted")
+        """DELETE, idempotent: a session that has already ended is not an error."""
+        reason = await self.registry.ended(slug, session_id, kind)
+        if reason is None:
+            await self.registry.close(self.registry.get(slug, session_id, kind), "deleted")
+            return
+        event = self._events.get(slug)
+        # Some clients (medooze's) close their peer before the DELETE: the RTCP BYE came first and
+        # left the stream waiting for the publisher to come back. It said goodbye after all.
+        waiting = event is not None and event.state is StreamState.RECONNECTING and not self.sources(slug)
+        if kind == "whip" and reason == "dropped" and waiting:
+            await self._set_state(slug, StreamState.IDLE)
 
     # -- WHEP ------------------------------------------------------------------------------
 

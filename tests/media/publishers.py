@@ -75,6 +75,23 @@ class ToneAudioTrack(MediaStreamTrack):
         return frame
 
 
+class PausableTrack(MediaStreamTrack):
+    """Wraps a track; while paused its frames are discarded, so the sender sends no RTP at all
+    and the peer connection stays up: a browser whose capture or encoder died, not one that left."""
+
+    def __init__(self, track: MediaStreamTrack) -> None:
+        super().__init__()
+        self.kind = track.kind
+        self._track = track
+        self.paused = False
+
+    async def recv(self) -> av.frame.Frame:
+        while True:  # keep pulling the inner track so its clock stays real-time across the pause
+            frame = await self._track.recv()
+            if not self.paused:
+                return frame
+
+
 def _only(kind: str, name: str) -> list:
     return [c for c in RTCRtpSender.getCapabilities(kind).codecs if c.name in (name, "rtx")]
 

@@ -43,6 +43,14 @@ async def test_dtls_role_internals_exist() -> None:
         await pc.close()
 
 
+def test_dtls_failure_is_set_while_the_ssl_error_is_handled() -> None:
+    # note_dtls_failure reads the OpenSSL error from sys.exc_info() inside _set_state(FAILED).
+    source = inspect.getsource(RTCDtlsTransport._do_handshake)
+    handler = source.split("except SSL.Error as exc:", 1)[1].split("else:", 1)[0]
+    assert "self._set_state(State.FAILED)" in handler
+    assert list(inspect.signature(RTCDtlsTransport._set_state).parameters) == ["self", "state"]
+
+
 async def test_receiver_decoder_queue_internals_exist() -> None:
     # The tap replaces the queue that decoder_worker(loop, input_q, ...) reads.
     assert list(inspect.signature(decoder_worker).parameters)[:2] == ["loop", "input_q"]

@@ -81,7 +81,7 @@ async def test_whep_viewers_receive_forwarded_packets(media_server: MediaServer)
             gone = await http.delete(viewers[0].location, headers={"Authorization": f"Bearer {watch_token('ev1')}"})
             assert gone.status_code == 200
             again = await http.delete(viewers[0].location, headers={"Authorization": f"Bearer {watch_token('ev1')}"})
-            assert again.status_code == 404 and again.json()["error"]["code"] == "unknown_session"
+            assert again.status_code == 200  # DELETE is idempotent: the session has ended either way
         assert len(feed.viewers) == VIEWERS - 1
     finally:
         for viewer in viewers:
