@@ -13,7 +13,7 @@ from server.errors import ApiError
 from server.schemas import InviteCreate, InviteList, InviteOut, JoinOut, JoinRequest, MeOut
 from server.services import people as service
 from server.services.events import get_event
-from server.validation import read_json
+from server.validation import path_id, read_json
 
 ADMIN = frozenset({Role.ADMIN})
 
@@ -51,10 +51,7 @@ async def list_invites(request: Request) -> JSONResponse:
 @doc("Revoke an invite: its token stops working at once", response=InviteOut, roles="admin", tag="people")
 async def revoke_invite(request: Request) -> JSONResponse:
     c = ctx(request)
-    try:
-        participant_id = int(request.path_params["participant_id"])
-    except ValueError:
-        raise ApiError(404, "not_found", "invite not found") from None
+    participant_id = path_id(request, "participant_id", "invite")
     async with c.session() as session:
         event, caller = await c.event_and_caller(request, session)
         require(caller, ADMIN)
@@ -86,7 +83,7 @@ async def join(request: Request) -> JSONResponse:
     return response
 
 
-@doc("Who am I in this event", response=MeOut, tag="people")
+@doc("Who am I in this event", response=MeOut, roles="participants", tag="people")
 async def me(request: Request) -> JSONResponse:
     c = ctx(request)
     async with c.session() as session:
