@@ -18,6 +18,7 @@ from moderation.events import AuditEntry, Outcome
 from moderation.model import Actor, ModerationMode, QuestionStatus, RejectReason, Role, Standing
 from moderation.model import Question as DomainQuestion
 from server.auth import Principal
+from server.chinese import to_simplified
 from server.db import models
 from server.db.engine import Database
 from server.errors import ApiError
@@ -113,6 +114,7 @@ class QuestionService:
                 banned_words=frozenset(ev.banned_words or []),
                 link_policy=rules.LinkPolicy(ev.link_policy),
                 rate_limit_seconds=ev.rate_limit_seconds,
+                simplify=to_simplified,
             )
             verdict = rules.check(
                 body.text, actor, cfg, now=now, last_asked_at=last.timestamp() if last else None, existing=existing
