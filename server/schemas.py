@@ -12,6 +12,7 @@ from server.stakeholders import STAKEHOLDERS
 from server.validation import Integer, Line, Number, Text
 
 SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
+VISITOR_PATTERN = r"^[A-Za-z0-9_-]{8,40}$"
 Stakeholder = Literal[tuple(STAKEHOLDERS)]  # type: ignore[valid-type]
 
 
@@ -137,12 +138,16 @@ class JoinRequest(Strict):
     stakeholder: Stakeholder | None = None
     anonymous: bool = False
     passcode: Line | None = Field(default=None, max_length=64)
+    # The browser's own random id (web/static/js/attendance.js): a ban follows it to a re-join.
+    visitor: str | None = Field(default=None, pattern=VISITOR_PATTERN)
 
 
 class JoinOut(BaseModel):
     participant_id: int
     role: str
     token: str
+    # "banned" or "muted" when this browser or an earlier token of it was (see JoinRequest.visitor).
+    standing: str = "active"
 
 
 class MeOut(BaseModel):

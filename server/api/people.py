@@ -7,7 +7,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from server.api.openapi import doc
-from server.auth import Role, require, set_event_cookie
+from server.auth import Role, candidate_tokens, require, set_event_cookie
 from server.context import client_ip, ctx
 from server.errors import ApiError
 from server.schemas import InviteCreate, InviteList, InviteOut, JoinOut, JoinRequest, MeOut
@@ -61,7 +61,8 @@ async def revoke_invite(request: Request) -> JSONResponse:
 
 
 @doc(
-    "Join an event as a viewer (sets the browser cookie too)",
+    "Join an event as a viewer (sets the browser cookie too); a ban or mute carries over to a re-join from "
+    "the same browser (visitor id) or while holding an earlier token of the event",
     body=JoinRequest,
     response=JoinOut,
     status=201,
@@ -75,9 +76,10 @@ async def join(request: Request) -> JSONResponse:
     async with c.session() as session:
         event = await get_event(session, request.path_params["slug"])
         body = await read_json(request, JoinRequest, c.settings.max_body_bytes)
-        participant = await service.join(session, event, body, c.settings.viewer_ttl_hours)
+        previous = await service.predecessor(session, event, c.tokens, candidate_tokens(request, event.slug))
+        participant = await service.join(session, event, body, c.settings.viewer_ttl_hours, previous)
         token = c.tokens.issue(participant)
-        out = JoinOut(participant_id=participant.id, role=participant.role, token=token)
+        out = JoinOut(participant_id=participant.id, role=participant.role, token=token, standing=participant.standing)
     response = JSONResponse(out.model_dump(mode="json"), 201)
     set_event_cookie(response, event.slug, token, c.settings.viewer_ttl_hours, c.settings.secure_cookies)
     return response

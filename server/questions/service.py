@@ -27,6 +27,7 @@ from server.questions.mapping import apply, new_row, to_domain
 from server.questions.publisher import Publisher
 from server.questions.votes import VoteCoalescer
 from server.schemas_questions import ActionRequest, ModerationSettings, QuestionCreate
+from server.services.people import relatives, root
 
 _STATUS_FOR_REFUSAL = {
     "forbidden": 403,
@@ -341,7 +342,13 @@ class QuestionService:
                 outcome = commands.set_standing(target_actor, actor, Standing(standing), reason, time.time())
             except Refused as exc:
                 raise refused(exc) from None
-            target.standing = standing
+            # The same person as far as we can tell (re-joins from this browser or with an earlier token)
+            # gets the same standing, so a ban cannot be shed by joining again.
+            family = [target]
+            if target.role == Role.VIEWER:
+                family = await relatives(session, event.id, root(target), target.visitor) or [target]
+            for person in family:
+                person.standing = standing
             outcomes = [outcome]
             if standing == Standing.BANNED:
                 # A banned participant's open questions leave the queue with them: viewers never see
@@ -350,7 +357,7 @@ class QuestionService:
                     await session.execute(
                         select(models.Question).where(
                             models.Question.event_id == event.id,
-                            models.Question.asker_id == target.id,
+                            models.Question.asker_id.in_([p.id for p in family]),
                             models.Question.status.in_([QuestionStatus.PENDING, QuestionStatus.APPROVED]),
                         )
                     )
@@ -363,8 +370,9 @@ class QuestionService:
             for done in outcomes:
                 self._audit(session, event.id, caller, done.audit)
             await session.commit()
+        people = {p.id: p for p in family}
         for done in outcomes:
-            await self.publisher.outcome(event.id, done, {target.id: target})
+            await self.publisher.outcome(event.id, done, people)
         return target
 
     # helpers -----------------------------------------------------------------------------------------
