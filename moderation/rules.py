@@ -6,6 +6,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 
 from moderation.model import Actor, Standing
 from moderation.similarity import find_duplicate, normalise
@@ -122,13 +123,9 @@ def banned_word(text: str, words: frozenset[str], simplify: Simplify | None = No
     """
     folded = _INVISIBLE.sub("", normalise(text))
     shape: Skeleton | None = None
-    for word in sorted(words):
-        w = normalise(word).strip()
-        if not w:
-            continue
-        if _literal_match(w, folded):
+    for word, literal, bones in _prepared(words, simplify or _same):
+        if literal.search(folded) is not None:
             return word
-        bones = skeleton(w, simplify or _same).text
         if not bones:
             continue
         if shape is None:
@@ -142,13 +139,25 @@ def _same(text: str) -> str:
     return text
 
 
-def _literal_match(w: str, folded: str) -> bool:
+@lru_cache(maxsize=256)
+def _prepared(words: frozenset[str], simplify: Simplify) -> tuple[tuple[str, re.Pattern[str], str], ...]:
+    """Each banned word (sorted) with its as-typed pattern and its skeleton. An event's words are the
+    same for every question, so they are folded once per process, not once per question."""
+    out = []
+    for word in sorted(words):
+        w = normalise(word).strip()
+        if w:
+            out.append((word, _literal(w), skeleton(w, simplify).text))
+    return tuple(out)
+
+
+def _literal(w: str) -> re.Pattern[str]:
     if not w.isascii():
-        return w in folded
+        return re.compile(re.escape(w))
     # Whole-word only where the word starts or ends with a letter or digit.
     before = "(?<![a-z0-9])" if _ASCII_WORD.match(w[0]) else ""
     after = "(?![a-z0-9])" if _ASCII_WORD.match(w[-1]) else ""
-    return re.search(before + re.escape(w) + after, folded) is not None
+    return re.compile(before + re.escape(w) + after)
 
 
 def _skeleton_match(bones: str, shape: Skeleton) -> bool:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 Simplify = Callable[[str], str]
 
@@ -40,6 +41,25 @@ def _same(text: str) -> str:
     return text
 
 
+# A question is a few hundred characters from a small alphabet: each character is folded once per process.
+_CHARS_CACHED = 8192
+
+
+@lru_cache(maxsize=_CHARS_CACHED)
+def _nfkc(char: str) -> str:
+    return unicodedata.normalize("NFKC", char)
+
+
+@lru_cache(maxsize=_CHARS_CACHED)
+def _kind(char: str, folded: str) -> str:
+    if folded:
+        return "w" if folded.isascii() else "o"
+    if unicodedata.category(char) in _INVISIBLE:
+        return "i"
+    return "z" if char.isspace() else "s"
+
+
+@lru_cache(maxsize=_CHARS_CACHED)
 def fold(char: str) -> str:
     """One (already NFKC'd and simplified) character's contribution to the skeleton: letters and digits."""
     decomposed = unicodedata.normalize("NFKD", char.translate(_LOOK_ALIKES).casefold())
@@ -101,7 +121,7 @@ class Skeleton:
 
 def skeleton(text: str, simplify: Simplify = _same) -> Skeleton:
     """The skeleton of ``text``; ``simplify`` converts Traditional Chinese to Simplified."""
-    normal = [unicodedata.normalize("NFKC", c) for c in text]
+    normal = [_nfkc(c) for c in text]
     joined = "".join(normal)
     converted = simplify(joined)
     if len(converted) == len(joined):
@@ -119,12 +139,5 @@ def skeleton(text: str, simplify: Simplify = _same) -> Skeleton:
         folded = fold(piece)
         out.append(folded)
         origin.extend([index] * len(folded))
-        if folded:
-            kinds.append("w" if folded.isascii() else "o")
-        elif unicodedata.category(char) in _INVISIBLE:
-            kinds.append("i")
-        elif char.isspace():
-            kinds.append("z")
-        else:
-            kinds.append("s")
+        kinds.append(_kind(char, folded))
     return Skeleton(text, "".join(out), tuple(origin), "".join(kinds))
