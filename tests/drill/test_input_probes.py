@@ -195,6 +195,27 @@ async def test_absurd_ids_are_404_on_every_id_route(
                 assert json.loads(payload)["error"]["message"]
 
 
+# Slugs no event can have: a NUL byte was a PostgreSQL DataError (500) before reaching "not found".
+BAD_SLUGS = ["x\x00y", "\x00", "a" * 500, "UPPER", "-dash", "..", "基坑"]
+
+
+async def test_impossible_slugs_are_404_on_every_event_route(
+    server: LiveServer, spec: dict[str, Any], params: dict[str, str]
+) -> None:
+    targets = [(m, p, op) for m, p, op in operations(spec) if "{slug}" in p]
+    assert len(targets) >= 20
+    pages = ["/e/{slug}", "/e/{slug}/archive", "/e/{slug}/report", "/e/{slug}/moderate", "/archive/{slug}/qa.csv"]
+    async with RawHttp(server.base_url) as http:
+        for method, path, op in [*targets, *(("GET", p, {}) for p in pages)]:
+            schema = json_body_schema(op)
+            body = json.dumps(example(schema, spec)).encode() if schema is not None else b""
+            headers = {**ADMIN, "Content-Type": "application/json"} if schema is not None else ADMIN
+            for bad in BAD_SLUGS:
+                url = fill(path, params, slug=bad)
+                status, _, payload = await http.request(method, url, body, headers)
+                assert status == 404, (method, url, payload[:200])
+
+
 async def test_every_number_in_a_request_body_is_bounded(spec: dict[str, Any]) -> None:
     """Each integer or number a client may send has a minimum and a maximum in the document."""
     seen = 0
