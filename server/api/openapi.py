@@ -31,9 +31,14 @@ PUBLIC = "anyone"
 _BEARER = {"bearer": []}
 
 
+# Path parameters that are row ids, read with validation.path_id (1..MAX_ID, else 404). Others (a WHIP
+# session id, a slug, a certificate code) are strings.
+ROW_IDS = frozenset({"question_id", "participant_id"})
+
+
 def path_parameter(name: str) -> dict[str, Any]:
-    """A path parameter's schema: `*_id` are row ids (validation.path_id bounds them), the rest strings."""
-    if name.endswith("_id"):
+    """A path parameter's schema: row ids are bounded integers, the rest strings."""
+    if name in ROW_IDS:
         schema: dict[str, Any] = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
     else:
         schema = {"type": "string"}
