@@ -347,9 +347,13 @@ class QuestionService:
             family = [target]
             if target.role == Role.VIEWER:
                 family = await relatives(session, event.id, root(target), target.visitor) or [target]
-            for person in family:
-                person.standing = standing
             outcomes = [outcome]
+            for person in family:
+                if person.id != target.id and person.standing != standing:
+                    # Each one gets its own frame and audit entry, so the console lists them all.
+                    linked = Actor(person.id, Role(person.role), Standing(person.standing))
+                    outcomes.append(commands.set_standing(linked, actor, Standing(standing), reason, time.time()))
+                person.standing = standing
             if standing == Standing.BANNED:
                 # A banned participant's open questions leave the queue with them: viewers never see
                 # content from someone the moderators have thrown out.

@@ -93,6 +93,9 @@ async def test_a_chain_of_rejoins_is_banned_and_restored_as_one(room: Room) -> N
     asked = await room.ask(third_token)
     assert asked.status_code == 201
     await room.stand(first["participant_id"], "banned")  # the moderator saw only the first
+    audit = (await room.client.get(f"{room.base}/audit", headers=ADMIN)).json()["entries"]
+    banned = {e["participant_id"] for e in audit if e["action"] == "standing" and e["after"] == {"standing": "banned"}}
+    assert banned == {first["participant_id"], second["participant_id"], third.json()["participant_id"]}
     assert (await room.ask(second["token"])).status_code == 403
     assert (await room.ask(third_token)).status_code == 403
     staff = (await room.client.get(f"{room.base}/questions", headers=ADMIN)).json()["questions"]
