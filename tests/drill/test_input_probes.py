@@ -120,6 +120,7 @@ async def params(client: httpx.AsyncClient) -> dict[str, str]:
     )
     assert made.status_code == 201, made.text
     await client.post(f"/api/v1/events/{slug}/state", json={"state": "live"}, headers=ADMIN)
+    await client.patch(f"/api/v1/events/{slug}/moderation", json={"rate_limit_seconds": 0}, headers=ADMIN)
     joined = (await client.post(f"/api/v1/events/{slug}/join", json={"name": "探针"})).json()
     asked = await client.post(
         f"/api/v1/events/{slug}/questions",
@@ -381,3 +382,24 @@ async def test_public_operations_do_not_demand_a_token(spec: dict[str, Any], met
 async def test_protected_operations_declare_bearer_auth(spec: dict[str, Any]) -> None:
     for method, path in [("post", "/api/v1/events"), ("post", "/api/v1/events/{slug}/questions/{question_id}/actions")]:
         assert spec["paths"][path][method]["security"] == [{"bearer": []}]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "括号" + "[" * 100 + "{" * 100,
+        'quote \\" then [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[',
+        "反斜杠\\\\" + "[" * 60 + "]" * 60,
+    ],
+)
+async def test_brackets_inside_strings_do_not_count(
+    client: httpx.AsyncClient, params: dict[str, str], text: str
+) -> None:
+    body = '{"text": "' + text + '"}'
+    response = await client.post(
+        f"/api/v1/events/{params['slug']}/questions",
+        content=body.encode(),
+        headers={"Authorization": f"Bearer {params['viewer_token']}", "Content-Type": "application/json"},
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["text"] == json.loads(body)["text"]
