@@ -8,6 +8,7 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Match, Route
 
 log = logging.getLogger("sitecast.errors")
 
@@ -34,8 +35,10 @@ class ApiError(Exception):
         self.extra = extra
 
 
-def error_response(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
-    headers = {}
+def error_response(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None, **extra: Any
+) -> JSONResponse:
+    headers = dict(headers or {})
     if "retry_after" in extra and extra["retry_after"] is not None:
         headers["Retry-After"] = str(max(1, round(float(extra["retry_after"]))))
     return JSONResponse({"error": {"code": code, "message": message, **extra}}, status, headers=headers)
@@ -50,10 +53,23 @@ async def api_error_handler(_request: Request, exc: Exception) -> Response:
     return error_response(exc.status, exc.code, exc.message, **exc.extra)
 
 
-async def http_exception_handler(_request: Request, exc: Exception) -> Response:
+async def http_exception_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code = _CODES.get(exc.status_code, "error")
-    return error_response(exc.status_code, code, str(exc.detail))
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = allowed_methods(request)
+    return error_response(exc.status_code, code, str(exc.detail), headers=headers)
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path. Starlette's own Allow names only the first route
+    that matched the path, and we declare one route per method."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.methods and route.matches(request.scope)[0] is not Match.NONE:
+            methods |= route.methods
+    return ", ".join(sorted(methods))
 
 
 async def unhandled_handler(request: Request, exc: Exception) -> Response:

@@ -9,14 +9,17 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 
 from server.lifecycle import EventKind, EventState, JoinPolicy
 from server.stakeholders import STAKEHOLDERS
-from server.validation import Line, Text
+from server.validation import Integer, Line, Number, Text
 
 SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
+VISITOR_PATTERN = r"^[A-Za-z0-9_-]{8,40}$"
 Stakeholder = Literal[tuple(STAKEHOLDERS)]  # type: ignore[valid-type]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_max_length=20_000)
+    # Request bodies: no unknown fields, no NaN or Infinity (JSON has neither; the response encoder would
+    # fail on them), and every number field uses validation.Integer / Number / Id (no bools, no strings).
+    model_config = ConfigDict(extra="forbid", str_max_length=20_000, allow_inf_nan=False)
 
 
 Topic = Line
@@ -36,7 +39,7 @@ class EventFields(Strict):
     passcode: Line | None = Field(default=None, min_length=4, max_length=64)
     allow_anonymous: bool | None = None
     # Training records: the minimum watch time for a certificate (null: no training records).
-    training_min_minutes: int | None = Field(default=None, ge=1, le=24 * 60)
+    training_min_minutes: Integer | None = Field(default=None, ge=1, le=24 * 60)
     training_counts_replay: bool | None = None
     pre_questions: bool | None = None
 
@@ -111,7 +114,7 @@ class InviteCreate(Strict):
     role: Literal["expert", "moderator"]
     name: Line = Field(default="", max_length=80)
     organisation: Line = Field(default="", max_length=120)
-    ttl_hours: float | None = Field(default=None, gt=0, le=24 * 365)
+    ttl_hours: Number | None = Field(default=None, gt=0, le=24 * 365)
 
 
 class InviteOut(BaseModel):
@@ -135,12 +138,16 @@ class JoinRequest(Strict):
     stakeholder: Stakeholder | None = None
     anonymous: bool = False
     passcode: Line | None = Field(default=None, max_length=64)
+    # The browser's own random id (web/static/js/attendance.js): a ban follows it to a re-join.
+    visitor: str | None = Field(default=None, pattern=VISITOR_PATTERN)
 
 
 class JoinOut(BaseModel):
     participant_id: int
     role: str
     token: str
+    # "banned" or "muted" when this browser or an earlier token of it was (see JoinRequest.visitor).
+    standing: str = "active"
 
 
 class MeOut(BaseModel):

@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from server.schemas import Strict
-from server.validation import Line, Text
+from server.validation import Id, Line, Number, Text
 
 Action = Literal["approve", "reject", "edit", "merge", "pin", "unpin", "reorder", "answering", "answered", "reopen"]
 Reason = Literal["off_topic", "duplicate", "inappropriate", "spam", "answered_elsewhere", "unclear", "other"]
@@ -26,8 +26,9 @@ class ActionRequest(Strict):
     reason_text: Text | None = Field(default=None, max_length=500)
     text: Text | None = Field(default=None, min_length=1, max_length=2000)
     approve: bool = False
-    into: int | None = None
-    position: float | None = None
+    into: Id | None = None
+    # Manual order is a float between neighbours; a billion either way is more than any queue needs.
+    position: Number | None = Field(default=None, ge=-1e9, le=1e9)
     answer_text: Text | None = Field(default=None, max_length=5000)
 
 
@@ -35,7 +36,7 @@ class ModerationSettings(Strict):
     moderation_mode: Literal["pre", "post"] | None = None
     banned_words: list[Line] | None = Field(default=None, max_length=500)
     link_policy: Literal["allow", "hold", "reject"] | None = None
-    rate_limit_seconds: float | None = Field(default=None, ge=0, le=3600)
+    rate_limit_seconds: Number | None = Field(default=None, ge=0, le=3600)
 
 
 class StandingChange(Strict):

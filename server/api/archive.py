@@ -20,7 +20,7 @@ from server.media.errors import MediaError
 from server.pages import pages
 from server.schemas_archive import ArchiveOut, ArchiveRetry, ArchiveStatus, SearchOut
 from server.services.events import get_event
-from server.validation import read_json
+from server.validation import query_int, read_json
 
 ADMIN = frozenset({Role.ADMIN})
 SEARCH_PAGE_SIZE = 20
@@ -94,19 +94,6 @@ async def qa_csv(request: Request) -> Response:
     )
 
 
-def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.query_params.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ApiError(422, "invalid", f"{name} must be an integer") from None
-    if not low <= value <= high:
-        raise ApiError(422, "invalid", f"{name} must be between {low} and {high}")
-    return value
-
-
 async def _search(request: Request, limit: int, offset: int) -> dict[str, Any]:
     c = ctx(request)
     query = archive_search.parse(request.query_params.get("q", ""))
@@ -146,8 +133,8 @@ async def _search(request: Request, limit: int, offset: int) -> dict[str, Any]:
 async def search_api(request: Request) -> JSONResponse:
     if not request.query_params.get("q", "").strip():
         raise ApiError(422, "invalid", "q (what to search for) is required")
-    limit = _int_param(request, "limit", SEARCH_PAGE_SIZE, 1, MAX_SEARCH_LIMIT)
-    offset = _int_param(request, "offset", 0, 0, 1_000_000)
+    limit = query_int(request, "limit", SEARCH_PAGE_SIZE, 1, MAX_SEARCH_LIMIT)
+    offset = query_int(request, "offset", 0, 0, 1_000_000)
     body = await _search(request, limit, offset)
     return JSONResponse(SearchOut.model_validate(body).model_dump(mode="json"))
 
@@ -196,7 +183,7 @@ async def archive_page(request: Request) -> Response:
 
 async def search_page(request: Request) -> Response:
     limit = SEARCH_PAGE_SIZE
-    offset = _int_param(request, "offset", 0, 0, 1_000_000)
+    offset = query_int(request, "offset", 0, 0, 1_000_000)
     q = request.query_params.get("q", "").strip()
     body = await _search(request, limit, offset) if q else None
     lang = negotiate(request)

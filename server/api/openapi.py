@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from starlette.routing import BaseRoute, Route
 
 from server.schemas import ErrorOut
+from server.validation import MAX_ID
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -25,13 +26,32 @@ _ERRORS = {
 }
 
 
+# Operations anyone may call: a token is optional there (it may change what the caller sees).
+PUBLIC = "anyone"
+_BEARER = {"bearer": []}
+
+
+# Path parameters that are row ids, read with validation.path_id (1..MAX_ID, else 404). Others (a WHIP
+# session id, a slug, a certificate code) are strings.
+ROW_IDS = frozenset({"question_id", "participant_id"})
+
+
+def path_parameter(name: str) -> dict[str, Any]:
+    """A path parameter's schema: row ids are bounded integers, the rest strings."""
+    if name in ROW_IDS:
+        schema: dict[str, Any] = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+    else:
+        schema = {"type": "string"}
+    return {"name": name, "in": "path", "required": True, "schema": schema}
+
+
 def doc(
     summary: str,
     *,
     body: type[BaseModel] | None = None,
     response: type[BaseModel] | None = None,
     status: int = 200,
-    roles: str = "anyone",
+    roles: str = PUBLIC,
     tag: str = "events",
 ) -> Callable[[F], F]:
     def mark(fn: F) -> F:
@@ -64,16 +84,15 @@ def build(routes: list[BaseRoute], version: str) -> dict[str, Any]:
         meta = getattr(getattr(route, "endpoint", None), "__openapi__", None)
         if not isinstance(route, Route) or meta is None:
             continue
-        params = [
-            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-            for name in route.param_convertors
-        ]
+        params = [path_parameter(name) for name in route.param_convertors]
         for method in sorted((route.methods or set()) - {"HEAD"}):
             op: dict[str, Any] = {
                 "summary": meta["summary"],
                 "tags": [meta["tag"]],
                 "description": f"Allowed: {meta['roles']}.",
                 "parameters": params,
+                # Public operations take a token optionally ({} = no credentials needed).
+                "security": [{}, _BEARER] if meta["roles"] == PUBLIC else [_BEARER],
                 "responses": {
                     str(meta["status"]): {
                         "description": "success",
@@ -103,5 +122,4 @@ def build(routes: list[BaseRoute], version: str) -> dict[str, Any]:
             "schemas": schemas,
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
-        "security": [{"bearer": []}],
     }

@@ -7,13 +7,13 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from server.api.openapi import doc
-from server.auth import Role, require, set_event_cookie
+from server.auth import Role, candidate_tokens, require, set_event_cookie
 from server.context import client_ip, ctx
 from server.errors import ApiError
 from server.schemas import InviteCreate, InviteList, InviteOut, JoinOut, JoinRequest, MeOut
 from server.services import people as service
 from server.services.events import get_event
-from server.validation import read_json
+from server.validation import path_id, read_json
 
 ADMIN = frozenset({Role.ADMIN})
 
@@ -51,10 +51,7 @@ async def list_invites(request: Request) -> JSONResponse:
 @doc("Revoke an invite: its token stops working at once", response=InviteOut, roles="admin", tag="people")
 async def revoke_invite(request: Request) -> JSONResponse:
     c = ctx(request)
-    try:
-        participant_id = int(request.path_params["participant_id"])
-    except ValueError:
-        raise ApiError(404, "not_found", "invite not found") from None
+    participant_id = path_id(request, "participant_id", "invite")
     async with c.session() as session:
         event, caller = await c.event_and_caller(request, session)
         require(caller, ADMIN)
@@ -64,7 +61,8 @@ async def revoke_invite(request: Request) -> JSONResponse:
 
 
 @doc(
-    "Join an event as a viewer (sets the browser cookie too)",
+    "Join an event as a viewer (sets the browser cookie too); a ban or mute carries over to a re-join from "
+    "the same browser (visitor id) or while holding an earlier token of the event",
     body=JoinRequest,
     response=JoinOut,
     status=201,
@@ -78,15 +76,16 @@ async def join(request: Request) -> JSONResponse:
     async with c.session() as session:
         event = await get_event(session, request.path_params["slug"])
         body = await read_json(request, JoinRequest, c.settings.max_body_bytes)
-        participant = await service.join(session, event, body, c.settings.viewer_ttl_hours)
+        previous = await service.predecessor(session, event, c.tokens, candidate_tokens(request, event.slug))
+        participant = await service.join(session, event, body, c.settings.viewer_ttl_hours, previous)
         token = c.tokens.issue(participant)
-        out = JoinOut(participant_id=participant.id, role=participant.role, token=token)
+        out = JoinOut(participant_id=participant.id, role=participant.role, token=token, standing=participant.standing)
     response = JSONResponse(out.model_dump(mode="json"), 201)
     set_event_cookie(response, event.slug, token, c.settings.viewer_ttl_hours, c.settings.secure_cookies)
     return response
 
 
-@doc("Who am I in this event", response=MeOut, tag="people")
+@doc("Who am I in this event", response=MeOut, roles="participants", tag="people")
 async def me(request: Request) -> JSONResponse:
     c = ctx(request)
     async with c.session() as session:

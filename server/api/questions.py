@@ -25,16 +25,9 @@ from server.schemas_questions import (
     StandingChange,
     VoteOut,
 )
-from server.validation import read_json
+from server.validation import path_id, read_json
 
 VIEWERS_AND_STAFF = frozenset({Role.VIEWER, Role.EXPERT, Role.MODERATOR, Role.ADMIN})
-
-
-def _int_param(request: Request, name: str) -> int:
-    try:
-        return int(request.path_params[name])
-    except ValueError:
-        raise ApiError(404, "not_found", f"{name} must be a number") from None
 
 
 @doc("Ask a question", body=QuestionCreate, response=QuestionOut, status=201, roles="participants", tag="questions")
@@ -74,7 +67,7 @@ async def list_questions(request: Request) -> JSONResponse:
 
 async def _vote(request: Request, up: bool) -> JSONResponse:
     c = ctx(request)
-    question_id = _int_param(request, "question_id")
+    question_id = path_id(request, "question_id", "question")
     async with c.session() as session:
         event, caller = await c.event_and_caller(request, session)
         caller = require(caller, VIEWERS_AND_STAFF)
@@ -101,7 +94,7 @@ async def unvote(request: Request) -> JSONResponse:
 )
 async def act(request: Request) -> JSONResponse:
     c = ctx(request)
-    question_id = _int_param(request, "question_id")
+    question_id = path_id(request, "question_id", "question")
     async with c.session() as session:
         event, caller = await c.event_and_caller(request, session)
         caller = require(caller, STAFF)
@@ -153,7 +146,7 @@ async def set_moderation(request: Request) -> JSONResponse:
 @doc("Mute, ban or restore a participant", body=StandingChange, roles="moderators", tag="questions")
 async def set_standing(request: Request) -> JSONResponse:
     c = ctx(request)
-    participant_id = _int_param(request, "participant_id")
+    participant_id = path_id(request, "participant_id", "participant")
     async with c.session() as session:
         event, caller = await c.event_and_caller(request, session)
     caller = require(caller, MODERATORS)

@@ -21,6 +21,7 @@ from server.questions.queries import personal, queue
 from server.realtime.hub import Connection, public_channel, staff_channel
 from server.realtime.wire import DirectWriter
 from server.services.notes import recent_notes
+from server.validation import MAX_JSON_DEPTH, TooDeep, loads
 
 # A client that connects but says nothing is dropped; browsers send hello at once.
 HELLO_TIMEOUT_S = 10.0
@@ -180,11 +181,18 @@ async def _receive(ws: WebSocket, timeout: float | None) -> dict[str, Any] | Non
         await ws.close(1009, "frame too large")
         return None
     try:
-        message = json.loads(text)
+        # Bounded depth: a 2,000-deep array fits in one frame and would blow json's recursion.
+        message = loads(text)
+    except TooDeep:
+        await ws.close(CLOSE_POLICY, f"frames must not nest deeper than {MAX_JSON_DEPTH} levels")
+        return None
     except ValueError:
         await ws.close(CLOSE_POLICY, "frames must be JSON")
         return None
-    return message if isinstance(message, dict) else None
+    if not isinstance(message, dict):
+        await ws.close(CLOSE_POLICY, "frames must be JSON objects")
+        return None
+    return message
 
 
 def _json_response(exc: ApiError) -> Any:

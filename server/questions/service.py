@@ -18,6 +18,7 @@ from moderation.events import AuditEntry, Outcome
 from moderation.model import Actor, ModerationMode, QuestionStatus, RejectReason, Role, Standing
 from moderation.model import Question as DomainQuestion
 from server.auth import Principal
+from server.chinese import to_simplified
 from server.db import models
 from server.db.engine import Database
 from server.errors import ApiError
@@ -26,6 +27,7 @@ from server.questions.mapping import apply, new_row, to_domain
 from server.questions.publisher import Publisher
 from server.questions.votes import VoteCoalescer
 from server.schemas_questions import ActionRequest, ModerationSettings, QuestionCreate
+from server.services.people import relatives, root
 
 _STATUS_FOR_REFUSAL = {
     "forbidden": 403,
@@ -113,6 +115,7 @@ class QuestionService:
                 banned_words=frozenset(ev.banned_words or []),
                 link_policy=rules.LinkPolicy(ev.link_policy),
                 rate_limit_seconds=ev.rate_limit_seconds,
+                simplify=to_simplified,
             )
             verdict = rules.check(
                 body.text, actor, cfg, now=now, last_asked_at=last.timestamp() if last else None, existing=existing
@@ -339,8 +342,18 @@ class QuestionService:
                 outcome = commands.set_standing(target_actor, actor, Standing(standing), reason, time.time())
             except Refused as exc:
                 raise refused(exc) from None
-            target.standing = standing
+            # The same person as far as we can tell (re-joins from this browser or with an earlier token)
+            # gets the same standing, so a ban cannot be shed by joining again.
+            family = [target]
+            if target.role == Role.VIEWER:
+                family = await relatives(session, event.id, root(target), target.visitor) or [target]
             outcomes = [outcome]
+            for person in family:
+                if person.id != target.id and person.standing != standing:
+                    # Each one gets its own frame and audit entry, so the console lists them all.
+                    linked = Actor(person.id, Role(person.role), Standing(person.standing))
+                    outcomes.append(commands.set_standing(linked, actor, Standing(standing), reason, time.time()))
+                person.standing = standing
             if standing == Standing.BANNED:
                 # A banned participant's open questions leave the queue with them: viewers never see
                 # content from someone the moderators have thrown out.
@@ -348,7 +361,7 @@ class QuestionService:
                     await session.execute(
                         select(models.Question).where(
                             models.Question.event_id == event.id,
-                            models.Question.asker_id == target.id,
+                            models.Question.asker_id.in_([p.id for p in family]),
                             models.Question.status.in_([QuestionStatus.PENDING, QuestionStatus.APPROVED]),
                         )
                     )
@@ -361,8 +374,9 @@ class QuestionService:
             for done in outcomes:
                 self._audit(session, event.id, caller, done.audit)
             await session.commit()
+        people = {p.id: p for p in family}
         for done in outcomes:
-            await self.publisher.outcome(event.id, done, {target.id: target})
+            await self.publisher.outcome(event.id, done, people)
         return target
 
     # helpers -----------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.db.models import Event
 from server.errors import ApiError, not_found
 from server.lifecycle import EventState, IllegalEventTransition, JoinPolicy, transition
-from server.schemas import EventCreate, EventOut, EventUpdate, Links
+from server.schemas import SLUG_PATTERN, EventCreate, EventOut, EventUpdate, Links
 
 
 def hash_passcode(passcode: str) -> str:
@@ -39,7 +39,14 @@ def _slugify(text: str) -> str:
     return slug or "event"
 
 
+_SLUG = re.compile(SLUG_PATTERN)
+
+
 async def get_event(session: AsyncSession, slug: str) -> Event:
+    # Only a slug we could have stored reaches the query: a NUL byte in the path is a driver error on
+    # PostgreSQL, and a 10 KB "slug" is not worth a round trip.
+    if not _SLUG.match(slug):
+        raise not_found("event")
     event = (await session.execute(select(Event).where(Event.slug == slug))).scalar_one_or_none()
     if event is None:
         raise not_found(f"event '{slug}'")

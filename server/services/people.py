@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth import Role, Tokens, new_nonce
@@ -68,7 +70,59 @@ def invite_out(p: Participant, tokens: Tokens | None, base_url: str, slug: str) 
     )
 
 
-async def join(session: AsyncSession, event: Event, body: JoinRequest, ttl_hours: float) -> Participant:
+# Standings by severity: a new join inherits the worst one among its relatives.
+_SEVERITY = {"active": 0, "muted": 1, "banned": 2}
+
+
+def root(p: Participant) -> int:
+    """The first participant of ``p``'s chain of joins."""
+    return p.lineage_id or p.id
+
+
+async def predecessor(
+    session: AsyncSession, event: Event, tokens: Tokens, offered: Iterable[tuple[str, bool]]
+) -> Participant | None:
+    """The viewer of this event whose token the joining client still holds (cookie or Bearer), if any.
+
+    The signature is what counts: an expired token, or one whose nonce was rotated, still proves the
+    client was that viewer."""
+    for token, _ in offered:
+        parsed = tokens.read(token)
+        if parsed is None:
+            continue
+        p = await session.get(Participant, parsed[0])
+        if p is not None and p.event_id == event.id and p.role == Role.VIEWER:
+            return p
+    return None
+
+
+async def relatives(
+    session: AsyncSession, event_id: int, lineage: int | None, visitor: str | None
+) -> list[Participant]:
+    """The viewers of the event in chain ``lineage`` or from browser ``visitor``: one person, as far as
+    the server can tell."""
+    same: list[Any] = []
+    if lineage is not None:
+        same += [Participant.id == lineage, Participant.lineage_id == lineage]
+    if visitor is not None:
+        same.append(Participant.visitor == visitor)
+    if not same:
+        return []
+    rows = await session.execute(
+        select(Participant)
+        .where(Participant.event_id == event_id, Participant.role == Role.VIEWER, or_(*same))
+        .order_by(Participant.id)
+    )
+    return list(rows.scalars())
+
+
+async def join(
+    session: AsyncSession,
+    event: Event,
+    body: JoinRequest,
+    ttl_hours: float,
+    previous: Participant | None = None,
+) -> Participant:
     if event.state == EventState.ARCHIVED and event.join_policy != JoinPolicy.OPEN:
         raise ApiError(409, "event_archived", "this event is archived; watch the recording instead")
     policy = JoinPolicy(event.join_policy)
@@ -88,6 +142,10 @@ async def join(session: AsyncSession, event: Event, body: JoinRequest, ttl_hours
         anonymous = False
     if anonymous and not event.allow_anonymous:
         raise ApiError(422, "anonymous_not_allowed", "this event does not allow anonymous participants")
+    # Joining again (same browser, or holding an earlier token) keeps a ban or a mute.
+    family = await relatives(session, event.id, root(previous) if previous else None, body.visitor)
+    standing = max((p.standing for p in family), key=_SEVERITY.__getitem__, default="active")
+    lineage = root(previous) if previous else (root(family[-1]) if family else None)
     participant = Participant(
         event_id=event.id,
         role=Role.VIEWER.value,
@@ -95,9 +153,11 @@ async def join(session: AsyncSession, event: Event, body: JoinRequest, ttl_hours
         organisation=body.organisation,
         stakeholder=body.stakeholder,
         anonymous=anonymous,
-        standing="active",
+        standing=standing,
         token_nonce=new_nonce(),
         expires_at=datetime.now(UTC) + timedelta(hours=ttl_hours),
+        visitor=body.visitor,
+        lineage_id=lineage,
     )
     session.add(participant)
     await session.commit()

@@ -2,6 +2,8 @@ import pytest
 
 from moderation.model import Actor, Role, Standing
 from moderation.rules import Action, LinkPolicy, RulesConfig, Verdict, banned_word, check, find_link
+from server.chinese import to_simplified
+from tests.moderation.banned_variants import BANNED, CLEAN, CLEAN_EXTRA_BANNED, variants
 
 VIEWER = Actor(1, Role.VIEWER)
 EXPERT = Actor(2, Role.EXPERT)
@@ -108,3 +110,71 @@ def test_duplicate_holds_with_the_original() -> None:
     )
     assert (v.action, v.reason, v.duplicate_of) == (Action.HOLD, "duplicate", 8)
     assert v.detail == "0.74"
+
+
+# ---- disguised banned words (issue 12) ---------------------------------------------------------------
+DISGUISE_CFG = RulesConfig(banned_words=frozenset(BANNED), simplify=to_simplified)
+
+
+@pytest.mark.parametrize(("label", "text", "word"), variants(), ids=[v[0] for v in variants()])
+def test_disguised_banned_words_are_held(label: str, text: str, word: str) -> None:
+    question = f"请问{text}怎么处理" if not word.isascii() else f"what the {text} is this"
+    assert judge(question, cfg=DISGUISE_CFG) == Verdict(Action.HOLD, "banned_word", word), label
+
+
+@pytest.mark.parametrize("text", CLEAN)
+def test_ordinary_questions_stay_clean(text: str) -> None:
+    cfg = RulesConfig(banned_words=frozenset(BANNED + CLEAN_EXTRA_BANNED), simplify=to_simplified)
+    assert judge(text, cfg=cfg).action is Action.ALLOW, text
+
+
+@pytest.mark.parametrize("text", ["a.s.s", "a-s-s hole", "s.b", "a\u200bs\u200bs"])
+def test_short_latin_words_spelled_out_with_punctuation(text: str) -> None:
+    assert banned_word(text, frozenset({"ass", "sb"})) is not None
+
+
+@pytest.mark.parametrize("text", ["a s s", "s b", "as s", "ﬀuck", "oﬀ", "gl\u200bass"])
+def test_short_latin_words_not_across_spaces_or_inside_words(text: str) -> None:
+    assert banned_word(text, frozenset({"ass", "sb", "fu", "of"})) is None
+
+
+def test_a_banned_traditional_word_also_catches_simplified() -> None:
+    assert banned_word("这是赌博吗", frozenset({"賭博"}), to_simplified) == "賭博"
+
+
+def test_words_with_symbols() -> None:
+    # Only symbols: no skeleton, matched as typed only. With letters: their skeleton counts too.
+    assert banned_word("a $ $ b", frozenset({"$$"})) is None
+    assert banned_word("f * c k", frozenset({"f*ck"})) is None
+    assert banned_word("f.c.k off", frozenset({"f*ck"})) == "f*ck"
+
+
+def test_the_next_occurrence_is_tried_after_one_inside_a_word() -> None:
+    assert banned_word("glass ass", frozenset({"ass"})) == "ass"
+    assert banned_word("glass, class", frozenset({"ass"})) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "link"),
+    [
+        ("see example . com now", "example.com"),
+        ("hxxp://evil[.]com/x", "http://evil.com/x"),
+        ("HXXPS://evil(.)com", "https://evil.com"),
+        ("www。example。com", "www.example.com"),
+        ("evil[dot]cn 联系", "evil.cn"),
+        ("exa\u200bmple.com", "example.com"),
+        ("example {.} org", "example.org"),
+    ],
+)
+def test_disguised_links_are_found(text: str, link: str) -> None:
+    assert find_link(text) == link
+
+
+@pytest.mark.parametrize("text", ["I saw it. Me too", "It works. Co-ordination next", "the dot com era"])
+def test_sentences_are_not_links(text: str) -> None:
+    assert find_link(text) is None
+
+
+def test_disguised_link_meets_the_link_policy() -> None:
+    v = judge("联系 hxxp://evil[.]com 代办")
+    assert (v.action, v.reason) == (Action.HOLD, "link")

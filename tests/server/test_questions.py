@@ -46,6 +46,7 @@ class Party:
             json={"name": name, "organisation": "某施工单位", "stakeholder": "construction", **extra},
         )
         assert joined.status_code == 201, joined.text
+        self.client.cookies.clear()  # each viewer is another person: no cookie carries one join into the next
         return bearer(joined.json()["token"]) | {"X-Participant": str(joined.json()["participant_id"])}
 
     async def ask(self, who: dict[str, str], text: str, **extra: Any) -> httpx.Response:

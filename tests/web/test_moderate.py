@@ -42,6 +42,7 @@ class Event:
                 f"{self.api}/join", json={"name": name, "organisation": f"{name}的单位", "stakeholder": group}
             )
         ).json()
+        self.http.cookies.clear()  # each asker is another person: no cookie carries one join into the next
         body: dict[str, Any] = {"text": text}
         if topic:
             body["topic"] = topic

@@ -129,6 +129,7 @@ class Lively:
                 j = (
                     await c.post(f"{self.api}/join", json={"name": name, "organisation": org, "stakeholder": group})
                 ).json()
+                c.cookies.clear()  # each viewer is another person: no cookie carries one join into the next
                 self.viewers.append(j)
                 who = {"Authorization": f"Bearer {j['token']}"}
                 r = await c.post(f"{self.api}/questions", json={"text": text, "topic": "基坑"}, headers=who)
