@@ -135,6 +135,8 @@ class JoinRequest(Strict):
     stakeholder: Stakeholder | None = None
     anonymous: bool = False
     passcode: Line | None = Field(default=None, max_length=64)
+    # The browser's anonymous attendance id (attendance.js): its visits before joining become this viewer's.
+    visitor: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{8,40}$")
 
 
 class JoinOut(BaseModel):

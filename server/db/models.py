@@ -87,6 +87,10 @@ class Participant(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column(nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # The anonymous browser id (attendance.js) this viewer joined from: its earlier visits are theirs.
+    visitor: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    # Optional, given at registration, for sending the certificate (SMTP_URL).
+    email: Mapped[str | None] = mapped_column(String(254), nullable=True)
 
 
 class Question(Base):

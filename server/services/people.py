@@ -96,6 +96,7 @@ async def join(session: AsyncSession, event: Event, body: JoinRequest, ttl_hours
         stakeholder=body.stakeholder,
         anonymous=anonymous,
         standing="active",
+        visitor=body.visitor,
         token_nonce=new_nonce(),
         expires_at=datetime.now(UTC) + timedelta(hours=ttl_hours),
     )

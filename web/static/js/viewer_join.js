@@ -1,5 +1,6 @@
 // Joining an event from the viewer page: the registration form (required for registration and passcode
 // events, optional for open ones), and joining on the way when an open event's viewer asks or votes.
+import { visitorId } from "./attendance.js";
 import { $, api, errorMessage, fmt, t, toast } from "./common.js";
 
 /** A viewer-facing sentence for an API error. */
@@ -19,6 +20,9 @@ function joinBody(form) {
   if (data.stakeholder) body.stakeholder = data.stakeholder;
   if (data.passcode) body.passcode = data.passcode;
   if (!body.name) body.anonymous = true;
+  // This browser's visits before joining (counted as an anonymous visitor) become this participant's.
+  const visitor = visitorId();
+  if (visitor) body.visitor = visitor;
   return body;
 }
 
