@@ -358,6 +358,7 @@ new LiveSocket(slug, {
   onFrame(frame) {
     if (frame.type === "presence") $("#n-viewers").textContent = String(frame.data.viewers);
     else if (frame.type === "stream.state") setStreamState(frame.data.state);
+    else if (frame.type === "event.state" && frame.data.state !== eventState) setEventState(frame.data.state);
     else if (frame.type === "note") notes.add(frame.data);
     else if (store.apply(frame)) renderSoon();
   },

@@ -37,6 +37,9 @@ const socket = new LiveSocket(slug, {
         if (frame.data.state === "ended") setEventState("ended");
         else if (frame.data.state === "live" && eventState === "scheduled") setEventState("live");
         return;
+      case "event.state":
+        setEventState(frame.data.state);
+        return;
       case "presence":
         setViewers(frame.data.viewers);
         return;
