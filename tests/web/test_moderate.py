@@ -233,6 +233,13 @@ async def test_console_follows_the_event_state_and_keeps_answered_questions_in_s
         if width == 390:
             await context.close()
             continue
+        # The per-asker limit has its control: 30 s as the event came, set to 45.
+        rate = page.locator("#rate-seconds")
+        await page.wait_for_function("() => document.querySelector('#rate-seconds').value === '30'")
+        await rate.fill("45")
+        await page.locator("#rate-form button[type=submit]").click()
+        await page.wait_for_selector(".toast-ok", timeout=WAIT_MS)
+        assert (await ev.http.get(f"{ev.api}/moderation", headers=mod)).json()["rate_limit_seconds"] == 45
         badge = page.locator("#event-state")
         assert await badge.get_attribute("class") == "badge state-scheduled"
         for state, zh, en in (("live", "直播中", "Live"), ("ended", "已结束", "Ended")):

@@ -70,7 +70,8 @@ export function dateTime(iso) {
 }
 
 let toastRegion = null;
-const MAX_TOASTS = 3;
+// One at a time: stacked notices covered the question list (the newest replaces the one before).
+const MAX_TOASTS = 1;
 /** A short, announced message in the corner (role=status); kind: info | ok | warn | error. */
 export function toast(message, kind = "info", ms = 6000) {
   if (!toastRegion) {

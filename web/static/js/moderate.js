@@ -361,8 +361,23 @@ bindShortcuts({
   }),
 });
 
+const rateInput = $("#rate-seconds");
+$("#rate-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  try {
+    const out = await api("PATCH", `${base}/moderation`, { rate_limit_seconds: Number(rateInput.value) });
+    rateInput.value = String(out.rate_limit_seconds);
+    toast(fmt("mod.rate_saved", { n: out.rate_limit_seconds }), "ok");
+  } catch (err) {
+    toast(errorMessage(err), "error");
+  }
+});
+
 bannedWords
   .load()
-  .then((out) => setMode(out.moderation_mode))
+  .then((out) => {
+    setMode(out.moderation_mode);
+    rateInput.value = String(out.rate_limit_seconds);
+  })
   .catch((err) => toast(errorMessage(err), "error"));
 setInterval(render, 30000);

@@ -86,6 +86,7 @@ export class Registration {
     $("#you-panel").hidden = false;
     $("#you-name").textContent = body.name || t["join.anonymous_viewer"];
     $("#you-org").textContent = body.organisation ? ` · ${body.organisation}` : "";
+    $("#you-group").textContent = body.stakeholder ? ` · ${this.page.stakeholders[body.stakeholder] || ""}` : "";
     this.onJoined();
     return this.me;
   }
