@@ -12,7 +12,7 @@ from starlette.middleware import Middleware
 
 from archive.pipeline import ArchiveConfig
 from archive.service import ArchiveService
-from server import pages, report_pages
+from server import pages, report_pages, share
 from server.api import archive as archive_api
 from server.api import events, health, notes, people, questions, realtime, reports
 from server.api import media as media_api
@@ -142,6 +142,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *archive_api.routes,  # before the media routes: /archive/{slug}/captions.vtt etc. are ours
         *media_routes(media, media_api.authorize),
         *report_pages.routes,
+        *share.routes,
         *pages.routes,
     ]
     middleware = [

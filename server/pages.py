@@ -47,6 +47,7 @@ class Pages:
             path=request.url.path,
             msg=lambda key, **v: format_message(t[key], lang, **v),
             local=lambda moment, pattern="%Y-%m-%d %H:%M": local_time(moment, tz, pattern),
+            utc_iso=lambda moment: local_time(moment, UTC, "%Y-%m-%dT%H:%M:%SZ"),
             tz_name=str(getattr(tz, "key", None) or tz),
             **values,
         )
@@ -138,7 +139,10 @@ async def _event_page(request: Request, template: str, roles: frozenset[Role] | 
         "caller": view,
         "stakeholders": {code: labels[lang] for code, labels in STAKEHOLDERS.items()},
     }
-    return pages(request).render(request, template, event=event, title=_title(event, lang), caller=view, page_data=data)
+    share_url = f"{c.settings.base_url}/e/{event.slug}"
+    return pages(request).render(
+        request, template, event=event, title=_title(event, lang), caller=view, page_data=data, share_url=share_url
+    )
 
 
 def _caller_view(caller: Principal | None) -> dict[str, Any] | None:
