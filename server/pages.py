@@ -141,7 +141,14 @@ async def _event_page(request: Request, template: str, roles: frozenset[Role] | 
     }
     share_url = f"{c.settings.base_url}/e/{event.slug}"
     return pages(request).render(
-        request, template, event=event, title=_title(event, lang), caller=view, page_data=data, share_url=share_url
+        request,
+        template,
+        event=event,
+        title=_title(event, lang),
+        caller=view,
+        page_data=data,
+        share_url=share_url,
+        mail_enabled=c.mailer.enabled,
     )
 
 

@@ -137,6 +137,8 @@ class JoinRequest(Strict):
     passcode: Line | None = Field(default=None, max_length=64)
     # The browser's anonymous attendance id (attendance.js): its visits before joining become this viewer's.
     visitor: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{8,40}$")
+    # Optional, for the certificate by e-mail; kept only where the site sends e-mail (SMTP_URL).
+    email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 class JoinOut(BaseModel):

@@ -13,6 +13,7 @@ from server.auth import Role, require
 from server.context import ctx
 from server.lifecycle import EventState
 from server.questions.publisher import Publisher
+from server.reports.service import settle
 from server.schemas import EventCreate, EventList, EventOut, EventStateChange, EventUpdate
 from server.services import events as service
 from server.validation import read_json
@@ -94,6 +95,10 @@ async def change_state(request: Request) -> JSONResponse:
         except Exception:
             log.exception("ending the stream of %s failed; the archive jobs take over", event.slug)
         await c.archive.event_ended(event.id)
+        try:  # certificates are due now: issue (and e-mail) them without waiting for a report view
+            await settle(c, event, request.app.state.pages.catalogue)
+        except Exception:
+            log.exception("issuing the certificates of %s failed; the report page issues them later", event.slug)
     return JSONResponse(service.event_out(event, c.settings.base_url).model_dump(mode="json"))
 
 

@@ -97,6 +97,7 @@ async def join(session: AsyncSession, event: Event, body: JoinRequest, ttl_hours
         anonymous=anonymous,
         standing="active",
         visitor=body.visitor,
+        email=body.email or None,
         token_nonce=new_nonce(),
         expires_at=datetime.now(UTC) + timedelta(hours=ttl_hours),
     )

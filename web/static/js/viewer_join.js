@@ -19,6 +19,7 @@ function joinBody(form) {
   const body = { name: (data.name || "").trim(), organisation: (data.organisation || "").trim() };
   if (data.stakeholder) body.stakeholder = data.stakeholder;
   if (data.passcode) body.passcode = data.passcode;
+  if (data.email && data.email.trim()) body.email = data.email.trim();
   if (!body.name) body.anonymous = true;
   // This browser's visits before joining (counted as an anonymous visitor) become this participant's.
   const visitor = visitorId();
