@@ -191,10 +191,12 @@ function submittedMessage(out) {
 }
 
 // ---- notices about my questions ------------------------------------------------------------------
+const FATES = new Set(["question.approved", "question.rejected", "question.merged", "question.answering", "question.answered"]);
 function onNotice(notice) {
   const q = notice.question;
-  // The question's fate is known now: the "sent, waiting for review" line is out of date.
-  if (q && !feedback.classList.contains("feedback-error")) feedback.hidden = true;
+  // A moderator decided the question's fate: the "sent, waiting for review" line is out of date. (The
+  // asker's own tabs also hear of the submission itself, which changes nothing.)
+  if (q && FATES.has(notice.type) && !feedback.classList.contains("feedback-error")) feedback.hidden = true;
   switch (notice.type) {
     case "question.approved":
       toast(t["notice.approved"], "ok");
