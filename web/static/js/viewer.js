@@ -191,30 +191,35 @@ function submittedMessage(out) {
 }
 
 // ---- notices about my questions ------------------------------------------------------------------
-const FATES = new Set(["question.approved", "question.rejected", "question.merged", "question.answering", "question.answered"]);
+
+/** A notice about the asker's question: a toast (one at a time), and the line under the form, which said
+ * "sent, waiting for review", now says what became of it. (The asker's own tabs also hear of the
+ * submission itself, which changes nothing.) */
+function tell(message, kind, ms) {
+  toast(message, kind, ms);
+  if (!feedback.hidden && !feedback.classList.contains("feedback-error")) showFeedback(kind === "warn" ? "error" : "ok", message);
+}
+
 function onNotice(notice) {
   const q = notice.question;
-  // A moderator decided the question's fate: the "sent, waiting for review" line is out of date. (The
-  // asker's own tabs also hear of the submission itself, which changes nothing.)
-  if (q && FATES.has(notice.type) && !feedback.classList.contains("feedback-error")) feedback.hidden = true;
   switch (notice.type) {
     case "question.approved":
-      toast(t["notice.approved"], "ok");
+      tell(t["notice.approved"], "ok");
       break;
     case "question.rejected": {
       const reason = q && q.reason_code ? reasonLabel(q.reason_code) : "";
       const note = q && q.reason_text ? ` — ${q.reason_text}` : "";
-      toast(fmt("notice.rejected", { reason }) + note, "warn", 10000);
+      tell(fmt("notice.rejected", { reason }) + note, "warn", 10000);
       break;
     }
     case "question.merged":
-      toast(t["notice.merged"], "info");
+      tell(t["notice.merged"], "info");
       break;
     case "question.answering":
-      toast(t["notice.answering"], "ok", 10000);
+      tell(t["notice.answering"], "ok", 10000);
       break;
     case "question.answered":
-      toast(t["notice.answered"], "ok");
+      tell(t["notice.answered"], "ok");
       break;
     case "participant.standing":
       if (registration.me) registration.me.standing = notice.standing;
