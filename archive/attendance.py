@@ -7,6 +7,7 @@ happens here, per viewer and mode, so nobody is counted twice.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -144,12 +145,30 @@ class Watch:
     last: float | None
 
 
-def watch_times(merged: Mapping[str, Mapping[str, list[Interval]]], live_window: Interval | None) -> dict[str, Watch]:
+def counted(intervals: Iterable[Interval], window: Interval | None) -> list[Interval]:
+    """The parts of `intervals` inside `window`; nothing when there is no window (not live yet, no recording)."""
+    return clip(intervals, window) if window is not None else []
+
+
+def replay_window(live_window: Interval | None, live_ended: bool) -> Interval | None:
+    """A recording exists only once the live part ended: replay counts from then on, never before."""
+    if live_window is None or not live_ended:
+        return None
+    return (live_window[1], math.inf)
+
+
+def watch_times(
+    merged: Mapping[str, Mapping[str, list[Interval]]],
+    live_window: Interval | None,
+    replay_from: Interval | None = None,
+) -> dict[str, Watch]:
+    """Live time inside the live window only (a scheduled event's page counts nothing), replay inside
+    `replay_from` only; `visits` and first/last are of every visit (when they came, counted or not)."""
     out: dict[str, Watch] = {}
     for viewer, modes in merged.items():
-        live = clip(modes.get(LIVE, []), live_window)
-        replay = modes.get(REPLAY, [])
-        every = [*modes.get(LIVE, []), *replay]
+        live = counted(modes.get(LIVE, []), live_window)
+        replay = counted(modes.get(REPLAY, []), replay_from)
+        every = [*modes.get(LIVE, []), *modes.get(REPLAY, [])]
         out[viewer] = Watch(
             viewer=viewer,
             live=total(live),

@@ -7,7 +7,8 @@ Definitions the report states on its page too:
   experts answered; None when there is nothing to divide by.
 - time to answer: from submission (for a pre-submitted question: from the moment the event went live) to
   "answered"; the median over answered questions.
-- live watch time counts only inside the live window (went live → ended); replay time counts whenever.
+- live watch time counts only inside the live window (went live → ended), none before going live; replay time
+  counts only after the end (before it there is no recording).
 """
 
 from __future__ import annotations
@@ -21,7 +22,17 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from archive.attendance import LIVE, Concurrency, Interval, Span, Watch, by_viewer, concurrency, watch_times
+from archive.attendance import (
+    LIVE,
+    Concurrency,
+    Interval,
+    Span,
+    Watch,
+    by_viewer,
+    concurrency,
+    replay_window,
+    watch_times,
+)
 
 PUBLIC = frozenset({"approved", "answering", "answered"})
 TOP_QUESTIONS = 10
@@ -198,9 +209,11 @@ def build(
     """`spans` have their ends resolved (archive.attendance.span_end); `groups` orders the stakeholder codes."""
     window = event.live_window(now)
     merged = by_viewer(spans, grace)
-    watch = watch_times(merged, window)
+    watch = watch_times(merged, window, replay_window(window, event.live_to is not None))
     chart_window = window or _span_window(merged)
-    conc = concurrency((modes.get(LIVE, []) for modes in merged.values()), chart_window)
+    # Before going live nobody watches live: visits to a scheduled event's page are no audience.
+    live = (modes.get(LIVE, []) for modes in merged.values()) if window is not None else ()
+    conc = concurrency(live, chart_window)
     attendance = _attendance(people, watch, conc, window, groups)
     return Report(
         event=event,

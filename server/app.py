@@ -12,7 +12,7 @@ from starlette.middleware import Middleware
 
 from archive.pipeline import ArchiveConfig
 from archive.service import ArchiveService
-from server import pages, report_pages
+from server import pages, report_pages, share
 from server.api import archive as archive_api
 from server.api import events, health, notes, people, questions, realtime, reports
 from server.api import media as media_api
@@ -23,6 +23,7 @@ from server.db.engine import Database
 from server.errors import HANDLERS
 from server.heap import HeapSteward
 from server.i18n import Catalogue
+from server.mail import Mailer
 from server.media.routes import media_routes
 from server.media.service import MediaService
 from server.metrics import Metrics
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         publisher = Publisher(bus)
         votes = VoteCoalescer(db, publisher, audience=hub.viewers)
         attendance = AttendanceRecorder(db, settings.attendance_flush_seconds, settings.attendance_grace_seconds)
+        mailer = Mailer(settings.smtp_url, settings.mail_from)
         archive = ArchiveService.for_app(db, archive_config(settings), settings.redis_url, settings.redis_prefix)
         app.state.ctx = AppContext(
             settings=settings,
@@ -110,6 +112,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             attendance=attendance,
             stills=Stills(media),
             archive=archive,
+            mailer=mailer,
         )
         app.state.pages = pages.Pages(Catalogue())
         heap = HeapSteward()
@@ -123,6 +126,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             yield
         finally:
             await archive.close()
+            await mailer.close()
             await media.close()
             await attendance.close()
             await votes.close()
@@ -142,6 +146,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *archive_api.routes,  # before the media routes: /archive/{slug}/captions.vtt etc. are ours
         *media_routes(media, media_api.authorize),
         *report_pages.routes,
+        *share.routes,
         *pages.routes,
     ]
     middleware = [

@@ -11,6 +11,7 @@ import sys
 
 from sqlalchemy import select
 
+from server import tools
 from server.auth import Tokens
 from server.db.engine import Database
 from server.db.migrate import upgrade
@@ -137,6 +138,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("command", choices=["run", "migrate", "seed", "worker"])
     args = parser.parse_args(argv)
     settings = Settings.from_env()
+    if args.command in ("run", "worker") and (message := tools.problem()):
+        print(message, file=sys.stderr)
+        raise SystemExit(1)
     if args.command == "run":
         run(settings)
     elif args.command == "migrate":

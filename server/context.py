@@ -14,6 +14,7 @@ from server.attendance import AttendanceRecorder
 from server.auth import Principal, Tokens, principal_for
 from server.db.engine import Database
 from server.db.models import Event
+from server.mail import Mailer
 from server.media.service import MediaService
 from server.metrics import Metrics
 from server.questions.queries import PublicSnapshots
@@ -40,6 +41,7 @@ class AppContext:
     attendance: AttendanceRecorder
     stills: Stills
     archive: ArchiveService
+    mailer: Mailer
     snapshots: PublicSnapshots = field(default_factory=PublicSnapshots)
 
     def stream_state(self, slug: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,8 @@ from server.auth import ADMIN_COOKIE, STAFF, Principal, Role, acting_as, set_eve
 from server.context import ctx
 from server.errors import ApiError
 from server.i18n import LANG_COOKIE, LANGS, Catalogue, negotiate
+from server.messages import format_message
+from server.reports.present import zone
 from server.services import events as event_service
 from server.stakeholders import STAKEHOLDERS
 
@@ -34,18 +37,33 @@ class Pages:
     def render(self, request: Request, template: str, status: int = 200, **values: Any) -> HTMLResponse:
         lang = negotiate(request)
         t = self.catalogue.for_lang(lang)
+        # One time-zone rule for every date a page shows (events, search, reports, certificates).
+        tz = zone(ctx(request).settings.report_timezone)
         html = self.env.get_template(template).render(
             t=t,
             lang=lang,
             other_lang=LANGS[1] if lang == LANGS[0] else LANGS[0],
             stakeholders=[(code, labels[lang]) for code, labels in STAKEHOLDERS.items()],
             path=request.url.path,
+            msg=lambda key, **v: format_message(t[key], lang, **v),
+            local=lambda moment, pattern="%Y-%m-%d %H:%M": local_time(moment, tz, pattern),
+            utc_iso=lambda moment: local_time(moment, UTC, "%Y-%m-%dT%H:%M:%SZ"),
+            tz_name=str(getattr(tz, "key", None) or tz),
             **values,
         )
         response = HTMLResponse(html, status)
         if request.query_params.get("lang") in LANGS:
             response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax")
         return response
+
+
+def local_time(moment: datetime | None, tz: tzinfo, pattern: str) -> str:
+    """A stored moment (naive ones are UTC, as SQLite returns them) in the deployment's time zone."""
+    if moment is None:
+        return ""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(tz).strftime(pattern)
 
 
 def pages(request: Request) -> Pages:
@@ -62,8 +80,35 @@ async def index(request: Request) -> Response:
     async with c.session() as session:
         events = await event_service.list_events(session)
     lang = negotiate(request)
-    items = [{"event": e, "title": _title(e, lang)} for e in events]
-    return pages(request).render(request, "index.html", items=items)
+    return pages(request).render(request, "index.html", groups=_grouped(events, lang))
+
+
+# The list a visitor reads: what is on now, what comes next (soonest first), then what is over (latest first).
+LIST_GROUPS = (("live", ("live",)), ("scheduled", ("scheduled",)), ("ended", ("ended", "archived")))
+
+
+def _grouped(events: list[Any], lang: str) -> list[dict[str, Any]]:
+    def upcoming(e: Any) -> tuple[bool, datetime, int]:
+        moment = e.went_live_at or e.starts_at
+        return (moment is None, _aware(moment or e.created_at), e.id)
+
+    def over(e: Any) -> tuple[datetime, int]:
+        return (_aware(e.ended_at or e.went_live_at or e.starts_at or e.created_at), e.id)
+
+    out = []
+    for key, states in LIST_GROUPS:
+        mine = [e for e in events if e.state in states]
+        if key == "ended":
+            mine.sort(key=over, reverse=True)
+        else:
+            mine.sort(key=upcoming)
+        if mine:
+            out.append({"key": key, "items": [{"event": e, "title": _title(e, lang)} for e in mine]})
+    return out
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 async def _event_page(request: Request, template: str, roles: frozenset[Role] | None) -> Response:
@@ -94,7 +139,17 @@ async def _event_page(request: Request, template: str, roles: frozenset[Role] | 
         "caller": view,
         "stakeholders": {code: labels[lang] for code, labels in STAKEHOLDERS.items()},
     }
-    return pages(request).render(request, template, event=event, title=_title(event, lang), caller=view, page_data=data)
+    share_url = f"{c.settings.base_url}/e/{event.slug}"
+    return pages(request).render(
+        request,
+        template,
+        event=event,
+        title=_title(event, lang),
+        caller=view,
+        page_data=data,
+        share_url=share_url,
+        mail_enabled=c.mailer.enabled,
+    )
 
 
 def _caller_view(caller: Principal | None) -> dict[str, Any] | None:

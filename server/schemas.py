@@ -140,6 +140,9 @@ class JoinRequest(Strict):
     passcode: Line | None = Field(default=None, max_length=64)
     # The browser's own random id (web/static/js/attendance.js): a ban follows it to a re-join.
     visitor: str | None = Field(default=None, pattern=VISITOR_PATTERN)
+    # The same id makes its visits before joining this viewer's (attendance).
+    # Optional, for the certificate by e-mail; kept only where the site sends e-mail (SMTP_URL).
+    email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 class JoinOut(BaseModel):

@@ -115,6 +115,18 @@ class Settings:
         default="Asia/Shanghai",
         metadata={"env": "REPORT_TIMEZONE", "doc": "IANA time zone of times shown in reports and certificates"},
     )
+    smtp_url: str = field(
+        default="",
+        metadata={
+            "env": "SMTP_URL",
+            "doc": "mail server for certificates by e-mail (smtp://user:pass@host:587?starttls=1, smtps://…); "
+            "unset: no e-mail field, nothing is sent",
+        },
+    )
+    mail_from: str = field(
+        default="noreply@localhost",
+        metadata={"env": "MAIL_FROM", "doc": "sender address of the certificate e-mails"},
+    )
 
     @property
     def base_url(self) -> str:

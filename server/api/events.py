@@ -12,6 +12,8 @@ from server.api.openapi import doc
 from server.auth import Role, require
 from server.context import ctx
 from server.lifecycle import EventState
+from server.questions.publisher import Publisher
+from server.reports.service import settle
 from server.schemas import EventCreate, EventList, EventOut, EventStateChange, EventUpdate
 from server.services import events as service
 from server.validation import read_json
@@ -80,6 +82,10 @@ async def change_state(request: Request) -> JSONResponse:
         if body.state == EventState.ARCHIVED:
             require(caller, ADMIN)
         event = await service.change_state(session, event, EventState(body.state))
+    try:  # after commit; the move stands whether or not the pages heard of it
+        await Publisher(c.bus).event_state(event.id, event.state)
+    except Exception:
+        log.exception("could not publish the state %s of %s", event.state, event.slug)
     if event.state == EventState.ENDED:
         # Every peer of the event is closed and the recording's playlist finalised; then the archive
         # jobs (VOD check, MP4, transcript, chapters, search index) take over. Should the media side
@@ -89,6 +95,10 @@ async def change_state(request: Request) -> JSONResponse:
         except Exception:
             log.exception("ending the stream of %s failed; the archive jobs take over", event.slug)
         await c.archive.event_ended(event.id)
+        try:  # certificates are due now: issue (and e-mail) them without waiting for a report view
+            await settle(c, event, request.app.state.pages.catalogue)
+        except Exception:
+            log.exception("issuing the certificates of %s failed; the report page issues them later", event.slug)
     return JSONResponse(service.event_out(event, c.settings.base_url).model_dump(mode="json"))
 
 

@@ -84,13 +84,16 @@ class Participant(Base):
     standing: Mapped[str] = mapped_column(String(8), default="active")
     # Rotating the nonce invalidates every token issued for this participant.
     token_nonce: Mapped[str] = mapped_column(String(32))
-    # A ban outlives joining again (server/services/people.py): the browser's own random id, and the first
+    # A ban outlives joining again (server/services/people.py), and the browser's anonymous visits before
+    # joining are this participant's (attendance): the browser's own random id, and the first
     # participant of the chain of joins made while holding an earlier token of this event (None: itself).
     visitor: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
     lineage_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column(nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # Optional, given at registration, for sending the certificate (SMTP_URL).
+    email: Mapped[str | None] = mapped_column(String(254), nullable=True)
 
 
 class Question(Base):

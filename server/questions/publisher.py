@@ -60,6 +60,12 @@ class Publisher:
         """A backstage note: staff channel only (numbered, so a reconnecting console replays it)."""
         await self.bus.publish(staff_channel(event_id), "note", dump(note))
 
+    async def event_state(self, event_id: int, state: str) -> None:
+        """The event's lifecycle moved (scheduled → live → ended → archived): every page's state badge follows."""
+        data = dump({"state": state})
+        await self.bus.publish(staff_channel(event_id), "event.state", data)
+        await self.bus.publish(public_channel(event_id), "event.state", data)
+
     async def stream_state(self, event_id: int, state: str, sources: list[str] | None = None) -> None:
         data = dump({"state": state, "sources": sources or []})
         await self.bus.publish(staff_channel(event_id), "stream.state", data)

@@ -19,11 +19,15 @@ async def _existing(session: AsyncSession, event: Event) -> dict[int, Certificat
     return {c.participant_id: c for c in rows.scalars()}
 
 
-async def issue(session: AsyncSession, event: Event, records: list[Record]) -> dict[int, Certificate]:
+async def issue(
+    session: AsyncSession, event: Event, records: list[Record], fresh: list[Certificate] | None = None
+) -> dict[int, Certificate]:
     """participant id → certificate, issuing the missing ones; minutes only ever grow (replay watched later).
+    The certificates issued by this call are appended to `fresh` (to be e-mailed once).
 
     A certificate once issued stays valid if the organiser later raises the minimum.
     """
+    issued: list[Certificate] = []
     existing = await _existing(session, event)
     if event.state not in ISSUED_FROM or event.training_min_minutes is None:
         return existing
@@ -44,6 +48,7 @@ async def issue(session: AsyncSession, event: Event, records: list[Record]) -> d
                 required_minutes=event.training_min_minutes,
             )
             session.add(certificate)
+            issued.append(certificate)
             changed = True
         elif record.minutes > certificate.minutes:
             certificate.minutes = record.minutes
@@ -55,6 +60,8 @@ async def issue(session: AsyncSession, event: Event, records: list[Record]) -> d
             # Another request issued the same certificates a moment ago: theirs stand.
             await session.rollback()
             return await _existing(session, event)
+    if fresh is not None:
+        fresh.extend(issued)
     return existing
 
 

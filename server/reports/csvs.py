@@ -10,7 +10,7 @@ from archive.exports import to_csv
 from archive.report import Counts, Report, question_link
 from archive.training import Record, format_code
 from server.db.models import Certificate
-from server.reports.data import EventData
+from server.reports.data import EventData, ts
 from server.reports.present import Presenter
 
 Row = list[object]
@@ -190,9 +190,15 @@ def spans_csv(p: Presenter, data: EventData) -> bytes:
             p.t("report.csv.minutes"),
         ]
     ]
+    live_to = data.event.live_to
     for viewer, row, end in data.raw_spans:
         person = people.get(row.participant_id) if row.participant_id is not None else None
         start = row.started_at.timestamp()
+        if row.mode == LIVE and live_to is not None:
+            # Live visits of an ended event ended with it at the latest, whatever the page still had open.
+            end = max(start, min(end, live_to))
+        # "Still watching" only for a visit that is: open, refreshed just now, and not of an ended live part.
+        going = row.ended_at is None and end >= data.now and not (row.mode == LIVE and live_to is not None)
         rows.append(
             [
                 viewer,
@@ -200,7 +206,7 @@ def spans_csv(p: Presenter, data: EventData) -> bytes:
                 person.name if person else None,
                 p.t("report.live") if row.mode == LIVE else p.t("report.replay"),
                 p.dt_seconds(start),
-                p.dt_seconds(row.ended_at) if row.ended_at else p.t("report.csv.open"),
+                p.t("report.csv.open") if going else p.dt_seconds(min(end, ts(row.ended_at) or end)),
                 round(max(0.0, end - start) / 60, 1),
             ]
         )

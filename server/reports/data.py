@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import false, select
+from sqlalchemy import false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from archive.attendance import Span, span_end
@@ -33,6 +33,7 @@ class EventData:
     actions: tuple[Action, ...]
     spans: tuple[Span, ...]
     raw_spans: tuple[tuple[str, Any, float], ...]  # (viewer, span row, resolved end)
+    now: float = 0.0  # when the rows were read: an open span whose end is now is still going
 
 
 def facts(event: models.Event) -> EventFacts:
@@ -60,12 +61,23 @@ SPAN_COLUMNS = (
 )
 
 
-def viewer_key(row: Any) -> str:
+def viewer_key(row: Any, joined_from: dict[str, int] | None = None) -> str:
+    """A span's viewer; an anonymous browser's visits belong to the participant who joined from it."""
     if row.participant_id is not None:
         return f"p:{row.participant_id}"
     if row.visitor:
-        return f"v:{row.visitor}"
+        owner = (joined_from or {}).get(row.visitor)
+        return f"p:{owner}" if owner is not None else f"v:{row.visitor}"
     return f"c:{row.id}"
+
+
+def visitors(people: list[models.Participant]) -> dict[str, int]:
+    """visitor id → the first participant who joined from that browser (a shared computer: the first)."""
+    out: dict[str, int] = {}
+    for p in sorted(people, key=lambda p: p.id):
+        if p.visitor:
+            out.setdefault(p.visitor, p.id)
+    return out
 
 
 async def load(
@@ -83,7 +95,13 @@ async def load(
         questions_q = questions_q.where(models.Question.asker_id == only)
         audit_q = audit_q.where(false())
         spans_q = spans_q.where(models.AttendanceSpan.participant_id == only)
-    people = (await session.execute(people_q)).scalars()
+    people = list((await session.execute(people_q)).scalars())
+    joined_from = visitors(people)
+    if only is not None and joined_from:
+        spans_q = select(*SPAN_COLUMNS).where(
+            models.AttendanceSpan.event_id == eid,
+            or_(models.AttendanceSpan.participant_id == only, models.AttendanceSpan.visitor.in_(list(joined_from))),
+        )
     questions = (await session.execute(questions_q)).scalars()
     audit = (await session.execute(audit_q)).scalars()
     span_rows = (await session.execute(spans_q.order_by(models.AttendanceSpan.id))).all()
@@ -91,7 +109,7 @@ async def load(
     raw = []
     for row in span_rows:
         end = span_end(ts(row.ended_at), row.seen_at.timestamp(), now, stale_after)
-        raw.append((viewer_key(row), row, end))
+        raw.append((viewer_key(row, joined_from), row, end))
     return EventData(
         event=facts(event),
         people=tuple(
@@ -118,6 +136,7 @@ async def load(
         actions=tuple(Action(a.action, a.actor_id, a.at.timestamp(), dict(a.after or {})) for a in audit),
         spans=tuple(Span(viewer, row.mode, row.started_at.timestamp(), end) for viewer, row, end in raw),
         raw_spans=tuple(raw),
+        now=now,
     )
 
 

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from archive.charts import PALETTE, Series, bar_chart, time_chart
 from archive.report import Counts, Report
 from server.i18n import Catalogue
+from server.messages import format_message
 from server.stakeholders import STAKEHOLDERS
 
 log = logging.getLogger("sitecast.reports")
@@ -38,6 +39,10 @@ class Presenter:
 
     def t(self, key: str) -> str:
         return self.catalogue.t(key, self.lang)
+
+    def msg(self, key: str, **values: object) -> str:
+        """A message with its values, plurals by the language's rules ("1 minute", "2 minutes")."""
+        return format_message(self.t(key), self.lang, **values)
 
     @property
     def tz_name(self) -> str:

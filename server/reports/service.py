@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
@@ -14,9 +15,11 @@ from archive.report import Report, iso
 from archive.training import Record, format_code
 from server.auth import MODERATORS, Principal, require
 from server.context import AppContext, ctx
-from server.db.models import Certificate, Event
+from server.db.models import Certificate, Event, Participant
 from server.errors import ApiError
-from server.i18n import negotiate
+from server.i18n import Catalogue, negotiate
+from server.mail import Letter
+from server.messages import format_message
 from server.reports import certificates
 from server.reports.data import EventData, load, report, training
 from server.reports.present import Presenter, zone
@@ -51,8 +54,63 @@ async def gather(request: Request, session: AsyncSession, *, mine: bool = False)
     # Thousands of spans take a while to merge: in a thread, so the event loop keeps serving viewers.
     built = await asyncio.to_thread(report, data, now=now, grace=c.settings.attendance_grace_seconds)
     records = training(event, data, built)
-    issued = await certificates.issue(session, event, records or [])
+    fresh: list[Certificate] = []
+    issued = await certificates.issue(session, event, records or [], fresh)
+    await mail_certificates(c, session, event, fresh, request.app.state.pages.catalogue)
     return Loaded(c, event, caller, data, built, records, issued)
+
+
+async def settle(c: AppContext, event: Event, catalogue: Catalogue) -> None:
+    """At the end of an event: write the last attendance, issue the certificates and mail them, without
+    waiting for someone to open the report."""
+    if event.training_min_minutes is None:
+        return
+    await c.attendance.flush()
+    now = time.time()
+    async with c.session() as session:
+        data = await load(session, event, now=now, flush_seconds=c.settings.attendance_flush_seconds)
+        built = await asyncio.to_thread(report, data, now=now, grace=c.settings.attendance_grace_seconds)
+        fresh: list[Certificate] = []
+        await certificates.issue(session, event, training(event, data, built) or [], fresh)
+        await mail_certificates(c, session, event, fresh, catalogue)
+
+
+async def mail_certificates(
+    c: AppContext, session: AsyncSession, event: Event, fresh: list[Certificate], catalogue: Catalogue
+) -> None:
+    """One e-mail per new certificate whose holder gave an address (only with SMTP_URL set)."""
+    if not fresh or not c.mailer.enabled:
+        return
+    ids = [cert.participant_id for cert in fresh]
+    rows = await session.execute(
+        select(Participant.id, Participant.email).where(Participant.id.in_(ids), Participant.email.is_not(None))
+    )
+    emails = {pid: email for pid, email in rows.all() if email}
+    letters = []
+    for cert in fresh:
+        if cert.participant_id not in emails:
+            continue
+        url = f"{c.settings.base_url}/certificates/{format_code(cert.code)}"
+        values = {
+            "name": cert.name,
+            "event": event.title_zh,
+            "event_en": event.title_en or event.title_zh,
+            "minutes": cert.minutes,
+            "code": format_code(cert.code),
+            "url": url,
+        }
+        letters.append(
+            Letter(
+                to=emails[cert.participant_id],
+                subject=format_message(catalogue.t("mail.subject", "zh-CN"), "zh-CN", **values)
+                + " / "
+                + format_message(catalogue.t("mail.subject", "en"), "en", **values),
+                body=format_message(catalogue.t("mail.body", "zh-CN"), "zh-CN", **values)
+                + "\n\n"
+                + format_message(catalogue.t("mail.body", "en"), "en", **values),
+            )
+        )
+    c.mailer.send_later(letters)
 
 
 def presenter(request: Request) -> Presenter:

@@ -33,10 +33,21 @@ def passcode_matches(stored: str | None, given: str | None) -> bool:
     return hmac.compare_digest(candidate.hex(), digest)
 
 
+def _slug_source(title_en: str | None, title_zh: str) -> str:
+    """The English title, else the Chinese one in pinyin (质量月 → zhi-liang-yue), never a bare "event"."""
+    if title_en and _slugify(title_en) != "event":
+        return title_en
+    from pypinyin import lazy_pinyin  # imported when first needed: its dictionaries take a while to load
+
+    return " ".join(lazy_pinyin(title_zh, errors="ignore"))
+
+
 def _slugify(text: str) -> str:
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:48].strip("-")
-    return slug or "event"
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    if len(slug) > 48:  # cut between words (or syllables), not inside one
+        slug = slug[:49].rsplit("-", 1)[0] if "-" in slug[:49] else slug[:48]
+    return slug.strip("-") or "event"
 
 
 _SLUG = re.compile(SLUG_PATTERN)
@@ -73,7 +84,7 @@ def _apply(event: Event, body: EventCreate | EventUpdate) -> None:
 
 
 async def create_event(session: AsyncSession, body: EventCreate) -> Event:
-    slug = body.slug or _slugify(body.title_en or "")
+    slug = body.slug or _slugify(_slug_source(body.title_en, body.title_zh))
     if body.slug is None:
         base = slug
         while (await session.execute(select(Event.id).where(Event.slug == slug))).first():

@@ -154,6 +154,7 @@ async def join(
         stakeholder=body.stakeholder,
         anonymous=anonymous,
         standing=standing,
+        email=body.email or None,
         token_nonce=new_nonce(),
         expires_at=datetime.now(UTC) + timedelta(hours=ttl_hours),
         visitor=body.visitor,

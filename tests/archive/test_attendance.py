@@ -11,6 +11,7 @@ from archive.attendance import (
     clip,
     concurrency,
     merge,
+    replay_window,
     span_end,
     union_total,
     watch_times,
@@ -35,15 +36,29 @@ def test_overlapping_spans_from_two_processes_count_once() -> None:
     spans = [Span("p:7", LIVE, 0, 600), Span("p:7", LIVE, 300, 900), Span("p:8", LIVE, 0, 60)]
     merged = by_viewer(spans, grace=10)
     assert merged["p:7"][LIVE] == [(0, 900)]
-    times = watch_times(merged, None)
+    times = watch_times(merged, (0, 900))
     assert times["p:7"].live == 900 and times["p:7"].visits == 1
     assert concurrency([m[LIVE] for m in merged.values()], (0, 900), step=300).peak == 2
 
 
-def test_live_time_is_clipped_to_the_live_window_and_replay_is_not() -> None:
+def test_live_time_is_clipped_to_the_live_window_and_replay_to_after_the_end() -> None:
     merged = by_viewer([Span("p:1", LIVE, -300, 120), Span("p:1", REPLAY, 5000, 5600)], grace=0)
-    w = watch_times(merged, (0, 3600))["p:1"]
+    w = watch_times(merged, (0, 3600), replay_window((0, 3600), live_ended=True))["p:1"]
     assert (w.live, w.replay, w.both, w.visits, w.first, w.last) == (120, 600, 720, 2, -300, 5600)
+
+
+def test_visits_to_a_scheduled_event_count_neither_live_nor_replay() -> None:
+    # The pages of an event that has not gone live: open for a while, but nobody watched anything.
+    merged = by_viewer([Span("v:a", LIVE, 0, 17), Span("v:b", REPLAY, 0, 30)], grace=0)
+    times = watch_times(merged, None, replay_window(None, live_ended=False))
+    assert times["v:a"].live == 0 and times["v:b"].replay == 0
+
+
+def test_replay_counts_only_once_the_recording_exists() -> None:
+    # The archive page opened while the event was still live (no recording yet) counts nothing.
+    merged = by_viewer([Span("p:1", REPLAY, 100, 200)], grace=0)
+    assert watch_times(merged, (0, 3600), replay_window((0, 3600), live_ended=False))["p:1"].replay == 0
+    assert watch_times(merged, (0, 150), replay_window((0, 150), live_ended=True))["p:1"].replay == 50
 
 
 def test_union_counts_simultaneous_live_and_replay_once() -> None:

@@ -121,11 +121,12 @@ def test_json_shape() -> None:
     assert body["moderation"]["actions"]["approve"] == 5
 
 
-def test_an_event_that_never_went_live_charts_its_spans_and_clips_nothing() -> None:
+def test_visits_to_an_event_that_never_went_live_are_no_live_viewers() -> None:
+    # Regression: "4 live viewers, 17 s watch time" beside "has not gone live yet".
     event = EventFacts("x", "live_qa", "scheduled", "x", "", (), None, None, None)
     r = build(event, PEOPLE, (), (), SPANS[:3], now=0, grace=GRACE, groups=GROUPS)
-    assert r.attendance.window is None and r.attendance.live_seconds == 2100
-    assert r.attendance.series[0] == (900, 1) and r.attendance.peak == 1
+    assert r.attendance.window is None and r.attendance.live_seconds == 0
+    assert r.attendance.live_viewers == 0 and r.attendance.replay_viewers == 0 and r.attendance.peak == 0
     assert r.questions.median_answer_seconds is None and r.questions.top == ()
 
 

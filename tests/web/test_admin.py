@@ -56,6 +56,8 @@ async def test_organiser_creates_invites_configures_and_starts_an_event(browser:
         assert made["kind"] == "briefing" and made["topics"] == ["渗漏", "开裂", "空鼓"]
         assert made["join_policy"] == "registration" and made["moderation_mode"] == "post"
         assert made["allow_anonymous"] is False and made["starts_at"] and made["ends_at"]
+        # Typed in the deployment's zone (REPORT_TIMEZONE, Asia/Shanghai), whatever the browser's own zone.
+        assert made["starts_at"].startswith("2026-12-01T02:00") and made["ends_at"].startswith("2026-12-01T03:30")
         assert await row.get_by_role("link", name="活动报告").get_attribute("href") == "/e/quality-briefing/report"
 
         # Invite an expert: the link is copied and works in another browser.

@@ -61,6 +61,13 @@ async def test_report_page(browser: Any, server: LiveServer, scripted: Scripted,
     assert await page.locator(".top-question").count() == 4
     # Text the asker typed stays text: no <i> element from the answer.
     assert await page.locator(".top-answer i").count() == 0
+    # No table is cut off at desktop width: each fits inside its section.
+    cut = await page.evaluate(
+        "() => [...document.querySelectorAll('table.data')]"
+        ".filter((t) => t.getBoundingClientRect().right > t.closest('section').getBoundingClientRect().right + 1)"
+        ".map((t) => t.querySelector('caption')?.textContent)"
+    )
+    assert cut == [], cut
     await page.screenshot(path=screenshot_path(f"report-{locale}"), full_page=True)
 
     await page.emulate_media(media="print")

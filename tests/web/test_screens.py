@@ -13,6 +13,7 @@ import pytest
 from tests.conftest import ADMIN, unique_slug
 from tests.support import ADMIN_TOKEN, LiveServer
 from tests.web.conftest import screenshot_path
+from tests.web.phone import PHONE, assert_fits_phone
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -171,6 +172,8 @@ class Lively:
 
 
 async def check(page: Any, base: str) -> None:
+    if page.viewport_size["width"] <= PHONE["width"]:
+        await assert_fits_phone(page, page.url)
     unlabelled = await page.evaluate(UNLABELLED_JS)
     assert unlabelled == [], unlabelled
     low = await page.evaluate(LOW_CONTRAST_JS)
@@ -198,6 +201,7 @@ async def tour(browser: Any, base: str, event: Lively, lang: str, size: str, vie
     page.on("dialog", lambda d: errors.append(f"dialog {d.message}"))
 
     await page.goto(f"{base}/?lang={lang}")
+    await check(page, base)
     await page.screenshot(path=screenshot_path(f"page-events-{lang}-{size}"), full_page=True)
 
     # The viewer, joined as the second participant (whose name and organisation are markup payloads).
@@ -227,6 +231,7 @@ async def tour(browser: Any, base: str, event: Lively, lang: str, size: str, vie
 
     # Admin: sign-in page, then the console.
     await page.goto(f"{base}/admin")
+    await check(page, base)
     await page.screenshot(path=screenshot_path(f"page-admin-signin-{lang}-{size}"), full_page=True)
     await page.goto(f"{base}/admin/enter?token={ADMIN_TOKEN}")
     await page.wait_for_selector(f'[data-slug="{event.slug}"] .invite', timeout=WAIT_MS)

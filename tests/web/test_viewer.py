@@ -121,3 +121,60 @@ async def test_passcode_event_asks_for_the_passcode_first(browser: Any, page_ser
     await page.get_by_role("button", name="提交问题").click()
     await page.wait_for_selector("text=已提交，主持人审核后将公开显示。", timeout=WAIT_MS)
     await context.close()
+
+
+async def test_asking_feedback_topic_reset_countdown_one_toast_and_group_shown(
+    browser: Any, page_server: LiveServer
+) -> None:
+    base = page_server.base_url
+    async with httpx.AsyncClient(base_url=base, timeout=20) as http:
+        slug, mod = await make_event(http, moderation_mode="pre", topics=["卫生间", "开裂"])
+        api = f"/api/v1/events/{slug}"
+        assert (await http.patch(f"{api}/moderation", json={"rate_limit_seconds": 3}, headers=mod)).is_success
+        context = await browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
+        page = await context.new_page()
+        await page.goto(f"{base}/e/{slug}")
+        await page.locator("#join-toggle").click()
+        await page.get_by_label("Name").fill("周工")
+        await page.locator("select[name=stakeholder]").select_option("design")
+        await page.locator("#join-form button[type=submit]").click()
+        # The joined panel says which stakeholder group the viewer registered in.
+        await page.wait_for_selector("#you-panel:not([hidden])", timeout=WAIT_MS)
+        assert "design institute" in (await page.locator("#you-panel").inner_text()).lower()
+
+        # The topic picker starts afresh after sending: an off-topic next question is not tagged #卫生间.
+        box = page.get_by_label("Your question")
+        await box.fill("卫生间防水层施工后需要闭水试验多久？")
+        await page.locator("#ask-topic").select_option("卫生间")
+        await page.get_by_role("button", name="Send question").click()
+        feedback = page.locator("#ask-feedback")
+        await page.wait_for_selector("text=Sent. It will appear once a moderator approves it.", timeout=WAIT_MS)
+        assert await page.locator("#ask-topic").input_value() == ""
+        first = next(q for q in (await http.get(f"{api}/questions", headers=mod)).json()["questions"])
+        assert first["topic"] == "卫生间"
+
+        # Asked too soon: the button counts down, then sending works again with the text kept.
+        await box.fill("外墙开裂由谁负责维修？")
+        await page.get_by_role("button", name="Send question").click()
+        await page.wait_for_selector("#ask-submit:disabled:text-matches('Send in \\\\d+ s')", timeout=WAIT_MS)
+        await page.wait_for_selector("#ask-submit:enabled:text('Send question')", timeout=WAIT_MS)
+        assert "You can send now" in await feedback.inner_text()
+        assert await box.input_value() == "外墙开裂由谁负责维修？"
+
+        # Moderation decides the first question: the "sent, waiting" line goes; notices never stack.
+        act = f"{api}/questions/{first['id']}/actions"
+        for action in ("approve", "answering", "answered"):
+            assert (await http.post(act, json={"action": action}, headers=mod)).status_code == 200
+        await page.wait_for_selector(".toast >> text=Your question has been answered.", timeout=WAIT_MS)
+        assert await page.locator(".toast").count() == 1
+        # The line under the form tells the question's fate, no longer "sent, waiting for review".
+        assert await feedback.inner_text() == "Your question has been answered."
+
+        await page.get_by_role("button", name="Send question").click()
+        await page.wait_for_selector("text=Sent. It will appear once a moderator approves it.", timeout=WAIT_MS)
+        # The event ends with that question still waiting: the line would promise a review that will not come.
+        for state in ("live", "ended"):
+            assert (await http.post(f"{api}/state", json={"state": state}, headers=ADMIN)).status_code == 200
+        await page.wait_for_selector("#ask-feedback", state="hidden", timeout=WAIT_MS)
+        await page.screenshot(path=screenshot_path("viewer-ended-feedback-en"), full_page=True)
+        await context.close()

@@ -5,15 +5,26 @@ import { $, api, copyText, dateTime, el, errorMessage, fmt, lang, t, toast } fro
 const events = new Map();
 const invites = new Map(); // slug -> list
 
+// Times are typed and shown in the deployment's zone (REPORT_TIMEZONE), as every page shows them, whatever
+// the organiser's computer is set to.
+const ZONE = document.body.dataset.tz || undefined;
+const zoneFormat = new Intl.DateTimeFormat("en-US", {
+  timeZone: ZONE, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit",
+});
+
+function wall(ms) {
+  const p = Object.fromEntries(zoneFormat.formatToParts(new Date(ms)).map((x) => [x.type, x.value]));
+  return { text: `${p.year}-${p.month}-${p.day}T${p.hour}:${p.minute}`, asUtc: Date.parse(`${p.year}-${p.month}-${p.day}T${p.hour}:${p.minute}:${p.second}Z`) };
+}
+
 function localValue(iso) {
-  if (!iso) return "";
-  const d = new Date(iso);
-  const pad = (n) => String(n).padStart(2, "0");
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+  return iso ? wall(Date.parse(iso)).text : "";
 }
 
 function isoValue(local) {
-  return local ? new Date(local).toISOString() : null;
+  if (!local) return null;
+  const guess = Date.parse(`${local}:00Z`); // the typed wall time as if it were UTC
+  return new Date(guess - (wall(guess).asUtc - guess)).toISOString(); // less the zone's offset then
 }
 
 /** The event fields of a form as an API body (create or PATCH). */

@@ -42,8 +42,62 @@ export function $(selector, root = document) {
 }
 
 /** A catalogue string with {name} placeholders filled (values are inserted as text by the caller). */
+// ICU-style plurals from the catalogue ("{n, plural, one {# vote} other {# votes}}"), chosen by the browser's
+// CLDR rules for the page's language — the same rules the server applies through Babel (server/messages.py).
+const pluralRules = new Intl.PluralRules(document.documentElement.lang || "zh-CN");
+
+function closing(text, start) {
+  let depth = 0;
+  for (let i = start; i < text.length; i += 1) {
+    if (text[i] === "{") depth += 1;
+    else if (text[i] === "}" && --depth === 0) return i;
+  }
+  return text.length;
+}
+
+function branches(spec) {
+  const out = {};
+  let i = 0;
+  while (i < spec.length) {
+    const open = spec.indexOf("{", i);
+    if (open < 0) break;
+    const close = closing(spec, open);
+    out[spec.slice(i, open).trim()] = spec.slice(open + 1, close);
+    i = close + 1;
+  }
+  return out;
+}
+
+export function formatMessage(template, values = {}) {
+  let out = "";
+  let i = 0;
+  while (i < template.length) {
+    if (template[i] !== "{") {
+      out += template[i];
+      i += 1;
+      continue;
+    }
+    const close = closing(template, i);
+    const inner = template.slice(i + 1, close);
+    const [name, kind, ...rest] = inner.split(",");
+    const key = name.trim();
+    if (kind && kind.trim() === "plural" && key in values) {
+      const n = values[key];
+      const choices = branches(rest.join(","));
+      const text = choices[`=${n}`] ?? choices[pluralRules.select(n)] ?? choices.other ?? "";
+      out += formatMessage(text.replaceAll("#", String(n)), values);
+    } else if (kind === undefined && key in values) {
+      out += String(values[key]);
+    } else {
+      out += template.slice(i, close + 1);
+    }
+    i = close + 1;
+  }
+  return out;
+}
+
 export function fmt(key, values = {}) {
-  return (t[key] || key).replace(/\{(\w+)\}/g, (_, name) => (name in values ? String(values[name]) : `{${name}}`));
+  return formatMessage(t[key] || key, values);
 }
 
 export function stakeholderLabel(code) {
@@ -61,16 +115,19 @@ export function ago(seconds) {
 }
 
 export function clock(seconds) {
-  return new Date(seconds * 1000).toLocaleTimeString(lang, { hour: "2-digit", minute: "2-digit" });
+  return new Date(seconds * 1000).toLocaleTimeString(lang, { hour: "2-digit", minute: "2-digit", timeZone: document.body.dataset.tz || undefined });
 }
 
 export function dateTime(iso) {
   if (!iso) return "";
-  return new Date(iso).toLocaleString(lang, { dateStyle: "medium", timeStyle: "short" });
+  // The deployment's zone (REPORT_TIMEZONE), as the server-rendered pages, reports and certificates use.
+  const timeZone = document.body.dataset.tz || undefined;
+  return new Date(iso).toLocaleString(lang, { dateStyle: "medium", timeStyle: "short", timeZone });
 }
 
 let toastRegion = null;
-const MAX_TOASTS = 3;
+// One at a time: stacked notices covered the question list (the newest replaces the one before).
+const MAX_TOASTS = 1;
 /** A short, announced message in the corner (role=status); kind: info | ok | warn | error. */
 export function toast(message, kind = "info", ms = 6000) {
   if (!toastRegion) {

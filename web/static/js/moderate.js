@@ -5,7 +5,7 @@ import { $, api, coalesced, connectionBanner, el, errorMessage, fmt, page, stake
 import { LiveSocket } from "./live.js";
 import { Notes } from "./notes.js";
 import { button, queueCard, reviewCard, toggle, useConsole } from "./moderate_cards.js";
-import { renderKeepingFocus } from "./questions.js";
+import { answerBlock, metaLine, renderKeepingFocus } from "./questions.js";
 import { bindShortcuts } from "./shortcuts.js";
 import { QuestionStore } from "./store.js";
 import { BannedWords } from "./wordlist.js";
@@ -51,6 +51,7 @@ const socket = new LiveSocket(slug, {
     store.load(data);
     notes.load(data.notes || []);
     setMode(data.event.moderation_mode);
+    setEventState(data.event.state);
     $("#n-viewers").textContent = String(data.viewers);
     for (const q of store.all()) rememberAsker(q);
     ready = true;
@@ -74,7 +75,13 @@ const socket = new LiveSocket(slug, {
         renderSoon();
         return;
       }
+      case "event.state":
+        setEventState(frame.data.state);
+        return;
       case "stream.state":
+        // The stream can start before anyone presses "go live": the event is live from then on.
+        if (frame.data.state === "live" && document.body.dataset.state === "scheduled") setEventState("live");
+        if (frame.data.state === "ended") setEventState("ended");
         return;
       default:
         if (store.apply(frame)) {
@@ -86,6 +93,14 @@ const socket = new LiveSocket(slug, {
   onStatus: connectionBanner($("#conn-banner")),
   staff: true,
 }).start();
+
+function setEventState(state) {
+  if (!state) return;
+  document.body.dataset.state = state;
+  const badge = $("#event-state");
+  badge.className = `badge state-${state}`;
+  badge.textContent = t[`state.${state}`];
+}
 
 function rememberAsker(q) {
   if (!q.asker) return;
@@ -226,6 +241,14 @@ function renderRestricted() {
   $("#restricted-empty").hidden = rows.length > 0;
 }
 
+function answeredCard(q) {
+  return el(
+    "div",
+    { class: "mcard status-answered", role: "listitem", "data-id": q.id },
+    el("div", { class: "q-body" }, el("p", { class: "q-text", text: q.text }), metaLine(q, { staffView: true }), answerBlock(q)),
+  );
+}
+
 // Frames can arrive many times a second (votes): redraw for them at most once per animation frame.
 // What a person does redraws at once (`render`).
 const renderSoon = coalesced(() => render());
@@ -238,6 +261,11 @@ function render() {
   const queue = queueItems();
   renderKeepingFocus($("#queue-list"), queue.map((q) => queueCard(q, queue)));
   $("#queue-empty").hidden = queue.length > 0;
+  // Answered questions stay in sight (newest first) without touching the review filter.
+  const answered = store.all().filter((q) => q.status === "answered").sort((a, b) => (b.answered_at || 0) - (a.answered_at || 0));
+  renderKeepingFocus($("#answered-list"), answered.map(answeredCard));
+  $("#answered-count").textContent = answered.length ? String(answered.length) : "";
+  $("#answered-empty").hidden = answered.length > 0;
   $("#n-pending").textContent = String(store.count("pending"));
   $("#n-approved").textContent = String(store.count("approved") + store.count("answering"));
   $("#n-answered").textContent = String(store.count("answered"));
@@ -333,8 +361,23 @@ bindShortcuts({
   }),
 });
 
+const rateInput = $("#rate-seconds");
+$("#rate-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  try {
+    const out = await api("PATCH", `${base}/moderation`, { rate_limit_seconds: Number(rateInput.value) });
+    rateInput.value = String(out.rate_limit_seconds);
+    toast(fmt("mod.rate_saved", { n: out.rate_limit_seconds }), "ok");
+  } catch (err) {
+    toast(errorMessage(err), "error");
+  }
+});
+
 bannedWords
   .load()
-  .then((out) => setMode(out.moderation_mode))
+  .then((out) => {
+    setMode(out.moderation_mode);
+    rateInput.value = String(out.rate_limit_seconds);
+  })
   .catch((err) => toast(errorMessage(err), "error"));
 setInterval(render, 30000);

@@ -144,10 +144,12 @@ $("#end-event").addEventListener("click", async () => {
   if (!window.confirm(t["studio.end_confirm"])) return;
   try {
     wantLive = false;
+    // Close our sessions while the server still has them; ending the event closes every peer.
     await stopScreen();
-    await api("POST", `${base}/state`, { state: "ended" });
     if (publisher) await publisher.stop();
     publisher = null;
+    await stopMonitor();
+    await api("POST", `${base}/state`, { state: "ended" });
     setEventState("ended");
   } catch (err) {
     toast(errorMessage(err), "error");
@@ -169,17 +171,17 @@ $("#share-screen").addEventListener("click", async () => {
   }
 });
 
-async function stopScreen() {
+async function stopScreen(release = true) {
   if (!screen) return;
   const { stream, session } = screen;
   screen = null;
   for (const track of stream.getTracks()) track.stop();
-  await session.stop();
+  await session.stop({ release });
   $("#screen-preview").srcObject = null;
   $("#screen-placeholder").hidden = false;
   renderControls();
 }
-$("#stop-screen").addEventListener("click", stopScreen);
+$("#stop-screen").addEventListener("click", () => stopScreen());
 
 // ---- monitor (WHEP) ----------------------------------------------------------------------------
 async function startMonitor() {
@@ -198,10 +200,10 @@ async function startMonitor() {
   }
 }
 
-async function stopMonitor() {
+async function stopMonitor(release = true) {
   const m = monitor;
   monitor = null;
-  if (m) await m.stop();
+  if (m) await m.stop({ release });
   $("#monitor").srcObject = null;
   $("#monitor-placeholder").hidden = false;
   $("#monitor-tag").textContent = "WHEP";
@@ -214,13 +216,31 @@ function setEventState(state) {
   const badge = $("#event-state");
   badge.className = `badge state-${state}`;
   badge.textContent = t[`state.${state}`];
+  if (state === "ended" || state === "archived") closeStudio();
   renderControls();
+}
+
+/** The event is over: the server has closed every session, so let go of ours (no DELETE), switch the
+ * camera off and point to what comes next. */
+function closeStudio() {
+  wantLive = false;
+  if (publisher) publisher.stop({ release: false });
+  publisher = null;
+  stopScreen(false);
+  stopMonitor(false);
+  if (camera) for (const track of camera.getTracks()) track.stop();
+  camera = null;
+  clearInterval(meterTimer);
+  $("#preview").srcObject = null;
+  $("#preview-placeholder").hidden = true;
+  setPublishStatus(t["studio.event_over"]);
+  $("#ended-panel").hidden = false;
 }
 
 function setStreamState(state) {
   streamState = state;
   if (state === "live") setTimeout(startMonitor, 500);
-  else stopMonitor();
+  else stopMonitor(state !== "ended");
   if (state === "ended") setEventState("ended");
   renderControls();
 }
@@ -358,6 +378,7 @@ new LiveSocket(slug, {
   onFrame(frame) {
     if (frame.type === "presence") $("#n-viewers").textContent = String(frame.data.viewers);
     else if (frame.type === "stream.state") setStreamState(frame.data.state);
+    else if (frame.type === "event.state" && frame.data.state !== eventState) setEventState(frame.data.state);
     else if (frame.type === "note") notes.add(frame.data);
     else if (store.apply(frame)) renderSoon();
   },
@@ -369,4 +390,6 @@ window.addEventListener("beforeunload", (event) => {
   if (publisher) event.preventDefault();
 });
 renderControls();
-enableCamera();
+// An event that is over needs no camera: the page offers the recording instead.
+if (eventState === "ended" || eventState === "archived") closeStudio();
+else enableCamera();

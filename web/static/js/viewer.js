@@ -37,6 +37,9 @@ const socket = new LiveSocket(slug, {
         if (frame.data.state === "ended") setEventState("ended");
         else if (frame.data.state === "live" && eventState === "scheduled") setEventState("live");
         return;
+      case "event.state":
+        setEventState(frame.data.state);
+        return;
       case "presence":
         setViewers(frame.data.viewers);
         return;
@@ -83,13 +86,17 @@ const registration = new Registration(base, page, () => {
 const askForm = $("#ask-form");
 const askText = $("#ask-text");
 const feedback = $("#ask-feedback");
+const submitButton = $("#ask-submit");
+const submitLabel = submitButton.textContent;
+let cooldownUntil = 0; // asked too soon (429): the button counts down to when sending is allowed
+let cooldownTimer = null;
 
 function updateCounter() {
   const n = askText.value.trim().length;
   const counter = $("#ask-count");
   counter.textContent = `${askText.value.length} / ${MAX_LEN}`;
   counter.classList.toggle("warn", askText.value.length > MAX_LEN - 50);
-  $("#ask-submit").disabled = n < MIN_LEN || eventState === "ended" || eventState === "archived";
+  submitButton.disabled = n < MIN_LEN || eventState === "ended" || eventState === "archived" || Date.now() < cooldownUntil;
 }
 askText.addEventListener("input", updateCounter);
 askText.addEventListener("keydown", (event) => {
@@ -102,8 +109,30 @@ function showFeedback(kind, message) {
   feedback.textContent = message;
 }
 
+/** The server said "too soon": count down on the button, then say sending works again (the text is kept). */
+function coolDown(seconds) {
+  cooldownUntil = Date.now() + seconds * 1000;
+  clearInterval(cooldownTimer);
+  const tick = () => {
+    const left = Math.ceil((cooldownUntil - Date.now()) / 1000);
+    if (left > 0) {
+      submitButton.textContent = fmt("ask.send_in", { n: left });
+      showFeedback("error", fmt("error.rate_limited_wait", { n: left }));
+    } else {
+      clearInterval(cooldownTimer);
+      submitButton.textContent = submitLabel;
+      showFeedback("info", t["ask.send_now"]);
+    }
+    updateCounter();
+  };
+  tick();
+  cooldownTimer = setInterval(tick, 1000);
+}
+
 function renderAskState() {
   const closed = eventState === "ended" || eventState === "archived";
+  // After the end a "sent, waiting for review" line would promise what will not happen.
+  if (closed) feedback.hidden = true;
   askText.disabled = closed || (registration.me && registration.me.standing !== "active");
   if (closed) {
     askText.placeholder = t["ask.closed"];
@@ -140,10 +169,14 @@ askForm.addEventListener("submit", async (event) => {
     const out = await api("POST", `${base}/questions`, body);
     store.mine.set(out.id, { id: out.id, text: out.text, status: out.status, votes: 0, created_at: Date.now() / 1000, held_reason: out.held_reason });
     askText.value = "";
+    // The next question starts untagged: a topic kept from the last one mislabels it (and the report).
+    if (topic) topic.value = "";
     showFeedback(out.status === "approved" ? "ok" : "info", submittedMessage(out));
     render();
   } catch (err) {
-    showFeedback("error", errorText(err));
+    const wait = Math.ceil(Number(err.info && err.info.retry_after) || 0);
+    if (err.code === "rate_limited" && wait > 0) coolDown(wait);
+    else showFeedback("error", errorText(err));
   } finally {
     updateCounter();
   }
@@ -158,26 +191,35 @@ function submittedMessage(out) {
 }
 
 // ---- notices about my questions ------------------------------------------------------------------
+
+/** A notice about the asker's question: a toast (one at a time), and the line under the form, which said
+ * "sent, waiting for review", now says what became of it. (The asker's own tabs also hear of the
+ * submission itself, which changes nothing.) */
+function tell(message, kind, ms) {
+  toast(message, kind, ms);
+  if (!feedback.hidden && !feedback.classList.contains("feedback-error")) showFeedback(kind === "warn" ? "error" : "ok", message);
+}
+
 function onNotice(notice) {
   const q = notice.question;
   switch (notice.type) {
     case "question.approved":
-      toast(t["notice.approved"], "ok");
+      tell(t["notice.approved"], "ok");
       break;
     case "question.rejected": {
       const reason = q && q.reason_code ? reasonLabel(q.reason_code) : "";
       const note = q && q.reason_text ? ` — ${q.reason_text}` : "";
-      toast(fmt("notice.rejected", { reason }) + note, "warn", 10000);
+      tell(fmt("notice.rejected", { reason }) + note, "warn", 10000);
       break;
     }
     case "question.merged":
-      toast(t["notice.merged"], "info");
+      tell(t["notice.merged"], "info");
       break;
     case "question.answering":
-      toast(t["notice.answering"], "ok", 10000);
+      tell(t["notice.answering"], "ok", 10000);
       break;
     case "question.answered":
-      toast(t["notice.answered"], "ok");
+      tell(t["notice.answered"], "ok");
       break;
     case "participant.standing":
       if (registration.me) registration.me.standing = notice.standing;

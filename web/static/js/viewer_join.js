@@ -19,8 +19,10 @@ function joinBody(form) {
   const body = { name: (data.name || "").trim(), organisation: (data.organisation || "").trim() };
   if (data.stakeholder) body.stakeholder = data.stakeholder;
   if (data.passcode) body.passcode = data.passcode;
+  if (data.email && data.email.trim()) body.email = data.email.trim();
   if (!body.name) body.anonymous = true;
-  // This browser's own id: a moderator's ban or mute carries over when it joins again (see README).
+  // This browser's own id: a moderator's ban or mute carries over when it joins again (see README),
+  // and its visits before joining (counted as an anonymous visitor) become this participant's.
   const visitor = visitorId();
   if (visitor) body.visitor = visitor;
   return body;
@@ -86,6 +88,7 @@ export class Registration {
     $("#you-panel").hidden = false;
     $("#you-name").textContent = body.name || t["join.anonymous_viewer"];
     $("#you-org").textContent = body.organisation ? ` · ${body.organisation}` : "";
+    $("#you-group").textContent = body.stakeholder ? ` · ${this.page.stakeholders[body.stakeholder] || ""}` : "";
     this.onJoined();
     return this.me;
   }

@@ -76,12 +76,17 @@ export class WhipSession {
     if (sender) await sender.replaceTrack(track);
   }
 
-  async stop() {
+  /** `release`: DELETE the session on the server; false once the server closed it itself (the event
+   * ended), where a DELETE could only answer 404. */
+  async stop({ release = true } = {}) {
     const location = this.location;
+    const pc = this.pc;
     this.location = null;
-    if (this.pc) this.pc.close();
     this.pc = null;
-    if (location) await fetch(location, { method: "DELETE", credentials: "same-origin" }).catch(() => {});
+    // DELETE first: closing the connection first lets the server drop the session on its own, and the
+    // DELETE that follows finds nothing (404).
+    if (location && release) await fetch(location, { method: "DELETE", credentials: "same-origin" }).catch(() => {});
+    if (pc) pc.close();
   }
 }
 
@@ -108,11 +113,16 @@ export class WhepSession {
     return this;
   }
 
-  async stop() {
+  /** `release`: DELETE the session on the server; false once the server closed it itself (the event
+   * ended), where a DELETE could only answer 404. */
+  async stop({ release = true } = {}) {
     const location = this.location;
+    const pc = this.pc;
     this.location = null;
-    if (this.pc) this.pc.close();
     this.pc = null;
-    if (location) await fetch(location, { method: "DELETE", credentials: "same-origin" }).catch(() => {});
+    // DELETE first: closing the connection first lets the server drop the session on its own, and the
+    // DELETE that follows finds nothing (404).
+    if (location && release) await fetch(location, { method: "DELETE", credentials: "same-origin" }).catch(() => {});
+    if (pc) pc.close();
   }
 }
