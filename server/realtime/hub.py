@@ -5,8 +5,9 @@ order, yielding to the event loop every few hundred sockets so that commands, vo
 held up behind a 5,000-viewer fan-out. Each connection follows one numbered channel (staff or public of
 its event), plus personal notices. A frame's bytes are built once (wire.py) and written straight to each
 socket that is keeping up; otherwise sends are stepped eagerly through ASGI (eager.py), and a socket that
-is backed up queues into a bounded outbox. A connection whose outbox overflows is closed with a policy
-code so it resumes from its last id instead of stalling anyone else.
+is backed up queues into an outbox. A connection is evicted (closed with a policy code, so it resumes from
+its last id instead of stalling anyone else) when the bytes waiting for it in every layer exceed a bound,
+or when it stops answering pings (server/protocols.py), whichever comes first.
 """
 
 from __future__ import annotations
@@ -30,8 +31,14 @@ from server.realtime.wire import DirectWriter, encode_text
 
 log = logging.getLogger("sitecast.hub")
 
-# Frames a backed-up socket may hold before it is closed: about a minute of a busy event's traffic.
+# Frames a connection being brought up to date may hold meanwhile: about a minute of a busy event's traffic.
 OUTBOX_LIMIT = 256
+# Bytes one socket may have waiting for its client, counting every layer (the outbox, asyncio's buffer and
+# the kernel's, bounded per socket in server/protocols.py): what a 256-frame outbox of 16 KB frames plus
+# an unbounded kernel buffer held before, so a reader that keeps up on average rides out a burst. The
+# outbox holds references to frames every socket shares, so this is an upper bound, not a per-socket
+# copy. A client that stopped reading is evicted sooner, on its missing pong (server/protocols.py).
+OUTBOX_BYTES = 8 * 1024 * 1024
 # Close code for "you were too slow; reconnect with your last id" (4000-4999: application codes).
 CLOSE_TOO_SLOW = 4008
 # Heartbeats let clients notice a dead server (and, via `position`, a missed frame) within ~2 beats.
@@ -82,6 +89,7 @@ class Connection:
     last_id: int = 0
     writer: DirectWriter | None = None  # None: always the ASGI path
     outbox: deque[str] = field(default_factory=deque)
+    outbox_bytes: int = 0
     busy: bool = False
     closed: bool = False
     # While the connection is being brought up to date, live frames wait here (then merge by id).
@@ -127,12 +135,15 @@ class Hub:
         if conn.participant_id is not None:
             self._by_participant.setdefault(conn.participant_id, set()).add(conn)
         self.metrics.ws_connections.inc()
+        if conn.writer is not None:
+            conn.writer.on_stall(lambda: self._evict(conn))  # no pong in time: it stopped reading
         await self.bus.watch(conn.channel)
         await self.bus.watch(notices_channel(conn.event_id))
 
     def remove(self, conn: Connection) -> None:
         conn.closed = True
         conn.outbox.clear()
+        conn.outbox_bytes = 0
         cohort = self._cohorts.get(conn.channel)
         if cohort is not None:
             cohort.discard(conn)
@@ -247,10 +258,10 @@ class Hub:
         if conn.closed:
             return False
         if conn.busy:
-            if len(conn.outbox) >= OUTBOX_LIMIT:
+            conn.outbox.append(text)
+            conn.outbox_bytes += len(text)
+            if self._queued(conn) > OUTBOX_BYTES:
                 self._evict(conn)
-            else:
-                conn.outbox.append(text)
             return False
         if conn.writer is not None:
             if _write_direct(conn, data if data is not None else encode_text(text)):
@@ -276,19 +287,33 @@ class Hub:
             await finish(coro, yielded)
             self.metrics.ws_deliveries.inc()
             while conn.outbox and not conn.closed:
-                await conn.ws.send_text(conn.outbox.popleft())
+                text = conn.outbox.popleft()
+                conn.outbox_bytes -= len(text)
+                await conn.ws.send_text(text)
                 self.metrics.ws_deliveries.inc()
         except Exception:
             conn.closed = True
         finally:
             conn.busy = False
 
+    @staticmethod
+    def _queued(conn: Connection) -> int:
+        """Bytes waiting for this client: the outbox's frames plus what the transport and kernel hold."""
+        return conn.outbox_bytes + (conn.writer.queued_bytes() if conn.writer is not None else 0)
+
     def _evict(self, conn: Connection) -> None:
+        if conn.closed:
+            return
         self._leave(conn)
         conn.closed = True
         conn.outbox.clear()
+        conn.outbox_bytes = 0
         self.metrics.ws_evictions.inc()
-        self._spawn(_close(conn.ws, CLOSE_TOO_SLOW, "too slow; resume with your last id"))
+        reason = "too slow; resume with your last id"
+        # The close frame goes out now, behind what the socket already holds (an ASGI close would wait
+        # for a backed-up socket to drain, i.e. forever for a client that stopped reading).
+        if conn.writer is None or not conn.writer.close_now(CLOSE_TOO_SLOW, reason):
+            self._spawn(_close(conn.ws, CLOSE_TOO_SLOW, reason))
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)

@@ -29,23 +29,9 @@ class Node:
         self.ws_url = f"ws://127.0.0.1:{self.port}"
         self._log = log.open("wb")
         self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "--factory",
-                "server.app:create_app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--ws",
-                "websockets-sansio",
-                "--log-level",
-                "warning",
-            ],
+            [sys.executable, "-m", "server", "web"],  # the Procfile's web process
             cwd=ROOT,
-            env={**os.environ, **env},
+            env={**os.environ, "HOST": "127.0.0.1", "PORT": str(self.port), "LOG_LEVEL": "warning", **env},
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
