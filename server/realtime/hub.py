@@ -44,6 +44,8 @@ CLOSE_TOO_SLOW = 4008
 # Heartbeats let clients notice a dead server (and, via `position`, a missed frame) within ~2 beats.
 HEARTBEAT_S = 15.0
 # Presence is recounted this often; cheap (a dict walk, plus one Redis round trip when scaled out).
+# Default viewer-count heartbeat (PRESENCE_SECONDS): each process reports and reads the total every half
+# of it, and with Redis a process silent for 1.5 of it is dead, so its viewers leave the count within 2.
 PRESENCE_S = 2.0
 # Sockets written per slice of a fan-out before the loop gets a turn: ~1-2 ms of writes, so a command
 # arriving during a 5,000-viewer fan-out waits milliseconds, not the whole fan-out (~50-100 ms).
@@ -98,9 +100,10 @@ class Connection:
 
 
 class Hub:
-    def __init__(self, bus: Bus, metrics: Metrics) -> None:
+    def __init__(self, bus: Bus, metrics: Metrics, presence_s: float = PRESENCE_S) -> None:
         self.bus = bus
         self.metrics = metrics
+        self.presence_s = presence_s
         self._by_channel: dict[str, set[Connection]] = {}
         self._cohorts: dict[str, Cohort] = {}  # per channel: its connections in step (cohort.py)
         self._by_participant: dict[int, set[Connection]] = {}
@@ -331,7 +334,7 @@ class Hub:
 
     async def _presence_loop(self) -> None:
         while True:
-            await asyncio.sleep(PRESENCE_S)
+            await asyncio.sleep(self.presence_s / 2)
             with contextlib.suppress(Exception):
                 await self.recount()
 

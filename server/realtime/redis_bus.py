@@ -26,6 +26,8 @@ BLOCK_MS = 500
 # redis-py's default socket timeout would cut a blocking XREAD; keep it well above BLOCK_MS.
 SOCKET_TIMEOUT_S = BLOCK_MS / 1000 + 10
 RECONNECT_DELAY_S = 0.5
+# The presence hash outlives its last writer by this much (seconds): long enough for any live process to
+# refresh it, short enough that an abandoned event leaves nothing behind.
 PRESENCE_TTL_S = 30
 
 _PUBLISH = """
@@ -35,14 +37,42 @@ return n
 """
 
 
+# Each process's count lives in one field of the event's hash, stamped with Redis's own clock (processes'
+# clocks differ); a field not refreshed within the staleness window belongs to a dead process (SIGKILL,
+# a lost machine) and is dropped, so it leaves the total on the next read instead of staying forever.
+_PRESENCE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ':' .. now)
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+local fields = redis.call('HGETALL', KEYS[1])
+local total = 0
+for i = 1, #fields, 2 do
+    local value = fields[i + 1]
+    local sep = string.find(value, ':', 1, true)
+    local stamp = sep and tonumber(string.sub(value, sep + 1)) or 0
+    if now - stamp > tonumber(ARGV[3]) then
+        redis.call('HDEL', KEYS[1], fields[i])
+    else
+        total = total + tonumber(string.sub(value, 1, sep - 1))
+    end
+end
+return total
+"""
+
+
 class RedisBus:
-    def __init__(self, url: str, prefix: str = "sitecast", retained: int = RETAINED_FRAMES) -> None:
+    def __init__(
+        self, url: str, prefix: str = "sitecast", retained: int = RETAINED_FRAMES, presence_stale_s: float = 3.0
+    ) -> None:
         self._url = url
         self._prefix = prefix
         self._retained = retained
         self._client = redis.from_url(url, socket_timeout=SOCKET_TIMEOUT_S, decode_responses=True)
         self._reader = redis.from_url(url, socket_timeout=SOCKET_TIMEOUT_S, decode_responses=True)
         self._script = self._client.register_script(_PUBLISH)
+        self._presence = self._client.register_script(_PRESENCE)
+        self._presence_stale_ms = int(presence_stale_s * 1000)
         self._cursors: dict[str, str] = {}
         self._watchers: dict[str, int] = {}
         self._sink: Sink | None = None
@@ -114,12 +144,8 @@ class RedisBus:
 
     async def presence(self, event_id: int, local_count: int) -> int:
         key = f"{self._prefix}:presence:{event_id}"
-        async with self._client.pipeline(transaction=False) as pipe:
-            pipe.hset(key, self._process, f"{local_count}:{int(asyncio.get_running_loop().time())}")
-            pipe.expire(key, PRESENCE_TTL_S)
-            pipe.hgetall(key)
-            _, _, counts = await pipe.execute()
-        return sum(int(v.split(":", 1)[0]) for v in counts.values())
+        args = [self._process, local_count, self._presence_stale_ms, PRESENCE_TTL_S]
+        return int(await self._presence(keys=[key], args=args))
 
     async def _listen(self) -> None:
         while True:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -9,8 +11,9 @@ from pathlib import Path
 import httpx
 
 from server.db.migrate import upgrade
+from tests.conftest import PG_BASE
 from tests.server.test_scale_out import Node
-from tests.support import ADMIN_TOKEN, wait_for
+from tests.support import ADMIN_TOKEN, create_pg_database, drop_pg_database, wait_for
 
 
 def rss_bytes(pid: int) -> int:
@@ -56,3 +59,27 @@ async def web_process(tmp_path: Path, **env: str) -> AsyncIterator[Node]:
         yield node
     finally:
         node.stop()
+
+
+@asynccontextmanager
+async def two_web_processes(redis_url: str, tmp_path: Path, **env: str) -> AsyncIterator[tuple[Node, Node]]:
+    """Two web processes sharing a fresh PostgreSQL database and a private prefix of one Redis."""
+    database = await create_pg_database(PG_BASE)
+    upgrade(database)
+    shared = {
+        "DATABASE_URL": database,
+        "REDIS_URL": redis_url,
+        "REDIS_PREFIX": f"d{uuid.uuid4().hex[:8]}",
+        "SECRET_KEY": "drill-secret",
+        "ADMIN_TOKEN": ADMIN_TOKEN,
+        "MEDIA_DIR": str(tmp_path / "media"),
+        **env,
+    }
+    a, b = Node(shared, tmp_path / "a.log"), Node(shared, tmp_path / "b.log")
+    try:
+        await asyncio.gather(ready(a), ready(b))
+        yield a, b
+    finally:
+        a.stop()
+        b.stop()
+        await drop_pg_database(PG_BASE, database)
