@@ -13,7 +13,6 @@ from sqlalchemy import select
 
 from server.auth import Tokens
 from server.db.engine import Database
-from server.db.migrate import upgrade
 from server.db.models import Event, Participant
 from server.seed import seed_if_empty
 from server.services.events import links
@@ -72,6 +71,8 @@ async def _seed_and_describe(settings: Settings) -> str:
 
 
 def run(settings: Settings) -> None:
+    from server.db.migrate import upgrade  # alembic: seconds of imports the Procfile's web process skips
+
     settings = ensure_admin_token(settings)
     upgrade(settings.database_url)
     print(asyncio.run(_seed_and_describe(settings)), flush=True)
@@ -145,9 +146,13 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "web":
         serve(settings)  # the Procfile's web process: no migration, no seed (the release step migrates)
     elif args.command == "migrate":
+        from server.db.migrate import upgrade
+
         upgrade(settings.database_url)
         print("migrations applied", file=sys.stderr)
     elif args.command == "seed":
+        from server.db.migrate import upgrade
+
         settings = ensure_admin_token(settings)
         upgrade(settings.database_url)
         print(asyncio.run(_seed_and_describe(settings)))

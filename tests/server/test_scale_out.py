@@ -45,7 +45,7 @@ class Node:
             except httpx.TransportError:
                 return False
 
-        await wait_for(up, 30, interval=0.1, message=f"node on {self.port}")
+        await wait_for(up, 90, interval=0.1, message=f"node on {self.port}")  # a cold start on a busy machine
 
     def stop(self) -> None:
         self.proc.terminate()
