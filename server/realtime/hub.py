@@ -24,7 +24,7 @@ from typing import Any
 from starlette.websockets import WebSocket
 
 from server.metrics import Metrics
-from server.realtime.bus import Bus, Frame
+from server.realtime.bus import Bus, BusUnavailable, Frame
 from server.realtime.cohort import Cohort
 from server.realtime.eager import finish, step
 from server.realtime.wire import DirectWriter, encode_text
@@ -215,6 +215,15 @@ class Hub:
             sent += self.offer(conn, frame, data)
         self.metrics.ws_deliveries.inc(sent)
 
+    def resync(self) -> None:
+        """The bus lost its numbering (Redis came back empty): every connection starts again from a snapshot."""
+        for conns in list(self._by_channel.values()):
+            for conn in list(conns):
+                if conn.closed:
+                    continue
+                self.park(conn)  # live frames wait until the client's fresh hello brings it up to date
+                self.push(conn, '{"type":"resync_required"}')
+
     def park(self, conn: Connection) -> None:
         """Hold live frames for `conn` while it is brought up to date again (a fresh hello)."""
         self._leave(conn)
@@ -328,7 +337,11 @@ class Hub:
         while True:
             await asyncio.sleep(HEARTBEAT_S)
             for channel, conns in list(self._by_channel.items()):
-                position = await self.bus.position(channel)
+                try:
+                    position = await self.bus.position(channel)
+                except BusUnavailable:
+                    continue  # Redis is away: no position to tell; the next beat will
+
                 text = json.dumps({"type": "heartbeat", "data": {"position": position}})
                 self._broadcast(conns, text)
 
