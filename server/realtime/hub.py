@@ -43,9 +43,9 @@ OUTBOX_BYTES = 8 * 1024 * 1024
 CLOSE_TOO_SLOW = 4008
 # Heartbeats let clients notice a dead server (and, via `position`, a missed frame) within ~2 beats.
 HEARTBEAT_S = 15.0
-# Presence is recounted this often; cheap (a dict walk, plus one Redis round trip when scaled out).
 # Default viewer-count heartbeat (PRESENCE_SECONDS): each process reports and reads the total every half
-# of it, and with Redis a process silent for 1.5 of it is dead, so its viewers leave the count within 2.
+# of it (cheap: a dict walk, plus one Redis round trip when scaled out), and with Redis a process silent
+# for 1.5 of it is dead, so its viewers leave the count within 2.
 PRESENCE_S = 2.0
 # Sockets written per slice of a fan-out before the loop gets a turn: ~1-2 ms of writes, so a command
 # arriving during a 5,000-viewer fan-out waits milliseconds, not the whole fan-out (~50-100 ms).
@@ -139,7 +139,7 @@ class Hub:
             self._by_participant.setdefault(conn.participant_id, set()).add(conn)
         self.metrics.ws_connections.inc()
         if conn.writer is not None:
-            conn.writer.on_stall(lambda: self._evict(conn))  # no pong in time: it stopped reading
+            conn.writer.on_stall(lambda: self._stalled(conn))
         await self.bus.watch(conn.channel)
         await self.bus.watch(notices_channel(conn.event_id))
 
@@ -312,6 +312,13 @@ class Hub:
     def _queued(conn: Connection) -> int:
         """Bytes waiting for this client: the outbox's frames plus what the transport and kernel hold."""
         return conn.outbox_bytes + (conn.writer.queued_bytes() if conn.writer is not None else 0)
+
+    def _stalled(self, conn: Connection) -> None:
+        # No pong in time: the client stopped reading (or reads slower than the event moves on).
+        if not conn.closed:
+            self._evict(conn)
+        elif conn.writer is not None:
+            conn.writer.close_now(CLOSE_TOO_SLOW, "too slow; resume with your last id")
 
     def _evict(self, conn: Connection) -> None:
         if conn.closed:

@@ -8,8 +8,9 @@ Redis going away is survived, not reported as an error to users: a publish that 
 database commit) waits in a bounded queue and is retried in order until Redis takes it; reads raise
 `BusUnavailable` (503 / WebSocket 1013) and the clients retry. Redis coming back *empty* (restarted
 without persistence) would restart every channel's numbering under the clients' feet: an epoch key that
-each process checks on every listener turn notices, and the hub then sends every client a fresh snapshot
-(`resync_required`) instead of frames numbered from 1 again.
+each process checks every second (and after every error) notices, and the hub then sends every client a
+fresh snapshot (`resync_required`) instead of frames numbered from 1 again. A publish that timed out but
+did reach Redis is published twice (at least once, never lost): clients apply frames by question id.
 """
 
 from __future__ import annotations
