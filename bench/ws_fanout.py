@@ -77,15 +77,16 @@ def raise_nofile(wanted: int) -> int:
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
-def procfile_ws_args() -> list[str]:
-    """The `--ws*` options of the Procfile's web line, so the benchmark runs Sitecast as production does."""
-    web = next(line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("web:"))
-    words = web.split()
-    args: list[str] = []
-    for i, word in enumerate(words):
-        if word.startswith("--ws"):
-            args += [word, words[i + 1]] if "=" not in word else [word]
-    return args
+def serving_args() -> list[str]:
+    """uvicorn flags for what every entry point serves with (server/protocols.py's `uvicorn_options`), so
+    the benchmark runs Sitecast's edge as production does while still taking extra `--uvicorn-arg`s."""
+    from server.protocols import MAX_CLIENT_MESSAGE_BYTES, WS_PING_SECONDS, WS_PONG_SECONDS
+
+    return [
+        *("--http", "server.protocols:HttpProtocol", "--ws", "server.protocols:WebSocketProtocol"),
+        *("--ws-max-size", str(MAX_CLIENT_MESSAGE_BYTES), "--ws-per-message-deflate", "false"),
+        *("--ws-ping-interval", str(WS_PING_SECONDS), "--ws-ping-timeout", str(WS_PONG_SECONDS)),
+    ]
 
 
 def _child_limits(nofile: int) -> Callable[[], None]:
@@ -557,7 +558,7 @@ class Sitecast:
             "127.0.0.1",
             "--port",
             str(self.port),
-            *procfile_ws_args(),
+            *serving_args(),
             "--log-level",
             "warning",
             *self.extra,

@@ -89,11 +89,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         bus: Bus
         limiter: RateLimiter
         if settings.redis_url:
-            bus = RedisBus(settings.redis_url, settings.redis_prefix)
+            bus = RedisBus(settings.redis_url, settings.redis_prefix, presence_stale_s=1.5 * settings.presence_seconds)
             limiter = RedisRateLimiter(bus.client, settings.redis_prefix)
         else:
             bus, limiter = MemoryBus(), MemoryRateLimiter()
-        hub = Hub(bus, metrics)
+        hub = Hub(bus, metrics, presence_s=settings.presence_seconds)
         publisher = Publisher(bus)
         votes = VoteCoalescer(db, publisher, audience=hub.viewers)
         attendance = AttendanceRecorder(db, settings.attendance_flush_seconds, settings.attendance_grace_seconds)

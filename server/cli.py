@@ -1,4 +1,4 @@
-"""`python -m server run|migrate|seed|worker`: what `make run` and the Procfile call."""
+"""`python -m server run|web|migrate|seed|worker`: what `make run` and the Procfile call."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from sqlalchemy import select
 from server import tools
 from server.auth import Tokens
 from server.db.engine import Database
-from server.db.migrate import upgrade
 from server.db.models import Event, Participant
 from server.seed import seed_if_empty
 from server.services.events import links
@@ -73,22 +72,27 @@ async def _seed_and_describe(settings: Settings) -> str:
 
 
 def run(settings: Settings) -> None:
-    import uvicorn
-
-    from server.app import create_app
+    from server.db.migrate import upgrade  # alembic: seconds of imports the Procfile's web process skips
 
     settings = ensure_admin_token(settings)
     upgrade(settings.database_url)
     print(asyncio.run(_seed_and_describe(settings)), flush=True)
+    serve(settings)
+
+
+def serve(settings: Settings) -> None:
+    """Serve the app on HOST:PORT with the edge every entry point shares (server/protocols.py)."""
+    import uvicorn
+
+    from server.app import create_app
+    from server.protocols import uvicorn_options
+
     uvicorn.run(
         create_app(settings),
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
-        ws="websockets-sansio",
-        # Frames are small JSON; per-socket zlib doubles fan-out CPU and memory (bench/README.md).
-        ws_per_message_deflate=False,
-        proxy_headers=False,
+        **uvicorn_options(settings),
     )
 
 
@@ -135,7 +139,7 @@ def worker(settings: Settings) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m server", description="Sitecast server")
-    parser.add_argument("command", choices=["run", "migrate", "seed", "worker"])
+    parser.add_argument("command", choices=["run", "web", "migrate", "seed", "worker"])
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     if args.command in ("run", "worker") and (message := tools.problem()):
@@ -143,10 +147,16 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(1)
     if args.command == "run":
         run(settings)
+    elif args.command == "web":
+        serve(settings)  # the Procfile's web process: no migration, no seed (the release step migrates)
     elif args.command == "migrate":
+        from server.db.migrate import upgrade
+
         upgrade(settings.database_url)
         print("migrations applied", file=sys.stderr)
     elif args.command == "seed":
+        from server.db.migrate import upgrade
+
         settings = ensure_admin_token(settings)
         upgrade(settings.database_url)
         print(asyncio.run(_seed_and_describe(settings)))

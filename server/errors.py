@@ -5,10 +5,16 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Match, Route
+
+from server.realtime.bus import BusUnavailable
 
 log = logging.getLogger("sitecast.errors")
 
@@ -23,7 +29,33 @@ _CODES = {
     415: "unsupported_media_type",
     422: "invalid",
     429: "rate_limited",
+    503: "unavailable",
 }
+
+# Seconds a client should wait before retrying while an engine is down: reconnecting takes about this.
+RETRY_UNAVAILABLE_S = 2
+
+# The engines being away (PostgreSQL restarting, Redis unreachable, SQLite locked past its timeout):
+# a 503 the client may retry, never a 500. Each process reconnects by itself (pool pre-ping, redis-py).
+UNAVAILABLE: tuple[type[BaseException], ...] = (
+    OperationalError,
+    InterfaceError,
+    DisconnectionError,
+    PoolTimeoutError,
+    RedisConnectionError,
+    RedisTimeoutError,
+    ConnectionError,
+    BusUnavailable,
+)
+
+
+def engine_unavailable(exc: BaseException) -> bool:
+    """True for an exception that means "the database or Redis is away now", not a bug."""
+    if isinstance(exc, UNAVAILABLE):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, BusUnavailable)
 
 
 class ApiError(Exception):
@@ -72,6 +104,19 @@ def allowed_methods(request: Request) -> str:
     return ", ".join(sorted(methods))
 
 
+def unavailable_response() -> JSONResponse:
+    return error_response(
+        503, "unavailable", "the service is briefly unavailable; try again shortly", retry_after=RETRY_UNAVAILABLE_S
+    )
+
+
+async def unavailable_handler(request: Request, exc: Exception) -> Response:
+    if not engine_unavailable(exc):
+        return await unhandled_handler(request, exc)
+    log.warning("503 on %s %s: %s", request.method, request.url.path, exc)
+    return unavailable_response()
+
+
 async def unhandled_handler(request: Request, exc: Exception) -> Response:
     # Bad input must never land here; this is the last guard so a bug is still a JSON answer, logged.
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
@@ -81,5 +126,12 @@ async def unhandled_handler(request: Request, exc: Exception) -> Response:
 HANDLERS: dict[Any, Any] = {
     ApiError: api_error_handler,
     HTTPException: http_exception_handler,
+    DBAPIError: unavailable_handler,
+    DisconnectionError: unavailable_handler,
+    PoolTimeoutError: unavailable_handler,
+    RedisConnectionError: unavailable_handler,
+    RedisTimeoutError: unavailable_handler,
+    ConnectionError: unavailable_handler,
+    BusUnavailable: unavailable_handler,
     Exception: unhandled_handler,
 }

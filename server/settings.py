@@ -93,6 +93,20 @@ class Settings:
             "doc": "questions allowed per client IP per minute (offices share IPs)",
         },
     )
+    header_timeout_seconds: float = field(
+        default=10.0,
+        metadata={
+            "env": "HEADER_TIMEOUT_SECONDS",
+            "doc": "a request head (line, headers) unfinished this long after the connection or request began: 408",
+        },
+    )
+    presence_seconds: float = field(
+        default=2.0,
+        metadata={
+            "env": "PRESENCE_SECONDS",
+            "doc": "viewer-count heartbeat; with Redis a process silent for 1.5 of these (killed) drops out",
+        },
+    )
     secure_cookies: bool = field(
         default=False, metadata={"env": "SECURE_COOKIES", "doc": "mark cookies Secure (behind HTTPS)"}
     )

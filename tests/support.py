@@ -16,6 +16,7 @@ import asyncpg
 import uvicorn
 
 from server.app import create_app
+from server.protocols import uvicorn_options
 from server.settings import Settings
 
 ADMIN_TOKEN = "test-admin-token"
@@ -77,15 +78,10 @@ class LiveServer:
         self.app = create_app(settings)
         self.base_url = f"http://127.0.0.1:{settings.port}"
         self.ws_url = f"ws://127.0.0.1:{settings.port}"
-        config = uvicorn.Config(
-            self.app,
-            host="127.0.0.1",
-            port=settings.port,
-            log_level="warning",
-            ws="websockets-sansio",
-            ws_per_message_deflate=deflate,  # off, as the Procfile runs it, unless a test asks
-            lifespan="on",
-        )
+        options = {**uvicorn_options(settings), "log_level": "warning", "lifespan": "on"}
+        # Served as `make run` and the Procfile serve it; deflate off unless a test asks.
+        options["ws_per_message_deflate"] = deflate
+        config = uvicorn.Config(self.app, host="127.0.0.1", port=settings.port, **options)
         self.server = uvicorn.Server(config)
         self._task: asyncio.Task[None] | None = None
 

@@ -16,7 +16,7 @@ from server.attendance import parse_mode, parse_visitor
 from server.auth import STAFF, Principal, acting_as, check_origin
 from server.context import AppContext, ctx
 from server.db.models import Event
-from server.errors import ApiError, error_response
+from server.errors import ApiError, engine_unavailable, error_response, unavailable_response
 from server.questions.queries import personal, queue
 from server.realtime.hub import Connection, public_channel, staff_channel
 from server.realtime.wire import DirectWriter
@@ -27,6 +27,7 @@ from server.validation import MAX_JSON_DEPTH, TooDeep, loads
 HELLO_TIMEOUT_S = 10.0
 MAX_CLIENT_FRAME = 4096
 CLOSE_POLICY = 1008
+CLOSE_TRY_AGAIN = 1013  # RFC 6455 "Try Again Later"
 
 
 async def events_ws(websocket: WebSocket) -> None:
@@ -39,6 +40,11 @@ async def events_ws(websocket: WebSocket) -> None:
     except ApiError as exc:
         # Refuse the upgrade with the HTTP status (Starlette sends it as a denial response).
         await websocket.send_denial_response(_json_response(exc))
+        return
+    except Exception as exc:
+        if not engine_unavailable(exc):
+            raise
+        await websocket.send_denial_response(unavailable_response())  # the database is away: 503, retry
         return
     if websocket.query_params.get("as") == "staff":
         # A staff page asks for the staff view: an organiser who also joined as a viewer gets it.
@@ -72,6 +78,12 @@ async def events_ws(websocket: WebSocket) -> None:
         await _serve(c, websocket, conn, event, caller)
     except WebSocketDisconnect:
         pass
+    except Exception as exc:
+        if not engine_unavailable(exc):
+            raise
+        # The database or Redis is away: the client reconnects (with its last id) once it is back.
+        with contextlib.suppress(Exception):
+            await websocket.close(CLOSE_TRY_AGAIN, "briefly unavailable; reconnect")
     finally:
         c.hub.remove(conn)
         c.attendance.left(attendance)

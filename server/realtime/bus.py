@@ -29,8 +29,15 @@ def dump(data: Mapping[str, Any]) -> str:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
+class BusUnavailable(Exception):
+    """The bus's engine (Redis) cannot be reached now; the caller answers 503 / closes 1013 and it heals itself."""
+
+
 class Sink(Protocol):
     def deliver(self, frame: Frame) -> None: ...
+
+    def resync(self) -> None:
+        """Numbering was lost (Redis restarted empty, or frames were dropped): every client needs a snapshot."""
 
 
 class Bus(Protocol):
@@ -39,7 +46,8 @@ class Bus(Protocol):
     async def close(self) -> None: ...
 
     async def publish(self, channel: str, frame_type: str, data_json: str) -> int:
-        """Append a frame; returns its id. Called only after the database commit."""
+        """Append a frame; returns its id (0: not numbered yet, the bus retries it). Called only after the
+        database commit, so it never fails the caller: the change is already made."""
 
     async def position(self, channel: str) -> int:
         """The id of the newest frame of `channel` (what a snapshot taken now corresponds to)."""

@@ -5,8 +5,9 @@ order, yielding to the event loop every few hundred sockets so that commands, vo
 held up behind a 5,000-viewer fan-out. Each connection follows one numbered channel (staff or public of
 its event), plus personal notices. A frame's bytes are built once (wire.py) and written straight to each
 socket that is keeping up; otherwise sends are stepped eagerly through ASGI (eager.py), and a socket that
-is backed up queues into a bounded outbox. A connection whose outbox overflows is closed with a policy
-code so it resumes from its last id instead of stalling anyone else.
+is backed up queues into an outbox. A connection is evicted (closed with a policy code, so it resumes from
+its last id instead of stalling anyone else) when the bytes waiting for it in every layer exceed a bound,
+or when it stops answering pings (server/protocols.py), whichever comes first.
 """
 
 from __future__ import annotations
@@ -23,20 +24,28 @@ from typing import Any
 from starlette.websockets import WebSocket
 
 from server.metrics import Metrics
-from server.realtime.bus import Bus, Frame
+from server.realtime.bus import Bus, BusUnavailable, Frame
 from server.realtime.cohort import Cohort
 from server.realtime.eager import finish, step
 from server.realtime.wire import DirectWriter, encode_text
 
 log = logging.getLogger("sitecast.hub")
 
-# Frames a backed-up socket may hold before it is closed: about a minute of a busy event's traffic.
+# Frames a connection being brought up to date may hold meanwhile: about a minute of a busy event's traffic.
 OUTBOX_LIMIT = 256
+# Bytes one socket may have waiting for its client, counting every layer (the outbox, asyncio's buffer and
+# the kernel's, bounded per socket in server/protocols.py): what a 256-frame outbox of 16 KB frames plus
+# an unbounded kernel buffer held before, so a reader that keeps up on average rides out a burst. The
+# outbox holds references to frames every socket shares, so this is an upper bound, not a per-socket
+# copy. A client that stopped reading is evicted sooner, on its missing pong (server/protocols.py).
+OUTBOX_BYTES = 8 * 1024 * 1024
 # Close code for "you were too slow; reconnect with your last id" (4000-4999: application codes).
 CLOSE_TOO_SLOW = 4008
 # Heartbeats let clients notice a dead server (and, via `position`, a missed frame) within ~2 beats.
 HEARTBEAT_S = 15.0
-# Presence is recounted this often; cheap (a dict walk, plus one Redis round trip when scaled out).
+# Default viewer-count heartbeat (PRESENCE_SECONDS): each process reports and reads the total every half
+# of it (cheap: a dict walk, plus one Redis round trip when scaled out), and with Redis a process silent
+# for 1.5 of it is dead, so its viewers leave the count within 2.
 PRESENCE_S = 2.0
 # Sockets written per slice of a fan-out before the loop gets a turn: ~1-2 ms of writes, so a command
 # arriving during a 5,000-viewer fan-out waits milliseconds, not the whole fan-out (~50-100 ms).
@@ -83,6 +92,7 @@ class Connection:
     last_id: int = 0
     writer: DirectWriter | None = None  # None: always the ASGI path
     outbox: deque[str] = field(default_factory=deque)
+    outbox_bytes: int = 0
     busy: bool = False
     closed: bool = False
     # While the connection is being brought up to date, live frames wait here (then merge by id).
@@ -91,9 +101,10 @@ class Connection:
 
 
 class Hub:
-    def __init__(self, bus: Bus, metrics: Metrics) -> None:
+    def __init__(self, bus: Bus, metrics: Metrics, presence_s: float = PRESENCE_S) -> None:
         self.bus = bus
         self.metrics = metrics
+        self.presence_s = presence_s
         self._by_channel: dict[str, set[Connection]] = {}
         self._cohorts: dict[str, Cohort] = {}  # per channel: its connections in step (cohort.py)
         self._by_participant: dict[int, set[Connection]] = {}
@@ -128,12 +139,15 @@ class Hub:
         if conn.participant_id is not None:
             self._by_participant.setdefault(conn.participant_id, set()).add(conn)
         self.metrics.ws_connections.inc()
+        if conn.writer is not None:
+            conn.writer.on_stall(lambda: self._stalled(conn))
         await self.bus.watch(conn.channel)
         await self.bus.watch(notices_channel(conn.event_id))
 
     def remove(self, conn: Connection) -> None:
         conn.closed = True
         conn.outbox.clear()
+        conn.outbox_bytes = 0
         cohort = self._cohorts.get(conn.channel)
         if cohort is not None:
             cohort.discard(conn)
@@ -202,6 +216,15 @@ class Hub:
             sent += self.offer(conn, frame, data)
         self.metrics.ws_deliveries.inc(sent)
 
+    def resync(self) -> None:
+        """The bus lost its numbering (Redis came back empty): every connection starts again from a snapshot."""
+        for conns in list(self._by_channel.values()):
+            for conn in list(conns):
+                if conn.closed:
+                    continue
+                self.park(conn)  # live frames wait until the client's fresh hello brings it up to date
+                self.push(conn, '{"type":"resync_required"}')
+
     def park(self, conn: Connection) -> None:
         """Hold live frames for `conn` while it is brought up to date again (a fresh hello)."""
         self._leave(conn)
@@ -248,10 +271,10 @@ class Hub:
         if conn.closed:
             return False
         if conn.busy:
-            if len(conn.outbox) >= OUTBOX_LIMIT:
+            conn.outbox.append(text)
+            conn.outbox_bytes += len(text)
+            if self._queued(conn) > OUTBOX_BYTES:
                 self._evict(conn)
-            else:
-                conn.outbox.append(text)
             return False
         if conn.writer is not None:
             if _write_direct(conn, data if data is not None else encode_text(text)):
@@ -277,19 +300,40 @@ class Hub:
             await finish(coro, yielded)
             self.metrics.ws_deliveries.inc()
             while conn.outbox and not conn.closed:
-                await conn.ws.send_text(conn.outbox.popleft())
+                text = conn.outbox.popleft()
+                conn.outbox_bytes -= len(text)
+                await conn.ws.send_text(text)
                 self.metrics.ws_deliveries.inc()
         except Exception:
             conn.closed = True
         finally:
             conn.busy = False
 
+    @staticmethod
+    def _queued(conn: Connection) -> int:
+        """Bytes waiting for this client: the outbox's frames plus what the transport and kernel hold."""
+        return conn.outbox_bytes + (conn.writer.queued_bytes() if conn.writer is not None else 0)
+
+    def _stalled(self, conn: Connection) -> None:
+        # No pong in time: the client stopped reading (or reads slower than the event moves on).
+        if not conn.closed:
+            self._evict(conn)
+        elif conn.writer is not None:
+            conn.writer.close_now(CLOSE_TOO_SLOW, "too slow; resume with your last id")
+
     def _evict(self, conn: Connection) -> None:
+        if conn.closed:
+            return
         self._leave(conn)
         conn.closed = True
         conn.outbox.clear()
+        conn.outbox_bytes = 0
         self.metrics.ws_evictions.inc()
-        self._spawn(_close(conn.ws, CLOSE_TOO_SLOW, "too slow; resume with your last id"))
+        reason = "too slow; resume with your last id"
+        # The close frame goes out now, behind what the socket already holds (an ASGI close would wait
+        # for a backed-up socket to drain, i.e. forever for a client that stopped reading).
+        if conn.writer is None or not conn.writer.close_now(CLOSE_TOO_SLOW, reason):
+            self._spawn(_close(conn.ws, CLOSE_TOO_SLOW, reason))
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -301,13 +345,17 @@ class Hub:
         while True:
             await asyncio.sleep(HEARTBEAT_S)
             for channel, conns in list(self._by_channel.items()):
-                position = await self.bus.position(channel)
+                try:
+                    position = await self.bus.position(channel)
+                except BusUnavailable:
+                    continue  # Redis is away: no position to tell; the next beat will
+
                 text = json.dumps({"type": "heartbeat", "data": {"position": position}})
                 self._broadcast(conns, text)
 
     async def _presence_loop(self) -> None:
         while True:
-            await asyncio.sleep(PRESENCE_S)
+            await asyncio.sleep(self.presence_s / 2)
             with contextlib.suppress(Exception):
                 await self.recount()
 

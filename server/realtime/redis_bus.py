@@ -3,6 +3,14 @@
 A Lua script increments the channel's counter and appends the entry under the id `<n>-0` in one step,
 so every process sees the same numbering. A supervised listener task XREADs every channel that has
 local listeners and hands frames to the hub.
+
+Redis going away is survived, not reported as an error to users: a publish that fails (always after the
+database commit) waits in a bounded queue and is retried in order until Redis takes it; reads raise
+`BusUnavailable` (503 / WebSocket 1013) and the clients retry. Redis coming back *empty* (restarted
+without persistence) would restart every channel's numbering under the clients' feet: an epoch key that
+each process checks every second (and after every error) notices, and the hub then sends every client a
+fresh snapshot (`resync_required`) instead of frames numbered from 1 again. A publish that timed out but
+did reach Redis is published twice (at least once, never lost): clients apply frames by question id.
 """
 
 from __future__ import annotations
@@ -12,11 +20,12 @@ import contextlib
 import logging
 import os
 import uuid
+from collections import deque
 
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
-from server.realtime.bus import Frame, Sink, render
+from server.realtime.bus import BusUnavailable, Frame, Sink, render
 
 log = logging.getLogger("sitecast.bus")
 
@@ -26,6 +35,16 @@ BLOCK_MS = 500
 # redis-py's default socket timeout would cut a blocking XREAD; keep it well above BLOCK_MS.
 SOCKET_TIMEOUT_S = BLOCK_MS / 1000 + 10
 RECONNECT_DELAY_S = 0.5
+# Commands other than the blocking read: a request waiting on an unreachable Redis gives up after this
+# (and answers 503) instead of hanging for the listener's long timeout.
+COMMAND_TIMEOUT_S = 2.0
+# Frames that failed to publish, kept for retry: minutes of a busy event. Beyond it the oldest are dropped
+# and every client is resynced from the database once Redis is back (the epoch changes).
+UNSENT_LIMIT = 10_000
+# How often the listener checks that Redis is still the one it numbered with (and always after an error).
+EPOCH_CHECK_S = 1.0
+# The presence hash outlives its last writer by this much (seconds): long enough for any live process to
+# refresh it, short enough that an abandoned event leaves nothing behind.
 PRESENCE_TTL_S = 30
 
 _PUBLISH = """
@@ -35,20 +54,55 @@ return n
 """
 
 
+# Each process's count lives in one field of the event's hash, stamped with Redis's own clock (processes'
+# clocks differ); a field not refreshed within the staleness window belongs to a dead process (SIGKILL,
+# a lost machine) and is dropped, so it leaves the total on the next read instead of staying forever.
+_PRESENCE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ':' .. now)
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+local fields = redis.call('HGETALL', KEYS[1])
+local total = 0
+for i = 1, #fields, 2 do
+    local value = fields[i + 1]
+    local sep = string.find(value, ':', 1, true)
+    local stamp = sep and tonumber(string.sub(value, sep + 1)) or 0
+    if now - stamp > tonumber(ARGV[3]) then
+        redis.call('HDEL', KEYS[1], fields[i])
+    else
+        total = total + tonumber(string.sub(value, 1, sep - 1))
+    end
+end
+return total
+"""
+
+
 class RedisBus:
-    def __init__(self, url: str, prefix: str = "sitecast", retained: int = RETAINED_FRAMES) -> None:
+    def __init__(
+        self, url: str, prefix: str = "sitecast", retained: int = RETAINED_FRAMES, presence_stale_s: float = 3.0
+    ) -> None:
         self._url = url
         self._prefix = prefix
         self._retained = retained
-        self._client = redis.from_url(url, socket_timeout=SOCKET_TIMEOUT_S, decode_responses=True)
+        self._client = redis.from_url(
+            url, socket_timeout=COMMAND_TIMEOUT_S, socket_connect_timeout=COMMAND_TIMEOUT_S, decode_responses=True
+        )
         self._reader = redis.from_url(url, socket_timeout=SOCKET_TIMEOUT_S, decode_responses=True)
         self._script = self._client.register_script(_PUBLISH)
+        self._presence = self._client.register_script(_PRESENCE)
+        self._presence_stale_ms = int(presence_stale_s * 1000)
         self._cursors: dict[str, str] = {}
         self._watchers: dict[str, int] = {}
         self._sink: Sink | None = None
         self._task: asyncio.Task[None] | None = None
         self._changed = asyncio.Event()
         self._process = f"{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self._epoch: str | None = None  # the Redis "life" this process's numbering belongs to
+        self._unsent: deque[tuple[str, str, str]] = deque()  # publishes waiting for Redis, in order
+        self._dropped = False  # the unsent queue overflowed: everyone must resync
+        self._flusher: asyncio.Task[None] | None = None
+        self._epoch_checked = 0.0
 
     @property
     def client(self) -> redis.Redis:
@@ -60,25 +114,63 @@ class RedisBus:
     def _counter(self, channel: str) -> str:
         return f"{self._prefix}:seq:{channel}"
 
+    def _epoch_key(self) -> str:
+        return f"{self._prefix}:epoch"
+
     async def start(self, sink: Sink) -> None:
         self._sink = sink
         await self._client.ping()
+        self._epoch = await self._current_epoch()
         self._task = asyncio.create_task(self._listen(), name="redis-bus-listener")
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._task, self._flusher):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self._client.aclose()
         await self._reader.aclose()
 
     async def publish(self, channel: str, frame_type: str, data_json: str) -> int:
+        if not self._unsent:
+            try:
+                return await self._append(channel, frame_type, data_json)
+            except (RedisError, OSError) as exc:
+                log.warning("redis bus: publish to %s failed (%s); queued for retry", channel, exc)
+        # Behind earlier frames that are still waiting: keep the order.
+        if len(self._unsent) >= UNSENT_LIMIT:
+            self._unsent.popleft()
+            self._dropped = True
+        self._unsent.append((channel, frame_type, data_json))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush(), name="redis-bus-flush")
+        return 0
+
+    async def _append(self, channel: str, frame_type: str, data_json: str) -> int:
         keys = [self._counter(channel), self._stream(channel)]
         return int(await self._script(keys=keys, args=[frame_type, data_json, self._retained]))
 
+    async def _flush(self) -> None:
+        while self._unsent:
+            try:
+                await self._append(*self._unsent[0])
+            except (RedisError, OSError):
+                await asyncio.sleep(RECONNECT_DELAY_S)
+                continue
+            self._unsent.popleft()
+        if self._dropped:
+            # Some frames never made it: a new epoch makes every process resync its clients.
+            with contextlib.suppress(RedisError, OSError):
+                await self._client.set(self._epoch_key(), uuid.uuid4().hex)
+                self._dropped = False
+        log.warning("redis bus: queued frames published")
+
     async def position(self, channel: str) -> int:
-        value = await self._client.get(self._counter(channel))
+        try:
+            value = await self._client.get(self._counter(channel))
+        except (RedisError, OSError) as exc:
+            raise BusUnavailable(str(exc)) from exc
         return int(value) if value else 0
 
     async def since(self, channel: str, last_id: int) -> list[Frame] | None:
@@ -87,7 +179,10 @@ class RedisBus:
             return None
         if last_id == current:
             return []
-        entries = await self._client.xrange(self._stream(channel), min=f"({last_id}-0", max="+")
+        try:
+            entries = await self._client.xrange(self._stream(channel), min=f"({last_id}-0", max="+")
+        except (RedisError, OSError) as exc:
+            raise BusUnavailable(str(exc)) from exc
         frames = [self._frame(channel, entry_id, fields) for entry_id, fields in entries]
         if not frames or frames[0].id != last_id + 1:
             return None  # trimmed past what the client holds
@@ -101,7 +196,8 @@ class RedisBus:
         """Start reading `channel` from its current position (before the hub reads that position)."""
         self._watchers[channel] = self._watchers.get(channel, 0) + 1
         if channel not in self._cursors:
-            self._cursors[channel] = f"{await self.position(channel)}-0"
+            with contextlib.suppress(BusUnavailable):  # Redis is away: the listener positions it once back
+                self._cursors[channel] = f"{await self.position(channel)}-0"
             self._changed.set()
 
     def unwatch(self, channel: str) -> None:
@@ -114,16 +210,39 @@ class RedisBus:
 
     async def presence(self, event_id: int, local_count: int) -> int:
         key = f"{self._prefix}:presence:{event_id}"
-        async with self._client.pipeline(transaction=False) as pipe:
-            pipe.hset(key, self._process, f"{local_count}:{int(asyncio.get_running_loop().time())}")
-            pipe.expire(key, PRESENCE_TTL_S)
-            pipe.hgetall(key)
-            _, _, counts = await pipe.execute()
-        return sum(int(v.split(":", 1)[0]) for v in counts.values())
+        args = [self._process, local_count, self._presence_stale_ms, PRESENCE_TTL_S]
+        return int(await self._presence(keys=[key], args=args))
+
+    async def _current_epoch(self) -> str:
+        # Set once per Redis life: whoever comes first after a restart names it, the others read it.
+        await self._reader.set(self._epoch_key(), uuid.uuid4().hex, nx=True)
+        return str(await self._reader.get(self._epoch_key()))
+
+    async def _check_epoch(self) -> None:
+        now = asyncio.get_running_loop().time()
+        if now - self._epoch_checked < EPOCH_CHECK_S:
+            return
+        epoch = await self._current_epoch()
+        self._epoch_checked = now
+        if epoch == self._epoch:
+            return
+        # Redis lost its data (or frames were dropped): numbering restarts. Read on from where each
+        # channel is now, and have every client take a snapshot from the database.
+        log.warning("redis bus: Redis came back without our streams (new epoch); resyncing every client")
+        self._epoch = epoch
+        for channel in list(self._cursors):
+            value = await self._reader.get(self._counter(channel))
+            self._cursors[channel] = f"{int(value) if value else 0}-0"
+        if self._sink is not None:
+            self._sink.resync()
 
     async def _listen(self) -> None:
         while True:
             try:
+                await self._check_epoch()
+                for channel in [ch for ch in self._watchers if ch not in self._cursors]:
+                    value = await self._reader.get(self._counter(channel))
+                    self._cursors[channel] = f"{int(value) if value else 0}-0"
                 if not self._cursors:
                     self._changed.clear()
                     with contextlib.suppress(TimeoutError):
@@ -144,6 +263,7 @@ class RedisBus:
             except (RedisError, OSError) as exc:
                 # Supervised: a dropped connection or a Redis restart must not end fan-out.
                 log.warning("redis bus listener: %s; retrying", exc)
+                self._epoch_checked = 0.0  # first thing once back: is it the same Redis?
                 await asyncio.sleep(RECONNECT_DELAY_S)
             except Exception:
                 log.exception("redis bus listener failed; retrying")

@@ -14,6 +14,10 @@ which stays the reference path; tests/server/test_wire.py runs the hub both ways
 attributes used. `Batch` does the same checks and writes for many connections at once, looped in C
 (`map` over bound methods), for the sockets that are in step with their channel (cohort.py).
 
+The protocol is server/protocols.py's subclass of it (any subclass is accepted), which also counts a
+socket's queued bytes, reports a client that stopped answering pings, and closes without waiting for a
+backed-up socket to drain.
+
 uvicorn internals relied on (all of `WebSocketsSansIOProtocol`, uvicorn 0.54): `transport`, `conn`
 (websockets' sans-I/O protocol: `extensions`, `state`), `disconnected`, `close_sent`,
 `handshake_complete`, `writable`; and that the server `send` of a WebSocket scope is the protocol's bound
@@ -24,7 +28,7 @@ from __future__ import annotations
 
 import operator
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from itertools import repeat
 from typing import Any
 
@@ -80,11 +84,33 @@ class DirectWriter:
     def attach(cls, scope: Scope) -> DirectWriter | None:
         send = scope.get(SCOPE_KEY)
         protocol = getattr(send, "__self__", None)
-        if _SANSIO is None or type(protocol) is not _SANSIO:
+        if _SANSIO is None or not isinstance(protocol, _SANSIO):
             return None
         if protocol.conn.extensions:
             return None  # permessage-deflate (negotiated at the handshake, fixed after): frames differ per socket
         return cls(protocol)
+
+    def queued_bytes(self) -> int:
+        """Bytes sent but not yet taken by the client (asyncio's buffer + the kernel's), where the protocol
+        can tell (server/protocols.py); else asyncio's buffer alone."""
+        p = self._protocol
+        queued = getattr(p, "queued_bytes", None)
+        if queued is not None:
+            return int(queued())
+        return 0 if p.transport.is_closing() else int(p.transport.get_write_buffer_size())
+
+    def on_stall(self, callback: Callable[[], None]) -> None:
+        """Call `callback` when the client stops answering pings (server/protocols.py); else uvicorn's 1011."""
+        if hasattr(self._protocol, "on_stall"):
+            self._protocol.on_stall = callback
+
+    def close_now(self, code: int, reason: str) -> bool:
+        """Send the close frame at once even when backed up; False: not possible here, use the ASGI close."""
+        close = getattr(self._protocol, "close_now", None)
+        if close is None:
+            return False
+        close(code, reason)
+        return True
 
     def write(self, data: bytes) -> bool:
         """True when written; False when this connection must take the ASGI path for now."""

@@ -1,4 +1,7 @@
-"""The drill: replays of the outside probes of issue 12. Every test under tests/drill/ is marked `drill`."""
+"""The drill: the outside probes of issue 12 replayed against real servers, each bounded in time.
+
+Every test under tests/drill/ is marked `drill`.
+"""
 
 from __future__ import annotations
 

@@ -29,23 +29,9 @@ class Node:
         self.ws_url = f"ws://127.0.0.1:{self.port}"
         self._log = log.open("wb")
         self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "--factory",
-                "server.app:create_app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--ws",
-                "websockets-sansio",
-                "--log-level",
-                "warning",
-            ],
+            [sys.executable, "-m", "server", "web"],  # the Procfile's web process
             cwd=ROOT,
-            env={**os.environ, **env},
+            env={**os.environ, "HOST": "127.0.0.1", "PORT": str(self.port), "LOG_LEVEL": "warning", **env},
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
@@ -59,7 +45,7 @@ class Node:
             except httpx.TransportError:
                 return False
 
-        await wait_for(up, 30, interval=0.1, message=f"node on {self.port}")
+        await wait_for(up, 90, interval=0.1, message=f"node on {self.port}")  # a cold start on a busy machine
 
     def stop(self) -> None:
         self.proc.terminate()

@@ -1,0 +1,185 @@
+"""The TCP edge: uvicorn's HTTP and WebSocket protocols with the deadlines and caps a public server needs.
+
+Every way Sitecast is served (`make run`, the Procfile's `python -m server web`, the tests' servers) passes
+`uvicorn_options(settings)`, so all of them get the same edge:
+
+- **Request heads have a deadline** (slowloris): a connection whose request line and headers are not
+  complete `HEADER_TIMEOUT_SECONDS` after it opened (or after the first byte of a keep-alive connection's
+  next request) gets a 408 and is closed. uvicorn only times out idle keep-alive connections, and a
+  partial head cancels that timer, so without this a socket trickling a head was never closed.
+- **A WebSocket message is capped as a whole** at what the protocol needs (`MAX_CLIENT_MESSAGE_BYTES`):
+  websockets counts every fragment of a message against it and closes with 1009 beyond it, so a client
+  cannot make the server hold a large unfinished fragmented message.
+- **A WebSocket socket's kernel send buffer is bounded** (`WS_SEND_BUFFER_BYTES`): the kernel then holds a
+  few hundred KB for a client that stopped reading instead of up to 4 MiB, and the hub counts it with the
+  rest of that client's backlog (`queued_bytes`: asyncio's buffer plus SIOCOUTQ, and the hub's outbox).
+- **A client that stopped reading is found by its silence**: the server pings every `WS_PING_SECONDS` and a
+  pong must come back within `WS_PONG_SECONDS`, else the hub evicts it (4008, "resume with your last id").
+  A backlog alone cannot tell within seconds: the client's own kernel keeps acknowledging data for a
+  while (its receive buffer), so a quiet event would take minutes to show a stopped reader.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import socket
+import struct
+import termios
+from collections.abc import Callable
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+
+from server.settings import Settings
+
+# Client → server frames are `hello` and `ping`, a few dozen bytes; 4 KiB leaves room and holds per message.
+MAX_CLIENT_MESSAGE_BYTES = 4096
+# Linux doubles it: ~256 KiB in the kernel per socket (its default grows to 4 MiB), enough that a reader
+# keeping up on average rides out a burst of large frames without its backlog moving into the outbox.
+WS_SEND_BUFFER_BYTES = 128 * 1024
+# A ping every 4 s and 5 s for its pong: a client that stops reading is evicted within 4 + 5 = 9 s
+# (README promises 10 s), while a phone on a poor network (RTT of a second or two) keeps up easily.
+WS_PING_SECONDS = 4.0
+WS_PONG_SECONDS = 5.0
+# After an eviction's close frame, how long a client that still reads has to take it before the
+# connection is dropped without waiting for it (a client that never reads would hold the socket forever).
+EVICTED_LINGER_SECONDS = 30.0
+CLOSE_TOO_SLOW = 4008
+
+
+def _kernel_queued(sock: Any) -> int:
+    """Bytes the kernel still holds for the peer (unsent or unacknowledged): SIOCOUTQ, which is TIOCOUTQ."""
+    try:
+        raw = fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0")
+    except (OSError, ValueError, AttributeError):
+        return 0
+    return int(struct.unpack("i", raw)[0])
+
+
+class WebSocketProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's sans-I/O WebSocket protocol, with the message cap, a bounded send buffer and eviction."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Whatever the command line said: a message, all its fragments together, never exceeds this.
+        self.conn.max_message_size = MAX_CLIENT_MESSAGE_BYTES
+        self.on_stall: Callable[[], None] | None = None  # set by the hub; else the protocol closes itself
+        self._linger: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, WS_SEND_BUFFER_BYTES)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._linger is not None:
+            self._linger.cancel()
+            self._linger = None
+        self.on_stall = None
+        super().connection_lost(exc)
+
+    def queued_bytes(self) -> int:
+        """What this connection has sent that the client has not taken yet: asyncio's buffer plus the kernel's."""
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return 0
+        return int(transport.get_write_buffer_size()) + _kernel_queued(transport.get_extra_info("socket"))
+
+    def keepalive_timeout(self) -> None:
+        # No pong in time: the client stopped reading (or reads slower than the event moves on).
+        self.pong_timer = None
+        self.pending_ping_payload = None
+        if self.close_sent or self.transport.is_closing():
+            return
+        if self.on_stall is not None:
+            self.on_stall()
+        else:
+            self.close_now(CLOSE_TOO_SLOW, "too slow; resume with your last id")
+
+    def close_now(self, code: int, reason: str) -> None:
+        """Send a close frame now, even when the socket is backed up (ASGI's close would wait for it to drain)."""
+        if self.close_sent or self.disconnected or self.transport.is_closing():
+            return
+        self.stop_keepalive()
+        self.queue.put_nowait({"type": "websocket.disconnect", "code": code, "reason": reason})
+        self.conn.send_close(code, reason)
+        self.transport.write(b"".join(self.conn.data_to_send()))
+        self.close_sent = True
+        if self.read_paused:
+            self.read_paused = False
+            self.transport.resume_reading()
+        # uvicorn's closing handshake: `transport.close` after `close_timeout`, which still flushes what is
+        # buffered (so a slow client that reads on gets the 4008); a client that never reads is dropped later.
+        self.close_timer = self.loop.call_later(self.close_timeout, self.transport.close)
+        self._linger = self.loop.call_later(EVICTED_LINGER_SECONDS, self.transport.abort)
+
+
+class HttpProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol, with a deadline for each request's head (class attribute, see `configured`)."""
+
+    header_timeout_seconds: float = Settings.header_timeout_seconds
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._head_timer: asyncio.TimerHandle | None = None
+
+    @classmethod
+    def configured(cls, settings: Settings) -> type[HttpProtocol]:
+        return type("HttpProtocol", (cls,), {"header_timeout_seconds": settings.header_timeout_seconds})
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._arm()  # the next request on a keep-alive connection: its head gets the same deadline
+
+    def on_headers_complete(self) -> None:
+        self._disarm()
+        super().on_headers_complete()
+
+    def _arm(self) -> None:
+        # Armed once per head: a client that trickles a byte now and then does not push the deadline back.
+        if self._head_timer is None:
+            self._head_timer = self.loop.call_later(self.header_timeout_seconds, self._head_too_slow)
+
+    def _disarm(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_too_slow(self) -> None:
+        self._head_timer = None
+        if self.transport.is_closing():
+            return
+        self.transport.write(
+            b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain; charset=utf-8\r\n"
+            b"content-length: 16\r\nconnection: close\r\n\r\nRequest Timeout\n"
+        )
+        self.transport.close()
+        # A client that does not read either must not keep the socket: drop it soon after.
+        self.loop.call_later(1.0, self.transport.abort)
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """The uvicorn settings every entry point serves with (cli.py, the Procfile, the tests' servers)."""
+    return {
+        "http": HttpProtocol.configured(settings),
+        "ws": WebSocketProtocol,
+        "ws_max_size": MAX_CLIENT_MESSAGE_BYTES,
+        "ws_ping_interval": WS_PING_SECONDS,
+        "ws_ping_timeout": WS_PONG_SECONDS,
+        # Frames are small JSON; per-socket zlib doubles fan-out CPU and memory (bench/README.md).
+        "ws_per_message_deflate": False,
+        "proxy_headers": False,
+    }
