@@ -55,6 +55,7 @@ class MediaServer:
     media_dir: Path
     states: list[tuple[str, str]] = field(default_factory=list)
     segments: list[tuple[str, Segment]] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)  # path?query of every HTTP request the app got
 
     def client(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(base_url=self.url, timeout=MEDIA_WAIT_SECONDS)
@@ -103,7 +104,14 @@ async def run_media_server(media_dir: Path, segment_seconds: float = 1.0) -> Asy
 
     routes = [*media_routes(service, fake_authorize), Route("/test-page", publisher_page)]
     app = Starlette(routes=routes, lifespan=lifespan)
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", ws="none")
+
+    async def recorded(scope, receive, send):  # type: ignore[no-untyped-def]
+        if scope["type"] == "http" and "server" in holder:
+            query = scope["query_string"].decode()
+            holder["server"].requests.append(scope["path"] + (f"?{query}" if query else ""))
+        await app(scope, receive, send)
+
+    config = uvicorn.Config(recorded, host="127.0.0.1", port=0, log_level="warning", lifespan="on", ws="none")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     await wait_for(lambda: server.started or task.done(), within=10, what="uvicorn start")

@@ -5,6 +5,7 @@ drops and comes back without losing an update; the event ends and the viewer is 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -120,6 +121,8 @@ async def test_expert_viewer_moderator_flow_with_a_dropped_connection(
         # Browsers without native HLS (older Chromium-based ones, Firefox) play through hls.js, served by us.
         fallback = await viewer_ctx.new_page()
         watch_page(fallback, errors)
+        fetched: list[str] = []
+        fallback.on("request", lambda request: fetched.append(request.url))
         await fallback.goto(f"{proxy.url}/e/{slug}?player=hlsjs")
         await fallback.wait_for_function(
             "() => { const v = document.querySelector('#video');"
@@ -127,6 +130,10 @@ async def test_expert_viewer_moderator_flow_with_a_dropped_connection(
             timeout=MEDIA_WAIT_MS,
         )
         await fallback.close()
+        # hls.js plays low-latency: blocking playlist reloads and ~0.33 s parts (000012.1.ts), no cache-buster.
+        assert any("_HLS_msn=" in url and "_HLS_part=" in url for url in fetched), fetched
+        assert any(re.search(r"/\d{6}\.\d+\.ts$", url) for url in fetched), fetched
+        assert not any("index.m3u8?t=" in url for url in fetched)
 
         # The expert shares the screen (a second WHIP session): viewers get the slides big, the camera small.
         await expert.get_by_role("button", name="共享屏幕").click()
