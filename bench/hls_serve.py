@@ -4,7 +4,9 @@
     .venv/bin/python bench/hls_serve.py --viewers 100 --seconds 5
 
 A 720p30 H.264 stream at ~2.7 Mb/s (made once by ffmpeg) is replayed in real time into a real `Feed` of
-a `MediaService` in a separate process (the origin: media_routes, the live edge in memory, uvicorn), which
+a `MediaService` in a separate process (the origin: the live fast path and media_routes as the app mounts
+them, the live edge in memory, uvicorn with uvloop and httptools; HLS_SERVE_NO_FAST_PATH=1 leaves the fast
+path out), which
 writes segments, parts and playlists into MEDIA_DIR as during an event. nginx (one worker, sendfile) serves
 that same directory. Then N simulated players fetch from each in turn as hls.js does with regular HLS: the
 playlist every target duration, each new segment once, over keep-alive connections. Printed per server and
@@ -33,9 +35,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 SLUG = "ev"
@@ -54,6 +58,7 @@ def origin(media_dir: Path, h264: Path) -> None:
     from starlette.applications import Starlette
     from starlette.requests import Request
 
+    from server.media.fastpath import LiveFastPath
     from server.media.feed import Feed
     from server.media.routes import media_routes
     from server.media.service import MediaService
@@ -88,7 +93,8 @@ def origin(media_dir: Path, h264: Path) -> None:
         await service.close()
 
     app = Starlette(routes=media_routes(service, allow), lifespan=lifespan)
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", access_log=False, ws="none")
+    served = app if os.environ.get("HLS_SERVE_NO_FAST_PATH") else LiveFastPath(app, service)  # as the app runs
+    config = uvicorn.Config(served, host="127.0.0.1", port=0, log_level="warning", access_log=False, ws="none")
     server = uvicorn.Server(config)
 
     async def main() -> None:
@@ -110,6 +116,7 @@ class Tally:
     bytes: int = 0
     requests: int = 0
     errors: int = 0
+    kinds: Counter[str] = field(default_factory=Counter)
 
 
 class Connection:
@@ -164,6 +171,7 @@ async def player(port: int, until: float, tally: Tally, ll: bool, delay: float) 
                 tally.requests += 1
                 if status != 200:
                     tally.errors += 1
+                    tally.kinds[f"HTTP {status}"] += 1
                     continue
                 tally.segment_seconds.append(loop.time() - began)
                 tally.bytes += len(data)
@@ -171,8 +179,9 @@ async def player(port: int, until: float, tally: Tally, ll: bool, delay: float) 
             await asyncio.sleep(1.0)
             status, body = await playlists.get(f"{base}/index.m3u8")
             tally.requests += 1
-    except (OSError, asyncio.IncompleteReadError, ValueError):
+    except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
         tally.errors += 1
+        tally.kinds[type(exc).__name__] += 1
     finally:
         playlists.close()
         media.close()
@@ -193,7 +202,7 @@ async def idle_cpu_rate(pids: list[int], seconds: float = 2.0) -> float:
     return (cpu_seconds(pids) - cpu0) / (time.monotonic() - t0)
 
 
-async def measure(port: int, pids: list[int], viewers: int, seconds: float, ll: bool) -> dict[str, float]:
+async def measure(port: int, pids: list[int], viewers: int, seconds: float, ll: bool) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
     tally = Tally()
     idle = await idle_cpu_rate(pids)
@@ -213,6 +222,7 @@ async def measure(port: int, pids: list[int], viewers: int, seconds: float, ll: 
         "mb_per_s": tally.bytes / 1e6 / wall,
         "cpu_s": cpu,
         "cpu_per_gb": cpu / gigabytes if gigabytes else float("nan"),
+        "error_kinds": dict(tally.kinds),
     }
 
 
@@ -298,6 +308,9 @@ async def run(args: argparse.Namespace) -> None:
                     f"{name:10} {row['fetched']:9.0f} {row['errors']:7.0f} {row['p50_ms']:8.1f} {row['p99_ms']:8.1f}"
                     f" {row['mb_per_s']:7.1f} {row['cpu_s']:7.2f} {row['cpu_per_gb']:9.2f}"
                 )
+            for name, row in (("sitecast", ours), ("nginx", theirs)):
+                if row["error_kinds"]:
+                    print(f"{name} errors: {row['error_kinds']}")
             print(f"CPU per GB, sitecast / nginx: {ours['cpu_per_gb'] / theirs['cpu_per_gb']:.2f}x", flush=True)
         if args.json:
             Path(args.json).write_text(json.dumps(rows, indent=2))
