@@ -63,6 +63,7 @@ def parts_of(playlist: str) -> list[tuple[float, str, bool]]:
     return [(float(m.group(1)), m.group(2), m.group(3) is not None) for m in found if m]
 
 
+@requires_ffmpeg
 def test_parts_are_cut_from_the_packets_and_listed_with_the_low_latency_tags(tmp_path: Path) -> None:
     updates: list[LiveUpdate] = []
     writer = HlsWriter(tmp_path, 1.0, on_live=updates.append)
@@ -82,9 +83,9 @@ def test_parts_are_cut_from_the_packets_and_listed_with_the_low_latency_tags(tmp
     # The rounded longest segment, not ceil(segment + tolerance): 1 s segments announce 1.
     assert "#EXT-X-TARGETDURATION:1" in lines
     # The open fifth segment is listed by its parts, then the hint names the part being written.
-    assert lines[-1] == f'#EXT-X-PRELOAD-HINT:TYPE=PART,URI="000004.{len(writer._open.parts)}.ts"'  # type: ignore[union-attr]
-
     parts = parts_of(text)
+    open_parts = [name for _, name, _ in parts if name.startswith("000004.")]
+    assert lines[-1] == f'#EXT-X-PRELOAD-HINT:TYPE=PART,URI="000004.{len(open_parts)}.ts"'
     # Parts of the last three closed segments and of the open one; older segments are whole only.
     assert {name.split(".")[0] for _, name, _ in parts} == {"000001", "000002", "000003", "000004"}
     for sequence in ("000001", "000002", "000003"):
