@@ -24,6 +24,7 @@ from server.errors import HANDLERS
 from server.heap import HeapSteward
 from server.i18n import Catalogue
 from server.mail import Mailer
+from server.media.fastpath import LiveFastPath
 from server.media.routes import media_routes
 from server.media.service import MediaService
 from server.metrics import Metrics
@@ -151,6 +152,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     ]
     middleware = [
         Middleware(RawSend),  # outermost: keeps the server's own WebSocket send (see realtime/wire.py)
+        # Live playlists, parts and segments from memory, before the router and the other middleware.
+        Middleware(LiveFastPath, service=media),
         Middleware(RequestMetrics, metrics=metrics),
         Middleware(SecurityHeaders, secure=settings.secure_cookies),
         Middleware(BodyLimit, limit=settings.max_body_bytes, exempt_prefixes=("/whip", "/whep")),

@@ -16,7 +16,8 @@ from pathlib import Path
 from .aiortc_hooks import H264Packetizer
 from .bitstream import h264_is_keyframe, h264_tidy_access_unit, vp8_is_keyframe
 from .errors import conflict
-from .hls import HlsWriter, Segment
+from .hls import HlsWriter, LiveUpdate, Segment
+from .live import LiveEdge
 from .ntp import NtpClock, ntp_from_seconds
 from .rtp_stream import OutgoingFrame
 from .timeline import Timeline
@@ -57,19 +58,30 @@ class Feed:
         self._idr_wanted = False  # set on the loop, taken by the VP8 fallback in the writer thread
         self._segment_seconds = segment_seconds
         self._worker = SerialWorker(f"media-{name}")
-        self._writer = HlsWriter(directory, segment_seconds, on_segment)  # resumes a recording
+        self._loop = asyncio.get_running_loop()
+        # The live playlist and recent parts/segments, in memory on the loop for the HTTP side.
+        self.edge = LiveEdge()
+        self._writer = HlsWriter(  # resumes a recording
+            directory,
+            segment_seconds,
+            on_segment,
+            on_live=self._to_edge,
+        )
         self._timeline = Timeline(resume_at=self._writer.end)
         self.ended = self._writer.finished
         self._aac = OpusToAac()
         self._writer.set_audio_config(self._aac.extradata)
         self._vp8: Vp8ToH264 | None = None
-        self._loop = asyncio.get_running_loop()
         self.clock = NtpClock()
         self._h264 = H264Packetizer()
         # Sender reports map RTP timestamps onto NTP through the recording clock (timeline
         # seconds + this offset), not the send time: audio and video leave aiortc's jitter
         # buffers at different delays, and the timeline is where that is compensated.
         self._ntp_offset: float | None = None
+
+    def _to_edge(self, update: LiveUpdate) -> None:  # writer thread
+        if not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self.edge.apply, update)
 
     def expect_audio(self, present: bool) -> None:
         """Whether the publisher sends audio; segments started from now on declare an audio stream only then."""

@@ -1,13 +1,22 @@
-"""HLS writer: muxes already-encoded H.264 and AAC into MPEG-TS segments and playlists.
+"""HLS writer: muxes already-encoded H.264 and AAC into MPEG-TS segments, parts and playlists.
 
 Synchronous by design: one `SerialWorker` thread per feed calls it, so the event loop
 never muxes or touches the disk. Segments are cut only at video keyframes once they are at
 least `segment_seconds` long; the publisher is asked for a keyframe every segment duration,
 which keeps segments regular without re-encoding anything.
 
+Low-Latency HLS: a segment is muxed into memory and cut into parts of about a third of a second
+(PART_TARGET_SECONDS) between frames; a part is the TS packets the muxer has flushed since the last
+cut, so the parts of a segment concatenated are exactly the segment file. Only a segment's first
+part starts with a keyframe (and PAT/PMT): that one is INDEPENDENT. Parts live in memory only
+(`on_live` hands each one to the event loop, see live.py); the segment reaches the disk when it
+closes. An explicit `discontinuity()` (a publisher leaving, the programme switching source) makes
+the next segment, and its parts, start with EXT-X-DISCONTINUITY.
+
 Files of a feed directory:
   NNNNNN.ts        segments, named by media sequence number, shared by live and archive
-  live.m3u8        sliding live playlist (served as /live/{slug}/index.m3u8)
+  live.m3u8        sliding live playlist with the recent parts (its in-memory twin is served as
+                   /live/{slug}/index.m3u8; parts NNNNNN.K.ts are only ever in memory)
   segments.log     one line per segment ("sequence start duration discontinuity name wall"): the
                    durable record; a restarted server resumes numbering and timing from it. `wall`
                    (Unix seconds when its first frame arrived) maps moments of the event (a question
@@ -22,12 +31,13 @@ import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
 import av
+
+from .playlist import PART_TARGET_SECONDS, PARTS_LISTED_SEGMENTS, Entry, Part, part_name, render, target_duration
 
 MPEGTS_TIME_BASE = Fraction(1, 90_000)
 AAC_SAMPLE_RATE = 48_000
@@ -39,6 +49,10 @@ LIVE_WINDOW_SEGMENTS = 6
 CUT_EARLY_TOLERANCE_SECONDS = 0.1
 # Duration credited to the last video frame of a segment cut by a session end.
 NOMINAL_FRAME_SECONDS = 1 / 30
+# Muxer options for parts: flush every packet to our sink (a part is what was flushed when it is
+# cut), audio in one PES per frame (else up to ~180 ms of AAC waits in the muxer for the next
+# part), and a video frame waits at most 100 ms in the interleaver for audio that may never come.
+MUXER_OPTIONS = {"flush_packets": "1", "pes_payload_size": "0", "max_interleave_delta": "100000"}
 
 LIVE_PLAYLIST = "live.m3u8"
 SEGMENT_LOG = "segments.log"
@@ -58,15 +72,58 @@ class Segment:
     wall: float = 0.0  # Unix time of its first frame (0: unknown, a log written before it was kept)
 
 
+@dataclass(frozen=True)
+class LiveUpdate:
+    """What changed in a feed's live output, handed from the writer thread to the event loop."""
+
+    playlist: bytes
+    blobs: dict[str, bytes]  # new parts and/or the segment just closed, by name
+    open_sequence: int | None  # media sequence of the segment being written (None: no session)
+    open_parts: int  # parts of it published so far
+    last_closed: int  # media sequence of the newest closed segment (-1: none)
+    listed: frozenset[str] = field(default_factory=frozenset)  # names the playlist still refers to
+    ended: bool = False
+    parts: tuple[Part, ...] = ()  # the parts in `blobs`
+
+
+class _Sink:
+    """The muxer's output: everything of the segment, and where the last part was cut."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self.cut = 0
+
+    def write(self, chunk: bytes) -> int:
+        self.data += chunk
+        return len(chunk)
+
+    def take(self) -> bytes:
+        part = bytes(self.data[self.cut :])
+        self.cut = len(self.data)
+        return part
+
+
 class _OpenSegment:
-    def __init__(self, path: Path, start: float, discontinuity: bool, audio_extradata: bytes | None, wall: float):
+    def __init__(
+        self,
+        path: Path,
+        sequence: int,
+        start: float,
+        discontinuity: bool,
+        audio_extradata: bytes | None,
+        wall: float,
+    ):
         self.path = path
+        self.sequence = sequence
         self.start = start
         self.wall = wall
         self.end = start
         self.discontinuity = discontinuity
         self.first_arrival = time.monotonic()
-        self.container = av.open(str(path), "w", format="mpegts")
+        self.parts: list[Part] = []
+        self.part_start = start
+        self.sink = _Sink()
+        self.container = av.open(self.sink, "w", format="mpegts", options=MUXER_OPTIONS)
         self.video = self.container.add_stream("h264", rate=30)
         self.video.time_base = MPEGTS_TIME_BASE
         self.audio = None
@@ -83,12 +140,24 @@ class _OpenSegment:
         packet.stream = stream
         self.container.mux(packet)
 
-    def close(self) -> None:
+    def cut_part(self, end: float) -> tuple[Part, bytes] | None:
+        """The bytes flushed since the last cut as part of [part_start, end); None if nothing was."""
+        data = self.sink.take()
+        if not data:
+            return None
+        index = len(self.parts)
+        part = Part(part_name(self.sequence, index), max(end - self.part_start, 0.001), index == 0, time.monotonic())
+        self.parts.append(part)
+        self.part_start = end
+        return part, data
+
+    def close(self) -> bytes:
         self.container.close()
+        return bytes(self.sink.data)
 
 
 class HlsWriter:
-    """Segments and playlists of one feed (camera or screen) of one event."""
+    """Segments, parts and playlists of one feed (camera or screen) of one event."""
 
     def __init__(
         self,
@@ -96,18 +165,23 @@ class HlsWriter:
         segment_seconds: float,
         on_segment: Callable[[Segment], None] | None = None,
         wall_clock: Callable[[], float] = time.time,
+        on_live: Callable[[LiveUpdate], None] | None = None,
     ) -> None:
+        """`on_live` runs in the writer's thread after every part and segment."""
         self.directory = directory
         self.segment_seconds = segment_seconds
         self._wall_clock = wall_clock
         self.segments: list[Segment] = []
         self._on_segment = on_segment
+        self._on_live = on_live
         self._open: _OpenSegment | None = None
         self._next_sequence = 0
         self._pending_discontinuity = False
         self._video_started = False  # this session has written its first keyframe
         self._audio_extradata: bytes | None = None
-        self._target_duration = max(1, math.ceil(segment_seconds + CUT_EARLY_TOLERANCE_SECONDS))
+        self._target_duration = target_duration(segment_seconds)
+        self._parts: dict[int, tuple[Part, ...]] = {}  # parts of the recent closed segments, listed live
+        self._frame_interval = NOMINAL_FRAME_SECONDS
         self.finished = False
         self.dropped_video = 0
         self._last_video = -1.0
@@ -120,6 +194,10 @@ class HlsWriter:
     def end(self) -> float:
         """Recording time where the segments written so far (this run or earlier) stop."""
         return max((s.start + s.duration for s in self.segments), default=0.0)
+
+    @property
+    def target_duration(self) -> int:
+        return self._target_duration
 
     def _resume(self) -> None:
         """Continue a recording written before a server restart instead of overwriting it."""
@@ -139,7 +217,8 @@ class HlsWriter:
             self._next_sequence = self.segments[-1].sequence + 1
             self._pending_discontinuity = True
             self._last_video = self._last_audio = self.end
-            self._target_duration = max(self._target_duration, *(math.ceil(s.duration) for s in self.segments))
+            longest = max(s.duration for s in self.segments)
+            self._target_duration = max(self._target_duration, target_duration(longest))
         self.finished = (self.directory / ARCHIVE_PLAYLIST).is_file()
 
     # -- input ---------------------------------------------------------------------------
@@ -159,6 +238,8 @@ class HlsWriter:
             # step back: muxers require increasing timestamps, and players do too.
             self.dropped_video += 1
             return
+        if self._last_video >= 0:
+            self._frame_interval = min(max(seconds - self._last_video, 1 / 120), 0.1)
         self._last_video = seconds
         if not self._video_started:
             if not keyframe:
@@ -170,6 +251,11 @@ class HlsWriter:
             if seg is not None:
                 self._close_segment(end=seconds)
             seg = self._start_segment(seconds, self._wall_clock() if wall is None else wall)
+        elif seconds - seg.part_start + self._frame_interval / 2 >= PART_TARGET_SECONDS:
+            # Cut before this frame: the part ends where it begins, at the frame nearest the target.
+            cut = seg.cut_part(seconds)
+            if cut is not None:
+                self._publish({cut[0].name: cut[1]}, (cut[0],))
         seg.mux(seg.video, data, seconds, keyframe)
         seg.end = max(seg.end, seconds + NOMINAL_FRAME_SECONDS)
 
@@ -186,11 +272,12 @@ class HlsWriter:
         seg.mux(seg.audio, data, seconds, True)
 
     def discontinuity(self) -> None:
-        """The publisher left: close the segment; the next session starts a discontinuity."""
+        """The publisher left (or the programme switches source): close the segment; the next one
+        starts with a keyframe and an EXT-X-DISCONTINUITY."""
+        self._video_started = False  # first: the playlist written on closing hints at no next part
+        self._session_start = math.inf
         if self._open is not None:
             self._close_segment(end=self._open.end)
-        self._video_started = False
-        self._session_start = math.inf
         if self.segments:
             self._pending_discontinuity = True
 
@@ -203,16 +290,21 @@ class HlsWriter:
             return self.directory / RECORDING if self.segments and remux else None
         self.discontinuity()
         self.finished = True
-        self._write_playlist(self.directory / ARCHIVE_PLAYLIST, self.segments, vod=True)
-        self._write_playlist(self.directory / LIVE_PLAYLIST, self.segments[-LIVE_WINDOW_SEGMENTS:], vod=True)
+        self._write(self.directory / ARCHIVE_PLAYLIST, self._render(self.segments, vod=True))
+        self._publish({}, ())
         if not self.segments or not remux:
             return None
         return remux_to_mp4(self.directory / ARCHIVE_PLAYLIST, self.directory / RECORDING)
 
     def _start_segment(self, seconds: float, wall: float) -> _OpenSegment:
-        name = f"{self._next_sequence:06d}.ts"
+        sequence = self._next_sequence
         self._open = _OpenSegment(
-            self.directory / name, seconds, self._pending_discontinuity, self._audio_extradata, wall
+            self.directory / f"{sequence:06d}.ts",
+            sequence,
+            seconds,
+            self._pending_discontinuity,
+            self._audio_extradata,
+            wall,
         )
         self._pending_discontinuity = False
         return self._open
@@ -221,14 +313,29 @@ class HlsWriter:
         seg = self._open
         assert seg is not None
         self._open = None
-        seg.close()
+        last = seg.cut_part(end)  # before close: what the interleaver still holds goes with the segment
+        data = seg.close()
+        tail = seg.sink.take()
+        if last is not None or tail:
+            # The muxer's last flush joins the final part (or is it, when nothing else was pending).
+            if last is not None:
+                part, head = last
+                seg.parts[-1] = Part(part.name, part.duration, part.independent, time.monotonic())
+                last = (seg.parts[-1], head + tail)
+            else:
+                index = len(seg.parts)
+                part = Part(part_name(seg.sequence, index), max(end - seg.part_start, 0.001), index == 0)
+                seg.parts.append(part)
+                last = (part, tail)
+        tmp = seg.path.with_suffix(".tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, seg.path)
         duration = max(end - seg.start, 0.001)
-        if duration > self._target_duration:
-            # Only a publisher ignoring keyframe requests gets here; players tolerate a
-            # grown target duration better than an EXTINF above it.
-            self._target_duration = math.ceil(duration)
+        # Only a publisher ignoring keyframe requests grows it; players tolerate a grown target
+        # duration better than an EXTINF above it.
+        self._target_duration = max(self._target_duration, target_duration(duration))
         segment = Segment(
-            sequence=self._next_sequence,
+            sequence=seg.sequence,
             name=seg.path.name,
             start=seg.start,
             duration=duration,
@@ -237,44 +344,80 @@ class HlsWriter:
             listed_at=0.0,
             wall=seg.wall,
         )
-        self._next_sequence += 1
+        self._next_sequence = seg.sequence + 1
         self.segments.append(segment)
+        self._parts[segment.sequence] = tuple(seg.parts)
+        for old in [s for s in self._parts if s <= segment.sequence - PARTS_LISTED_SEGMENTS]:
+            del self._parts[old]
         with (self.directory / SEGMENT_LOG).open("a", encoding="utf-8") as log:
             fields = (segment.sequence, f"{segment.start:.6f}", f"{segment.duration:.6f}")
-            tail = (int(segment.discontinuity), segment.name, f"{segment.wall:.3f}")
-            log.write(" ".join(map(str, (*fields, *tail))) + "\n")
-        self._write_playlist(self.directory / LIVE_PLAYLIST, self.segments[-LIVE_WINDOW_SEGMENTS:], vod=False)
+            tail_fields = (int(segment.discontinuity), segment.name, f"{segment.wall:.3f}")
+            log.write(" ".join(map(str, (*fields, *tail_fields))) + "\n")
+        blobs = {segment.name: data}
+        if last is not None:
+            blobs[last[0].name] = last[1]
+        self._publish(blobs, (last[0],) if last is not None else ())
         listed = Segment(**{**segment.__dict__, "listed_at": time.monotonic()})
         self.segments[-1] = listed
         if self._on_segment is not None:
             self._on_segment(listed)
 
-    def _write_playlist(self, path: Path, segments: list[Segment], vod: bool) -> None:
+    def _publish(self, blobs: dict[str, bytes], parts: tuple[Part, ...]) -> None:
+        """Write the live playlist and hand the change to the event loop."""
+        window = self.segments[-LIVE_WINDOW_SEGMENTS:]
+        text = self._render(window, vod=False)
+        self._write(self.directory / LIVE_PLAYLIST, text)
+        if self._on_live is None:
+            return
+        listed = {s.name for s in window}
+        listed.update(p.name for parts_ in self._parts.values() for p in parts_)
+        if self._open is not None:
+            listed.update(p.name for p in self._open.parts)
+        self._on_live(
+            LiveUpdate(
+                playlist=text.encode(),
+                blobs=blobs,
+                open_sequence=self._open.sequence if self._open is not None else None,
+                open_parts=len(self._open.parts) if self._open is not None else 0,
+                last_closed=self.segments[-1].sequence if self.segments else -1,
+                listed=frozenset(listed),
+                ended=self.finished,
+                parts=parts,
+            )
+        )
+
+    def _render(self, segments: list[Segment], vod: bool) -> str:
         first = segments[0] if segments else None
         earlier = self.segments[: self.segments.index(first)] if first else []
-        lines = [
-            "#EXTM3U",
-            "#EXT-X-VERSION:3",
-            f"#EXT-X-TARGETDURATION:{self._target_duration}",
-            f"#EXT-X-MEDIA-SEQUENCE:{first.sequence if first else self._next_sequence}",
-            f"#EXT-X-DISCONTINUITY-SEQUENCE:{sum(1 for s in earlier if s.discontinuity)}",
+        live = not vod and not self.finished
+        entries = [
+            Entry(s.sequence, s.name, s.duration, s.discontinuity, s.wall, self._parts.get(s.sequence, ()))
+            for s in segments
         ]
-        if vod and path.name == ARCHIVE_PLAYLIST:
-            lines.append("#EXT-X-PLAYLIST-TYPE:VOD")
-        text = "\n".join(lines) + "\n" + "".join(_entry(s) for s in segments)
-        if vod:
-            text += "#EXT-X-ENDLIST\n"
+        hint = None
+        seg = self._open
+        if live and seg is not None:
+            if seg.parts:
+                entries.append(Entry(seg.sequence, seg.path.name, None, seg.discontinuity, seg.wall, tuple(seg.parts)))
+            hint = part_name(seg.sequence, len(seg.parts))
+        elif live and self._video_started:
+            hint = part_name(self._next_sequence, 0)  # between a segment's close and the next one's start
+        return render(
+            entries,
+            target=self._target_duration,
+            discontinuity_sequence=sum(1 for s in earlier if s.discontinuity),
+            next_sequence=self._next_sequence,
+            low_latency=live,
+            preload_hint=hint,
+            endlist=self.finished,
+            vod=vod,
+        )
+
+    @staticmethod
+    def _write(path: Path, text: str) -> None:
         tmp = path.with_suffix(".tmp")
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, path)  # readers never see half a playlist
-
-
-def _entry(segment: Segment) -> str:
-    prefix = "#EXT-X-DISCONTINUITY\n" if segment.discontinuity else ""
-    if segment.wall > 0:
-        moment = datetime.fromtimestamp(segment.wall, UTC).isoformat(timespec="milliseconds")
-        prefix += f"#EXT-X-PROGRAM-DATE-TIME:{moment.replace('+00:00', 'Z')}\n"
-    return f"{prefix}#EXTINF:{segment.duration:.3f},\n{segment.name}\n"
 
 
 def remux_to_mp4(playlist: Path, target: Path) -> Path:

@@ -115,7 +115,7 @@ def media_routes(service: MediaService, authorize: Authorize) -> list[Route]:
         return preflight(request, "OPTIONS, POST")
 
     async def live(request: Request) -> Response:
-        return live_file(service, request.path_params["slug"], request.path_params["path"])
+        return await live_file(service, request.path_params["slug"], request.path_params["path"], request.query_params)
 
     async def archive(request: Request) -> Response:
         return archive_file(service, request.path_params["slug"], request.path_params["path"])

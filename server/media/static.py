@@ -1,8 +1,22 @@
-"""Serving the HLS files: fixed names only (no path traversal), right types and caching."""
+"""Serving the HLS files: fixed names only (no path traversal), right types, caching a CDN can use.
+
+Live media comes from the feed's `LiveEdge` (memory) while a publisher is on: one rendered playlist
+and the same part/segment bytes for every viewer, no disk and no per-viewer work beyond the
+response itself. Older segments, and everything after a restart, come from the directory.
+
+Caching (what nginx's micro-cache and a CDN key on; see deploy/nginx.conf):
+  - playlist, plain reload: fresh for 1 s in shared caches (HTTP's smallest max-age; about three
+    parts), never in the browser's own cache (max-age=0), so a native player reloading it sees
+    the newest the nearest cache has;
+  - playlist, blocking reload (`_HLS_msn`/`_HLS_part`): every player waiting for the same part asks
+    the same URL and gets the same answer; cacheable for a few seconds, so a cache collapses them;
+  - parts and segments never change once published: immutable.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -10,20 +24,29 @@ from starlette.responses import FileResponse, Response
 
 from .errors import MediaError
 from .hls import ARCHIVE_PLAYLIST, LIVE_PLAYLIST, RECORDING
+from .live import LiveEdge
 
 if TYPE_CHECKING:
     from .service import MediaService
 
-# "index.m3u8", "000042.ts", "recording.mp4", optionally under "screen/". Nothing else maps
-# to a file, so "..", absolute paths and encoded separators never reach the filesystem.
-_NAME = re.compile(r"^(?:(screen)/)?(index\.m3u8|\d{6}\.ts|recording\.mp4)$")
+# "index.m3u8", "000042.ts", "000042.2.ts" (a part), "recording.mp4", optionally under "screen/".
+# Nothing else maps to a file, so "..", absolute paths and encoded separators never reach the filesystem.
+_NAME = re.compile(r"^(?:(screen)/)?(index\.m3u8|\d{6}\.ts|\d{6}\.\d{1,3}\.ts|recording\.mp4)$")
+_PART = re.compile(r"^\d{6}\.\d{1,3}\.ts$")
 
 PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
-# A live playlist changes every segment: caches may keep it for at most half a segment.
-LIVE_PLAYLIST_CACHE = "no-cache, max-age=0"
-# Segments and finished archives never change once written.
+TS_TYPE = "video/mp2t"
+LIVE_PLAYLIST_CACHE = "public, max-age=0, s-maxage=1"
+BLOCKING_PLAYLIST_CACHE = "public, max-age=6"
+# An answer that may change any moment (no live edge yet, a blocking reload that timed out).
+NO_STORE = "no-store"
+# Segments, parts and finished archives never change once written.
 IMMUTABLE_CACHE = "public, max-age=31536000, immutable"
 ARCHIVE_PLAYLIST_CACHE = "public, max-age=3600"
+# How long a blocking reload or a hinted part may wait: the spec's three target durations.
+BLOCK_TARGET_DURATIONS = 3
+# _HLS_msn further ahead than this past the playlist's last segment is a client error (the spec's rule).
+MAX_MSN_AHEAD = 2
 
 
 def _resolve(service: MediaService, slug: str, path: str) -> tuple[str, str | None]:
@@ -33,14 +56,60 @@ def _resolve(service: MediaService, slug: str, path: str) -> tuple[str, str | No
     return match.group(2), match.group(1)
 
 
-def live_file(service: MediaService, slug: str, path: str) -> Response:
+async def live_file(
+    service: MediaService,
+    slug: str,
+    path: str,
+    query: Mapping[str, str] | None = None,
+) -> Response:
     name, sub = _resolve(service, slug, path)
-    directory = service.feed_dir(slug, "screen" if sub else "camera")
+    source = "screen" if sub else "camera"
+    directory = service.feed_dir(slug, source)
+    feed = service.feed(slug, source)
+    edge = feed.edge if feed is not None else None
+    wait = BLOCK_TARGET_DURATIONS * service.segment_seconds
     if name == "index.m3u8":
-        return _playlist(directory / LIVE_PLAYLIST, LIVE_PLAYLIST_CACHE)
+        blocking = _blocking_position(query or {})
+        if edge is None or edge.playlist is None:
+            return _playlist(directory / LIVE_PLAYLIST, NO_STORE if blocking else LIVE_PLAYLIST_CACHE)
+        if blocking is None:
+            return _bytes(edge.playlist, PLAYLIST_TYPE, LIVE_PLAYLIST_CACHE)
+        return await _blocking_reload(edge, *blocking, wait)
     if name.endswith(".ts"):
-        return _file(directory / name, "video/mp2t", IMMUTABLE_CACHE)
+        if edge is not None:
+            body = edge.blobs.get(name)
+            if body is None and (upcoming := edge.upcoming_part(name)) is not None:
+                # The preload hint: held until the writer cuts it (or the segment closes without it).
+                await edge.wait_for(*upcoming, wait)
+                body = edge.blobs.get(name)
+            if body is not None:
+                return _bytes(body, TS_TYPE, IMMUTABLE_CACHE)
+        if _PART.match(name):
+            raise MediaError(404, "not_found", "no such part (parts are kept for the last few segments)")
+        return _file(directory / name, TS_TYPE, IMMUTABLE_CACHE)
     raise MediaError(404, "not_found", "the recording is under /archive/ once the event ends")
+
+
+def _blocking_position(query: Mapping[str, str]) -> tuple[int, int | None] | None:
+    msn, part = query.get("_HLS_msn"), query.get("_HLS_part")
+    if msn is None:
+        if part is not None:
+            raise MediaError(400, "bad_request", "_HLS_part needs _HLS_msn")
+        return None
+    if not msn.isdigit() or (part is not None and not part.isdigit()) or len(msn) > 9 or len(part or "") > 4:
+        raise MediaError(400, "bad_request", "_HLS_msn and _HLS_part are non-negative integers")
+    return int(msn), int(part) if part is not None else None
+
+
+async def _blocking_reload(edge: LiveEdge, sequence: int, part: int | None, wait: float) -> Response:
+    if sequence > edge.next_sequence + MAX_MSN_AHEAD:
+        raise MediaError(400, "bad_request", "_HLS_msn is too far beyond the live playlist")
+    if not await edge.wait_for(sequence, part, wait):
+        if edge.ended and edge.playlist is not None:
+            return _bytes(edge.playlist, PLAYLIST_TYPE, NO_STORE)  # with ENDLIST: players stop asking
+        raise MediaError(503, "not_yet", "that part did not arrive in time; reload the playlist")
+    assert edge.playlist is not None
+    return _bytes(edge.playlist, PLAYLIST_TYPE, BLOCKING_PLAYLIST_CACHE)
 
 
 def archive_file(service: MediaService, slug: str, path: str) -> Response:
@@ -50,25 +119,28 @@ def archive_file(service: MediaService, slug: str, path: str) -> Response:
         raise MediaError(404, "not_archived", "this event has no archive (yet)")
     if name == "index.m3u8":
         return _playlist(directory / ARCHIVE_PLAYLIST, ARCHIVE_PLAYLIST_CACHE)
+    if _PART.match(name):
+        raise MediaError(404, "not_found", "the archive has whole segments only")
     if name.endswith(".ts"):
-        return _file(directory / name, "video/mp2t", IMMUTABLE_CACHE)
+        return _file(directory / name, TS_TYPE, IMMUTABLE_CACHE)
     return _file(directory / RECORDING, "video/mp4", IMMUTABLE_CACHE)
 
 
+def _bytes(body: bytes, media_type: str, cache: str) -> Response:
+    return Response(body, media_type=media_type, headers={"Cache-Control": cache})
+
+
 def _playlist(path: Path, cache: str) -> Response:
-    """Read the playlist in one go: the writer replaces it every segment, and a FileResponse that
+    """Read the playlist in one go: the writer replaces it every part, and a FileResponse that
     stat()s one version and streams the next sends a body longer than its Content-Length."""
     try:
         body = path.read_bytes()
     except FileNotFoundError:
         raise MediaError(404, "not_found", "no such media file") from None
-    return Response(body, media_type=PLAYLIST_TYPE, headers={"Cache-Control": cache})
+    return _bytes(body, PLAYLIST_TYPE, cache)
 
 
-def _file(path: object, media_type: str, cache: str) -> Response:
-    from pathlib import Path
-
-    assert isinstance(path, Path)
+def _file(path: Path, media_type: str, cache: str) -> Response:
     if not path.is_file():
         raise MediaError(404, "not_found", "no such media file")
     return FileResponse(path, media_type=media_type, headers={"Cache-Control": cache})

@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
+from server.media.fastpath import LiveFastPath
 from server.media.hls import Segment
 from server.media.routes import media_routes
 from server.media.service import MediaService
@@ -55,6 +56,8 @@ class MediaServer:
     media_dir: Path
     states: list[tuple[str, str]] = field(default_factory=list)
     segments: list[tuple[str, Segment]] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)  # path?query of every HTTP request the app got
+    answered: list[tuple[str, float]] = field(default_factory=list)  # (path?query, loop time its answer began)
 
     def client(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(base_url=self.url, timeout=MEDIA_WAIT_SECONDS)
@@ -76,7 +79,10 @@ async def wait_for(predicate, within: float = MEDIA_WAIT_SECONDS, interval: floa
 
 
 @contextlib.asynccontextmanager
-async def run_media_server(media_dir: Path, segment_seconds: float = 1.0) -> AsyncIterator[MediaServer]:
+async def run_media_server(
+    media_dir: Path, segment_seconds: float = 1.0, fast_path: bool = True
+) -> AsyncIterator[MediaServer]:
+    """`fast_path`: live media from memory before the router, as the app does (server/media/fastpath.py)."""
     holder: dict[str, MediaServer] = {}
 
     def on_state(slug: str, state: str) -> None:
@@ -103,7 +109,24 @@ async def run_media_server(media_dir: Path, segment_seconds: float = 1.0) -> Asy
 
     routes = [*media_routes(service, fake_authorize), Route("/test-page", publisher_page)]
     app = Starlette(routes=routes, lifespan=lifespan)
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", ws="none")
+    served = LiveFastPath(app, service) if fast_path else app
+
+    async def recorded(scope, receive, send):  # type: ignore[no-untyped-def]
+        if scope["type"] != "http" or "server" not in holder:
+            await served(scope, receive, send)
+            return
+        query = scope["query_string"].decode()
+        target = scope["path"] + (f"?{query}" if query else "")
+        holder["server"].requests.append(target)
+
+        async def timed(message):  # type: ignore[no-untyped-def]
+            if message["type"] == "http.response.start":
+                holder["server"].answered.append((target, asyncio.get_running_loop().time()))
+            await send(message)
+
+        await served(scope, receive, timed)
+
+    config = uvicorn.Config(recorded, host="127.0.0.1", port=0, log_level="warning", lifespan="on", ws="none")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     await wait_for(lambda: server.started or task.done(), within=10, what="uvicorn start")

@@ -32,7 +32,7 @@ async def test_h264_publisher_is_forwarded_into_live_hls_then_archived(media_ser
             playlist = await http.get("/live/ev1/index.m3u8")
             assert playlist.status_code == 200
             assert playlist.headers["content-type"] == "application/vnd.apple.mpegurl"
-            assert "no-cache" in playlist.headers["cache-control"]
+            assert playlist.headers["cache-control"] == "public, max-age=0, s-maxage=1"
             first = next(line for line in playlist.text.splitlines() if line.endswith(".ts"))
             segment = await http.get(f"/live/ev1/{first}")
             assert segment.status_code == 200

@@ -64,7 +64,8 @@ export class Player {
   async loadScreen() {
     if (!this.supported) return;
     this.detach("screenHandle");
-    const url = `/live/${encodeURIComponent(this.slug)}/screen/index.m3u8?t=${Date.now()}`;
+    // The same URL for every viewer: caches in front (nginx, a CDN) answer them all from one request.
+    const url = `/live/${encodeURIComponent(this.slug)}/screen/index.m3u8`;
     this.screenHandle = await attach(this.screen, url, () => this.retryScreen()).catch(() => null);
   }
 
@@ -96,7 +97,7 @@ export class Player {
     clearTimeout(this.retry);
     if (!this.supported) return;
     this.detach("cameraHandle");
-    const url = `/live/${encodeURIComponent(this.slug)}/index.m3u8?t=${Date.now()}`;
+    const url = `/live/${encodeURIComponent(this.slug)}/index.m3u8`;
     const generation = ++this.generation;
     try {
       const handle = await attach(this.video, url, () => this.scheduleRetry());

@@ -1,0 +1,96 @@
+"""A feed's live edge on the event loop: the playlist and recent media bytes, and who waits for what.
+
+The writer thread hands every change over as a `LiveUpdate` (hls.py); from then on serving costs
+no disk and no rendering: every viewer gets the same playlist bytes and the same part and segment
+bytes. Blocking playlist reloads (`_HLS_msn`/`_HLS_part`) and requests for the hinted next part
+park on one future per (media sequence, part) shared by all who wait for it, settled the moment
+the writer publishes that part.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+from .hls import LiveUpdate
+
+_PART = re.compile(r"^(\d{6})\.(\d{1,3})\.ts$")
+
+
+class LiveEdge:
+    def __init__(self) -> None:
+        self.playlist: bytes | None = None
+        self.blobs: dict[str, bytes] = {}
+        self.open_sequence: int | None = None
+        self.open_parts = 0
+        self.last_closed = -1
+        self.ended = False
+        self.updates = 0
+        # When each recent part became servable here (loop time): what blocking-reload tests measure against.
+        self.part_ready: dict[str, float] = {}
+        self._waiters: dict[tuple[int, int | None], asyncio.Future[None]] = {}
+
+    def apply(self, update: LiveUpdate) -> None:
+        """On the event loop, for each update of the writer thread, in order."""
+        now = asyncio.get_running_loop().time()
+        self.playlist = update.playlist
+        self.blobs.update(update.blobs)
+        for name in [n for n in self.blobs if n not in update.listed and n not in update.blobs]:
+            del self.blobs[name]
+        for part in update.parts:
+            self.part_ready[part.name] = now
+        for name in [n for n in self.part_ready if n not in self.blobs]:
+            del self.part_ready[name]
+        self.open_sequence = update.open_sequence
+        self.open_parts = update.open_parts
+        self.last_closed = update.last_closed
+        self.ended = update.ended
+        self.updates += 1
+        for key, future in list(self._waiters.items()):
+            if self.ended or self.has(*key):
+                del self._waiters[key]
+                if not future.done():
+                    future.set_result(None)
+
+    def has(self, sequence: int, part: int | None) -> bool:
+        """Whether the playlist lists segment `sequence` complete (`part` None) or its part `part`."""
+        if sequence <= self.last_closed:
+            return True
+        return part is not None and sequence == self.open_sequence and part < self.open_parts
+
+    @property
+    def next_sequence(self) -> int:
+        """The media sequence number the next segment to be listed has."""
+        return self.open_sequence if self.open_sequence is not None else self.last_closed + 1
+
+    async def wait_for(self, sequence: int, part: int | None, timeout: float) -> bool:
+        """Until `has(sequence, part)` (True) or `timeout` s or the end of the stream (False)."""
+        if self.has(sequence, part):
+            return True
+        if self.ended:
+            return False
+        key = (sequence, part)
+        future = self._waiters.get(key)
+        if future is None:
+            future = self._waiters[key] = asyncio.get_running_loop().create_future()
+        try:
+            await asyncio.wait_for(asyncio.shield(future), timeout)
+        except TimeoutError:
+            return False
+        return self.has(sequence, part)
+
+    def upcoming_part(self, name: str) -> tuple[int, int] | None:
+        """(sequence, index) when `name` is a part that is not here yet but may soon be (the hinted one,
+        or one just after it); None for anything else."""
+        match = _PART.match(name)
+        if match is None or self.ended:
+            return None
+        sequence, index = int(match.group(1)), int(match.group(2))
+        if self.has(sequence, index) or not self.next_sequence <= sequence <= self.next_sequence + 1:
+            return None
+        return sequence, index
+
+    @property
+    def waiting(self) -> int:
+        """Distinct (sequence, part) positions someone waits for (not the number of waiters)."""
+        return len(self._waiters)
