@@ -201,8 +201,10 @@ async def test_expert_viewer_moderator_flow_with_a_dropped_connection(
         # Popular puts the voted question first.
         assert await viewer.locator("#queue-list li.q").first.get_attribute("data-id") == str(other_q)
 
-        # 6. The expert starts answering it; the viewer sees it highlighted.
-        await expert.locator('#queue-list [data-role="answering"]').first.click()
+        # 6. The expert starts answering the viewer's question (picked by id: the studio's queue follows the
+        #    moderators' ranking, so the vote above may already have moved the other question first).
+        mine_id = await mine.get_attribute("data-id")
+        await expert.locator(f'#queue-list [data-id="{mine_id}"] [data-role="answering"]').click()
         await viewer.wait_for_selector("#now-answering:not([hidden])", timeout=WAIT_MS)
         assert await viewer.locator("#now-answering .now-text").inner_text() == XSS_QUESTION
         await viewer.wait_for_selector("#queue-list li.status-answering", timeout=WAIT_MS)
