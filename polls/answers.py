@@ -12,7 +12,8 @@ def may_answer(poll: Poll, who: Respondent, now: float, *, event_over: bool) -> 
 
     A live poll takes answers while open and before its deadline. Once the event is over, a quiz that
     staff have published (open or closed) stays answerable for whoever has not answered it yet: a
-    participant who watches the recording takes the quiz on the archive page. Staff run polls and never
+    participant who watches the recording takes the quiz on the archive page; other polls end with the
+    event. Staff run polls and never
     answer them; a banned participant cannot; a muted one cannot put text on the screen."""
     if who.voter == Voter.STAFF:
         raise Refused("forbidden", "staff run polls; participants answer them")
@@ -27,7 +28,7 @@ def may_answer(poll: Poll, who: Respondent, now: float, *, event_over: bool) -> 
         raise Refused("not_open", f"poll {poll.id} has not been opened")
     if poll.quiz and event_over:
         return
-    if current.state == PollState.CLOSED:
+    if current.state == PollState.CLOSED or event_over:
         raise Refused("closed", f"poll {poll.id} is closed")
 
 

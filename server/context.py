@@ -16,6 +16,7 @@ from server.db.engine import Database
 from server.db.models import Event
 from server.media.service import MediaService
 from server.metrics import Metrics
+from server.polls.service import PollService
 from server.questions.queries import PublicSnapshots
 from server.questions.service import QuestionService
 from server.ratelimit import RateLimiter
@@ -40,6 +41,7 @@ class AppContext:
     attendance: AttendanceRecorder
     stills: Stills
     archive: ArchiveService
+    polls: PollService
     snapshots: PublicSnapshots = field(default_factory=PublicSnapshots)
 
     def stream_state(self, slug: str) -> str:

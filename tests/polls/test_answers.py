@@ -107,6 +107,8 @@ def test_after_the_event_a_published_quiz_stays_answerable_but_polls_and_drafts_
     may_answer(transition(QUIZ, PollState.CLOSED, 120.0), VIEWER, 9e9, event_over=True)
     with pytest.raises(Refused, match="closed"):
         may_answer(transition(RATING, PollState.CLOSED, 120.0), VIEWER, 9e9, event_over=True)
+    with pytest.raises(Refused, match="closed"):
+        may_answer(RATING, VIEWER, 101.0, event_over=True)
     unpublished = draft(10, PollKind.SINGLE, "q", ["a", "b"], quiz=True, correct=[0])
     with pytest.raises(Refused, match="not_open"):
         may_answer(unpublished, VIEWER, 9e9, event_over=True)
