@@ -1,0 +1,125 @@
+"""Polls and a quiz in a real browser, in Chinese and English: staff prepare and launch in the moderator
+console, viewers answer on the event page (phone and desktop), results update live on every page and on
+the present view; a quiz question tells the viewer whether they were right."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import ADMIN, unique_slug
+from tests.support import LiveServer
+from tests.web.conftest import screenshot_path
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+WAIT_MS = 15_000
+
+
+async def make_event(http: httpx.AsyncClient) -> tuple[str, dict[str, Any]]:
+    slug = unique_slug("poll")
+    made = await http.post(
+        "/api/v1/events",
+        json={
+            "slug": slug,
+            "title_zh": "住宅工程质量提升宣贯会",
+            "title_en": "Residential quality briefing",
+            "kind": "briefing",
+        },
+        headers=ADMIN,
+    )
+    assert made.status_code == 201, made.text
+    mod = (await http.post(f"/api/v1/events/{slug}/invites", json={"role": "moderator"}, headers=ADMIN)).json()
+    return slug, mod
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+async def test_a_poll_and_a_quiz_end_to_end(browser: Any, page_server: LiveServer, lang: str) -> None:
+    zh = lang == "zh-CN"
+    base = page_server.base_url
+    errors: list[str] = []
+    async with httpx.AsyncClient(base_url=base, timeout=20) as http:
+        slug, mod = await make_event(http)
+        mod_ctx = await browser.new_context(locale=lang, viewport={"width": 1440, "height": 1000})
+        phone_ctx = await browser.new_context(
+            locale=lang, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
+        )
+        room_ctx = await browser.new_context(locale=lang, viewport={"width": 1920, "height": 1080})
+        try:
+            console = await mod_ctx.new_page()
+            console.on("pageerror", lambda e: errors.append(str(e)))
+            await console.goto(mod["url"])
+            phone = await phone_ctx.new_page()
+            phone.on("pageerror", lambda e: errors.append(str(e)))
+            await phone.goto(f"{base}/e/{slug}")
+            room = await room_ctx.new_page()
+            room.on("pageerror", lambda e: errors.append(str(e)))
+            await room.goto(f"{base}/e/{slug}/present")
+            await room.wait_for_selector(".present-idle", timeout=WAIT_MS)
+
+            # Staff prepare a single-choice poll in the console, then launch it.
+            await console.get_by_text("新建投票" if zh else "New poll").click()
+            form = console.locator("#poll-form")
+            await form.get_by_label("题目" if zh else "Question", exact=True).fill("最常见的质量通病是？")
+            await form.get_by_label("选项（每行一个）" if zh else "Options (one per line)").fill("渗漏\n开裂\n空鼓")
+            await form.get_by_role("button", name="保存草稿" if zh else "Save draft").click()
+            card = console.locator("#polls-staff-list .poll-card").first
+            await card.get_by_text("草稿" if zh else "Draft").wait_for(timeout=WAIT_MS)
+            await card.get_by_role("button", name="发布" if zh else "Launch").click()
+
+            # The viewer's phone shows it; they answer without registering (an open event).
+            await phone.get_by_role("heading", name="最常见的质量通病是？").wait_for(timeout=WAIT_MS)
+            await phone.get_by_label("开裂").check()
+            await phone.get_by_role("button", name="提交答案" if zh else "Submit answer").click()
+            await phone.get_by_text("1 人作答" if zh else "1 responses").wait_for(timeout=WAIT_MS)
+            await phone.screenshot(path=screenshot_path(f"poll-viewer-{lang}-phone"), full_page=True)
+            # Live results on the console and big on the present view.
+            await console.locator("#polls-staff-list [data-responses='1']").wait_for(timeout=WAIT_MS)
+            await room.locator(".present-poll [data-responses='1']").wait_for(timeout=WAIT_MS)
+            assert "100%" in await room.locator(".present-poll .poll-bar").nth(1).inner_text()
+            await room.screenshot(path=screenshot_path(f"present-poll-{lang}"))
+            await console.screenshot(path=screenshot_path(f"poll-console-{lang}"), full_page=True)
+            await card.get_by_role("button", name="结束" if zh else "Close").click()
+            await phone.locator(".poll-card.state-closed").wait_for(timeout=WAIT_MS)
+
+            # A quiz question (prepared through the API), launched; the viewer registers and is told they were right.
+            quiz = await http.post(
+                f"/api/v1/events/{slug}/polls",
+                json={
+                    "kind": "single",
+                    "prompt": "预看房由谁组织？",
+                    "options": ["建设单位", "监理单位"],
+                    "quiz": True,
+                    "correct": [0],
+                },
+                headers={"Authorization": f"Bearer {mod['token']}"},
+            )
+            assert quiz.status_code == 201, quiz.text
+            await (
+                console.locator(f'#polls-staff-list [data-poll="{quiz.json()["id"]}"]')
+                .get_by_role("button", name="发布" if zh else "Launch")
+                .click()
+            )
+            await phone.get_by_role("heading", name="预看房由谁组织？").wait_for(timeout=WAIT_MS)
+            quiz_card = phone.locator(f'[data-poll="{quiz.json()["id"]}"]')
+            await quiz_card.get_by_role("radio", name="建设单位").check()
+            submit = quiz_card.get_by_role("button", name="提交答案" if zh else "Submit answer")
+            await submit.click()
+            await phone.get_by_text(
+                "测验计入培训记录，请先填写姓名登记"
+                if zh
+                else "The quiz counts for training: register with your name first"
+            ).wait_for(timeout=WAIT_MS)
+            await phone.get_by_label("姓名" if zh else "Name").fill("陈工")
+            await phone.locator("#join-form").get_by_role("button").click()
+            await phone.locator("#you-panel:not([hidden])").wait_for(timeout=WAIT_MS)
+            await submit.click()
+            await quiz_card.get_by_text("回答正确" if zh else "Correct").wait_for(timeout=WAIT_MS)
+            await phone.screenshot(path=screenshot_path(f"quiz-viewer-{lang}-phone"), full_page=True)
+        finally:
+            await mod_ctx.close()
+            await phone_ctx.close()
+            await room_ctx.close()
+    assert errors == []
