@@ -25,8 +25,8 @@ async def issue(session: AsyncSession, event: Event, records: list[Record]) -> d
     A certificate once issued stays valid if the organiser later raises the minimum.
     """
     existing = await _existing(session, event)
-    if event.state not in ISSUED_FROM or event.training_min_minutes is None:
-        return existing
+    if event.state not in ISSUED_FROM or not records:
+        return existing  # records exist only when the event keeps training (minutes, quiz or both)
     changed = False
     for record in records:
         if not record.eligible:
@@ -41,7 +41,7 @@ async def issue(session: AsyncSession, event: Event, records: list[Record]) -> d
                 organisation=record.organisation,
                 stakeholder=record.stakeholder,
                 minutes=record.minutes,
-                required_minutes=event.training_min_minutes,
+                required_minutes=event.training_min_minutes or 0,  # 0: the quiz alone earns it
             )
             session.add(certificate)
             changed = True
