@@ -14,7 +14,7 @@ from archive.pipeline import ArchiveConfig
 from archive.service import ArchiveService
 from server import pages, report_pages
 from server.api import archive as archive_api
-from server.api import events, health, notes, people, polls, questions, quiz, realtime, reports
+from server.api import events, health, notes, people, polls, questions, quiz, realtime, reports, survey
 from server.api import media as media_api
 from server.attendance import AttendanceRecorder
 from server.auth import Tokens
@@ -149,6 +149,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *notes.routes,
         *polls.routes,
         *quiz.routes,
+        *survey.routes,
         *realtime.routes,
         *reports.routes,
         *archive_api.routes,  # before the media routes: /archive/{slug}/captions.vtt etc. are ours
