@@ -118,6 +118,45 @@ async def test_a_poll_and_a_quiz_end_to_end(browser: Any, page_server: LiveServe
             await submit.click()
             await quiz_card.get_by_text("回答正确" if zh else "Correct").wait_for(timeout=WAIT_MS)
             await phone.screenshot(path=screenshot_path(f"quiz-viewer-{lang}-phone"), full_page=True)
+
+            # The event ends: the phone is offered the satisfaction survey, once.
+            for state in ("live", "ended"):
+                changed = await http.post(f"/api/v1/events/{slug}/state", json={"state": state}, headers=ADMIN)
+                assert changed.status_code == 200, changed.text
+            survey = phone.locator("#survey-panel")
+            await survey.get_by_role("heading", name="满意度调查" if zh else "Satisfaction survey").wait_for(
+                timeout=WAIT_MS
+            )
+            overall = "总体满意度" if zh else "Overall satisfaction"
+            useful = "内容实用性" if zh else "Usefulness"
+            stars = "5 星" if zh else "5 stars"
+            await survey.get_by_label(f"{overall}: {stars}").check(force=True)
+            await survey.get_by_label(f"{useful}: {'4 星' if zh else '4 stars'}").check(force=True)
+            await survey.get_by_role("button", name="提交" if zh else "Submit").click()
+            await survey.get_by_text("感谢参与满意度调查！" if zh else "Thank you for taking the survey!").wait_for(
+                timeout=WAIT_MS
+            )
+
+            # Someone who watches the recording takes the quiz on the archive page after registering.
+            later = await phone_ctx.browser.new_context(locale=lang, viewport={"width": 1280, "height": 900})
+            archive = await later.new_page()
+            archive.on("pageerror", lambda e: errors.append(str(e)))
+            await archive.goto(f"{base}/e/{slug}/archive")
+            quiz_panel = archive.locator("#archive-quiz")
+            await quiz_panel.get_by_role("heading", name="预看房由谁组织？").wait_for(timeout=WAIT_MS)
+            await quiz_panel.get_by_role("radio", name="监理单位").check()
+            await quiz_panel.get_by_role("button", name="提交答案" if zh else "Submit answer").click()
+            await quiz_panel.get_by_label("姓名" if zh else "Name").fill("吴工")
+            await quiz_panel.locator("#archive-join").get_by_role("button").click()
+            await quiz_panel.locator("#archive-join[hidden]").wait_for(state="attached", timeout=WAIT_MS)
+            await quiz_panel.get_by_role("radio", name="监理单位").check()
+            await quiz_panel.get_by_role("button", name="提交答案" if zh else "Submit answer").click()
+            await quiz_panel.get_by_text("回答错误" if zh else "Not quite").wait_for(timeout=WAIT_MS)
+            score = "得分 0%（0/1） · 未通过（及格线 60%）" if zh else "Score 0% (0/1) · Not passed (pass mark 60%)"
+            await quiz_panel.get_by_text(score).wait_for(timeout=WAIT_MS)
+            await archive.locator("#survey-panel:not([hidden])").wait_for(timeout=WAIT_MS)
+            await archive.screenshot(path=screenshot_path(f"archive-quiz-{lang}"), full_page=True)
+            await later.close()
         finally:
             await mod_ctx.close()
             await phone_ctx.close()

@@ -7,10 +7,11 @@ import { errorText } from "./viewer_join.js";
 const POLL_FRAMES = new Set(["poll.opened", "poll.closed", "poll.results", "poll.saved", "poll.deleted"]);
 
 export class PollsPanel {
-  constructor(root, base, { ensureJoined }) {
+  constructor(root, base, { ensureJoined, onAnswered = () => {} }) {
     this.root = root;
     this.base = base;
     this.ensureJoined = ensureJoined;
+    this.onAnswered = onAnswered;
     this.polls = new Map();
     this.answers = new Map();
     this.list = $(".polls-list", root);
@@ -79,7 +80,8 @@ export class PollsPanel {
     const canAnswer = !mine && (poll.state === "open" || (poll.quiz && ["ended", "archived"].includes(document.body.dataset.state)));
     if (canAnswer) item.append(this.form(poll));
     if (mine) item.append(this.feedback(poll, mine));
-    if (poll.results) item.append(renderResults({ ...poll, correct_options: mine && mine.correct_options }, poll.results));
+    // A quiz question's results wait until you have answered: the majority's choice is a hint otherwise.
+    if (poll.results && (!poll.quiz || mine)) item.append(renderResults({ ...poll, correct_options: mine && mine.correct_options }, poll.results));
     else if (poll.results_to === "staff" && mine) item.append(el("p", { class: "muted small", text: t["poll.results_staff_only"] }));
     return item;
   }
@@ -157,6 +159,7 @@ export class PollsPanel {
         toast(t["poll.thanks"], "ok");
         document.activeElement.blur();
         this.render();
+        this.onAnswered(mine);
       } catch (err) {
         error.textContent = err.code === "registration_required" ? t["quiz.register"] : errorText(err);
         error.hidden = false;

@@ -7,6 +7,7 @@ import { errorText, Registration } from "./viewer_join.js";
 import { answerBlock, metaLine, metaText, renderKeepingFocus, statusChip } from "./questions.js";
 import { QuestionStore } from "./store.js";
 import { PollsPanel } from "./polls_viewer.js";
+import { surveyAtTheEnd } from "./survey.js";
 
 const slug = page.slug;
 const base = `/api/v1/events/${encodeURIComponent(slug)}`;
@@ -24,6 +25,7 @@ player.render();
 // ---- live connection ---------------------------------------------------------------------------
 // Polls (polls_viewer.js) share this page's socket; answering joins an open event on the way, like asking.
 const polls = new PollsPanel($("#polls-panel"), base, { ensureJoined: () => registration.ensureJoined() });
+surveyAtTheEnd($("#survey-panel"), base, () => registration.ensureJoined());
 
 const socket = new LiveSocket(slug, {
   onSnapshot(data) {
