@@ -196,6 +196,10 @@ class PollService:
         rows = (
             await session.execute(select(PollRow).where(PollRow.event_id == event.id).order_by(PollRow.id))
         ).scalars()
+        mine: list[dict[str, Any]] = []
+        if caller is not None and caller.participant is not None and not staff:
+            mine = await self.answers_of(session, event, caller.participant.id)
+        answered = {a["poll_id"] for a in mine}
         now = time.time()
         out = []
         for row in rows:
@@ -203,12 +207,14 @@ class PollService:
             if poll.state == PollState.DRAFT and not staff:
                 continue
             view = staff_view(poll) if staff else public_view(poll)
-            if poll.state != PollState.DRAFT and (staff or poll.results_to == Audience.EVERYONE):
+            visible = staff or poll.results_to == Audience.EVERYONE
+            # A quiz stays answerable after the event: its results would give the answer away to those
+            # who have not answered yet.
+            if poll.quiz and not staff and poll.id not in answered:
+                visible = False
+            if poll.state != PollState.DRAFT and visible:
                 view["results"] = await self.results.cached(session, poll, event.topics)
             out.append(view)
-        mine: list[dict[str, Any]] = []
-        if caller is not None and caller.participant is not None and not staff:
-            mine = await self.answers_of(session, event, caller.participant.id)
         return {"polls": out, "answers": mine}
 
     async def answers_of(self, session: AsyncSession, event: models.Event, participant_id: int) -> list[dict[str, Any]]:

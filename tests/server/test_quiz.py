@@ -99,3 +99,31 @@ async def test_quiz_rule_bad_input_and_roles(party: Party) -> None:
     assert empty["total"] == 0 and not empty["passed"]
     # No minimum and no quiz requirement: no training records, as before.
     assert (await c.get(f"{party.base}/training", headers=ADMIN)).json()["records"] == []
+
+
+async def test_the_report_shows_each_poll_by_group_and_the_satisfaction_figures(party: Party) -> None:
+    polls, c = Polls(party), party.client
+    choice = await polls.made(kind="single", prompt="哪种支护最常用？", options=["排桩", "土钉墙"])
+    words = await polls.made(kind="open", prompt="一个词")
+    for p in (choice, words):
+        await polls.state(p["id"], "open")
+    owner = await party.viewer("甲", stakeholder="owner")
+    builder = await party.viewer("乙")
+    await polls.answer(owner, choice["id"], 0)
+    await polls.answer(builder, choice["id"], 1)
+    await polls.answer(owner, words["id"], "沉降监测")
+    await c.post(f"{party.base}/state", json={"state": "live"}, headers=ADMIN)
+    await c.post(f"{party.base}/survey", json={"overall": 4, "usefulness": 5, "comment": "<b>好</b>"}, headers=owner)
+
+    body = (await c.get(f"{party.base}/report", headers=party.mod)).json()
+    by_id = {p["id"]: p for p in body["polls"]}
+    assert by_id[choice["id"]]["results"]["by_group"] == {"construction": [0, 1], "owner": [1, 0]}
+    assert body["satisfaction"]["overall"]["distribution"] == [0, 0, 0, 1, 0]
+
+    page = await c.get(f"/e/{party.slug}/report", params={"lang": "en"}, headers=party.mod)
+    assert page.status_code == 200
+    html = page.text
+    assert 'id="polls"' in html and 'id="poll-' in html and "<svg" in html
+    assert "Owner / developer" in html and "沉降监测" in html  # the chart's groups and the words table
+    assert 'id="satisfaction"' in html and "100.0% satisfied" in html
+    assert "&lt;b&gt;好&lt;/b&gt;" in html and "<b>好</b>" not in html  # comments are text, never markup
