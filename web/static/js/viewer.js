@@ -8,6 +8,7 @@ import { answerBlock, metaLine, metaText, renderKeepingFocus, statusChip } from 
 import { QuestionStore } from "./store.js";
 import { PollsPanel } from "./polls_viewer.js";
 import { surveyAtTheEnd } from "./survey.js";
+import { ownActions } from "./own_question.js";
 
 const slug = page.slug;
 const base = `/api/v1/events/${encodeURIComponent(slug)}`;
@@ -284,6 +285,7 @@ function mineItem(q) {
     detail.push(el("p", { class: "reason", text: t["mine.merged_detail"] }));
   } else if (q.status === "pending") {
     detail.push(el("p", { class: "reason", text: q.held_reason ? t["mine.held"] : t["mine.pending_detail"] }));
+    detail.push(ownActions(q, base, store, renderSoon));
   }
   return el(
     "li",
