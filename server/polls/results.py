@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from polls.model import Poll, PollKind
+from polls.model import Poll, PollKind, PollState
 from polls.results import Ballot, tally
 from server.db.engine import Database
 from server.db.models import Event, Participant
@@ -52,6 +52,11 @@ class PollResults:
         self._dirty.setdefault(event_id, set()).add(poll_id)
         self._cache.pop(poll_id, None)
         self._wake.set()
+
+    def forget(self, poll_id: int) -> None:
+        """A closed poll takes no more answers: drop its words (a report re-cuts them when asked)."""
+        for key in [k for k in self._tokens if k[0] == poll_id]:
+            del self._tokens[key]
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="poll-results")
@@ -107,9 +112,10 @@ class PollResults:
         if poll.kind == PollKind.OPEN:
             new = [(pid, str(answer)) for pid, answer, _ in rows if (poll.id, pid) not in self._tokens]
             cut = await self._segmenter.cut([text for _, text in new], topics)
-            for (pid, _), words in zip(new, cut, strict=True):
-                self._tokens[(poll.id, pid)] = words
-            tokens = {pid: self._tokens[(poll.id, pid)] for pid, _, _ in rows}
+            tokens = {pid: self._tokens[(poll.id, pid)] for pid, _, _ in rows if (poll.id, pid) in self._tokens}
+            tokens.update({pid: words for (pid, _), words in zip(new, cut, strict=True)})
+            if poll.state == PollState.OPEN:  # answers still coming: keep the cut words for the next tally
+                self._tokens.update({(poll.id, pid): words for pid, words in tokens.items()})
         ballots = [Ballot(loaded(answer), group, tokens.get(pid, ())) for pid, answer, group in rows]
         results = tally(poll, ballots).as_dict()
         self._cache[poll.id] = (time.monotonic(), results)

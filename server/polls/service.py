@@ -115,6 +115,8 @@ class PollService:
             apply(row, poll)
             await session.commit()
             final = await self.results.compute(session, poll, event.topics) if target == PollState.CLOSED else None
+        if target == PollState.CLOSED:
+            self.results.forget(poll.id)
         await self.publisher.state(event.id, poll, final)
         if poll.deadline is not None and target == PollState.OPEN:
             self._close_at_deadline(event, poll)
@@ -144,6 +146,7 @@ class PollService:
             apply(row, poll)
             await session.commit()
             final = await self.results.compute(session, poll, event.topics)
+        self.results.forget(poll.id)
         await self.publisher.state(event.id, poll, final)
 
     # answering -------------------------------------------------------------------------------------
