@@ -59,6 +59,30 @@ async def test_a_poll_and_a_quiz_end_to_end(browser: Any, page_server: LiveServe
             await room.goto(f"{base}/e/{slug}/present")
             await room.wait_for_selector(".present-idle", timeout=WAIT_MS)
 
+            # The question being answered fills the present view with its asker's organisation and group.
+            staff = {"Authorization": f"Bearer {mod['token']}"}
+            asker = (
+                await http.post(
+                    f"/api/v1/events/{slug}/join",
+                    json={"name": "王工", "organisation": "深圳某建设集团", "stakeholder": "owner"},
+                )
+            ).json()
+            asked = await http.post(
+                f"/api/v1/events/{slug}/questions",
+                json={"text": "预看房发现渗漏由谁负责整改？"},
+                headers={"Authorization": f"Bearer {asker['token']}"},
+            )
+            qid = asked.json()["id"]
+            for action in ("approve", "answering"):
+                acted = await http.post(
+                    f"/api/v1/events/{slug}/questions/{qid}/actions", json={"action": action}, headers=staff
+                )
+                assert acted.status_code == 200, acted.text
+            await room.get_by_role("heading", name="预看房发现渗漏由谁负责整改？").wait_for(timeout=WAIT_MS)
+            meta = await room.locator(".present-question .present-meta").inner_text()
+            assert "深圳某建设集团" in meta and ("建设单位" if zh else "Owner / developer") in meta
+            await room.screenshot(path=screenshot_path(f"present-question-{lang}"))
+
             # Staff prepare a single-choice poll in the console, then launch it.
             await console.get_by_text("新建投票" if zh else "New poll").click()
             form = console.locator("#poll-form")
