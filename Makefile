@@ -39,7 +39,7 @@ worker: $(STAMP) ## run the background job worker
 	$(PY) -m server worker
 
 test: $(STAMP) $(WEB_DEPS) ## the whole suite on SQLite and PostgreSQL (+ Redis, browser, media)
-	$(PY) -m pytest --cov=moderation --cov-branch --cov-report=term-missing:skip-covered --cov-fail-under=100 $(PYTEST_ARGS)
+	$(PY) -m pytest --cov=moderation --cov=polls --cov-branch --cov-report=term-missing:skip-covered --cov-fail-under=100 $(PYTEST_ARGS)
 
 test-fast: $(STAMP) $(WEB_DEPS) ## the suite without tests marked slow
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)

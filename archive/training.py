@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from archive.attendance import Watch
 from archive.report import Person
+from polls.scoring import Score
 
 # Crockford's base32: no I, L, O or U, so a code read off paper cannot be mistyped into another one.
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -19,8 +20,11 @@ _SEPARATORS = re.compile(r"[\s\-_.]")
 
 @dataclass(frozen=True)
 class Rule:
+    """The organiser's rule: minutes watched (0: none needed) and, when `quiz_required`, a passed quiz."""
+
     min_minutes: int
     counts_replay: bool
+    quiz_required: bool = False
 
     def counted(self, watch: Watch | None) -> float:
         if watch is None:
@@ -39,6 +43,9 @@ class Record:
     counted_seconds: float
     questions: int
     eligible: bool
+    # The quiz score when the event has a quiz (None: no quiz questions were published).
+    quiz_percent: int | None = None
+    quiz_passed: bool | None = None
 
     @property
     def minutes(self) -> int:
@@ -47,17 +54,25 @@ class Record:
 
 
 def records(
-    people: Sequence[Person], watch: Mapping[str, Watch], questions_by_asker: Mapping[int, int], rule: Rule
+    people: Sequence[Person],
+    watch: Mapping[str, Watch],
+    questions_by_asker: Mapping[int, int],
+    rule: Rule,
+    quiz: Mapping[int, Score] | None = None,
 ) -> list[Record]:
-    """Every registered participant who watched at all: those who met the rule first, then by time watched."""
+    """Every registered participant who watched, asked or took the quiz: those who met the rule first,
+    then by time watched. ``quiz`` maps participant id → score over the event's quiz (None: no quiz)."""
     out = []
     for p in people:
         if not p.registered:
             continue  # an anonymous participant cannot be named on a record
         w = watch.get(f"p:{p.id}")
         counted = rule.counted(w)
-        if counted <= 0 and not questions_by_asker.get(p.id):
+        score = quiz.get(p.id) if quiz is not None else None
+        took_quiz = score is not None and score.answered > 0
+        if counted <= 0 and not questions_by_asker.get(p.id) and not took_quiz:
             continue
+        passed = score.passed if score is not None else None
         out.append(
             Record(
                 participant_id=p.id,
@@ -68,7 +83,9 @@ def records(
                 replay_seconds=w.replay if w else 0.0,
                 counted_seconds=counted,
                 questions=questions_by_asker.get(p.id, 0),
-                eligible=counted >= rule.min_minutes * 60,
+                eligible=counted >= rule.min_minutes * 60 and (not rule.quiz_required or bool(passed)),
+                quiz_percent=score.percent if score is not None else None,
+                quiz_passed=passed,
             )
         )
     return sorted(out, key=lambda r: (not r.eligible, -r.counted_seconds, r.participant_id))

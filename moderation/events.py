@@ -17,6 +17,7 @@ EVENT_TYPES = frozenset(
         "question.answering",
         "question.answered",
         "question.reopened",
+        "question.withdrawn",
         "question.votes",
         "question.pinned",
         "question.reordered",

@@ -14,7 +14,7 @@ from archive.pipeline import ArchiveConfig
 from archive.service import ArchiveService
 from server import pages, report_pages, share
 from server.api import archive as archive_api
-from server.api import events, health, notes, people, questions, realtime, reports
+from server.api import events, health, notes, people, polls, questions, quiz, realtime, reports, survey
 from server.api import media as media_api
 from server.attendance import AttendanceRecorder
 from server.auth import Tokens
@@ -29,6 +29,10 @@ from server.media.routes import media_routes
 from server.media.service import MediaService
 from server.metrics import Metrics
 from server.middleware import BodyLimit, RequestMetrics, SecurityHeaders
+from server.polls.publisher import PollPublisher
+from server.polls.results import PollResults
+from server.polls.segmenter import Segmenter
+from server.polls.service import PollService
 from server.questions.publisher import Publisher
 from server.questions.service import QuestionService
 from server.questions.votes import VoteCoalescer
@@ -97,6 +101,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         hub = Hub(bus, metrics, presence_s=settings.presence_seconds)
         publisher = Publisher(bus)
         votes = VoteCoalescer(db, publisher, audience=hub.viewers)
+        poll_results = PollResults(db, PollPublisher(bus, publisher), Segmenter(), audience=hub.viewers)
+        poll_service = PollService(db, PollPublisher(bus, publisher), poll_results)
         attendance = AttendanceRecorder(db, settings.attendance_flush_seconds, settings.attendance_grace_seconds)
         mailer = Mailer(settings.smtp_url, settings.mail_from)
         archive = ArchiveService.for_app(db, archive_config(settings), settings.redis_url, settings.redis_prefix)
@@ -114,12 +120,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
             stills=Stills(media),
             archive=archive,
             mailer=mailer,
+            polls=poll_service,
         )
         app.state.pages = pages.Pages(Catalogue())
         heap = HeapSteward()
         await heap.start()
         await hub.start()
         await votes.start()
+        await poll_results.start()
         await media.start()
         await attendance.start()
         await archive.start()
@@ -130,6 +138,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await mailer.close()
             await media.close()
             await attendance.close()
+            await poll_service.close()
+            await poll_results.close()
             await votes.close()
             await hub.close()
             await db.dispose()
@@ -142,6 +152,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *people.routes,
         *questions.routes,
         *notes.routes,
+        *polls.routes,
+        *quiz.routes,
+        *survey.routes,
         *realtime.routes,
         *reports.routes,
         *archive_api.routes,  # before the media routes: /archive/{slug}/captions.vtt etc. are ours

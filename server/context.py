@@ -17,6 +17,7 @@ from server.db.models import Event
 from server.mail import Mailer
 from server.media.service import MediaService
 from server.metrics import Metrics
+from server.polls.service import PollService
 from server.questions.queries import PublicSnapshots
 from server.questions.service import QuestionService
 from server.ratelimit import RateLimiter
@@ -42,6 +43,7 @@ class AppContext:
     stills: Stills
     archive: ArchiveService
     mailer: Mailer
+    polls: PollService
     snapshots: PublicSnapshots = field(default_factory=PublicSnapshots)
 
     def stream_state(self, slug: str) -> str:

@@ -179,6 +179,11 @@ async def moderate_page(request: Request) -> Response:
     return await _event_page(request, "moderate.html", frozenset({Role.MODERATOR, Role.ADMIN}))
 
 
+async def present_page(request: Request) -> Response:
+    """The present view for the room or the stream: public content only, so anyone may open it."""
+    return await _event_page(request, "present.html", None)
+
+
 async def enter(request: Request) -> Response:
     """An invite link: check the token, keep it in an HttpOnly cookie, go to the right page."""
     c = ctx(request)
@@ -263,5 +268,6 @@ routes = [
     Route("/e/{slug}/studio", studio_page, methods=["GET"]),
     Route("/e/{slug}/moderate", moderate_page, methods=["GET"]),
     Route("/e/{slug}/enter", enter, methods=["GET"]),
+    Route("/e/{slug}/present", present_page, methods=["GET"]),
     Mount("/static", app=StaticFiles(directory=WEB / "static"), name="static"),
 ]

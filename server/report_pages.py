@@ -11,6 +11,7 @@ from server.context import ctx
 from server.errors import ApiError
 from server.i18n import LANGS, negotiate
 from server.pages import pages
+from server.polls.report import polls_section, survey_section
 from server.reports import certificates
 from server.reports.certificates import ISSUED_FROM
 from server.reports.present import Presenter, zone
@@ -36,6 +37,9 @@ async def report_page(request: Request) -> Response:
     p = Presenter(pages(request).catalogue, lang, zone(c.settings.report_timezone))
     event = loaded.event
     stills = await c.stills.get(event.slug)
+    async with c.session() as session:
+        polls_report = await polls_section(session, event, c.polls.results, p)
+        survey_report = await survey_section(session, event, p)
     return pages(request).render(
         request,
         "report.html",
@@ -50,6 +54,8 @@ async def report_page(request: Request) -> Response:
         certificates={pid: format_code(cert.code) for pid, cert in loaded.certificates.items()},
         certificates_due=event.state in ISSUED_FROM,
         grace=round(c.settings.attendance_grace_seconds),
+        polls_report=polls_report,
+        survey_report=survey_report,
     )
 
 

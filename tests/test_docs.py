@@ -36,3 +36,12 @@ def test_every_websocket_frame_type_is_documented() -> None:
     section = readme[readme.index("## Real-time (WebSocket)") : readme.index("## Roles and tokens")]
     missing = sorted(t for t in EVENT_TYPES | SERVER_FRAME_TYPES if f"`{t}`" not in section)
     assert not missing, f"README's WebSocket section does not document: {missing}"
+
+
+def test_every_poll_frame_type_is_documented() -> None:
+    from server.polls.publisher import POLL_FRAME_TYPES
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Real-time (WebSocket)") : readme.index("## Roles and tokens")]
+    missing = sorted(t for t in POLL_FRAME_TYPES if f"`{t}`" not in section)
+    assert not missing, f"README's WebSocket section does not document: {missing}"

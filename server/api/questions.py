@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pydantic import Field
 from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -14,6 +15,7 @@ from server.context import client_ip, ctx
 from server.db import models
 from server.errors import ApiError
 from server.questions.queries import queue
+from server.schemas import Strict
 from server.schemas_questions import (
     ActionRequest,
     AuditList,
@@ -25,7 +27,7 @@ from server.schemas_questions import (
     StandingChange,
     VoteOut,
 )
-from server.validation import path_id, read_json
+from server.validation import Text, path_id, read_json
 
 VIEWERS_AND_STAFF = frozenset({Role.VIEWER, Role.EXPERT, Role.MODERATOR, Role.ADMIN})
 
@@ -101,6 +103,42 @@ async def act(request: Request) -> JSONResponse:
         body = await read_json(request, ActionRequest, c.settings.max_body_bytes)
         q = await c.questions.act(session, event, caller, question_id, body)
     return JSONResponse(QuestionOut(id=q.id, status=q.status.value, text=q.text).model_dump())
+
+
+class OwnEdit(Strict):
+    text: Text = Field(min_length=1, max_length=2000)
+
+
+@doc(
+    "Reword your own question while it is pending",
+    body=OwnEdit,
+    response=QuestionOut,
+    roles="the asker",
+    tag="questions",
+)
+async def revise_own(request: Request) -> JSONResponse:
+    c = ctx(request)
+    question_id = path_id(request, "question_id", "question")
+    async with c.session() as session:
+        event, caller = await c.event_and_caller(request, session)
+    caller = require(caller, VIEWERS_AND_STAFF)
+    body = await read_json(request, OwnEdit, c.settings.max_body_bytes)
+    q = await c.questions.revise_own(event, caller, question_id, body.text)
+    out = QuestionOut(
+        id=q.id, status=q.status.value, text=q.text, held_reason=q.held_reason, duplicate_of=q.duplicate_of
+    )
+    return JSONResponse(out.model_dump(mode="json"))
+
+
+@doc("Withdraw your own question while it is pending", roles="the asker", tag="questions")
+async def withdraw_own(request: Request) -> Response:
+    c = ctx(request)
+    question_id = path_id(request, "question_id", "question")
+    async with c.session() as session:
+        event, caller = await c.event_and_caller(request, session)
+    caller = require(caller, VIEWERS_AND_STAFF)
+    await c.questions.withdraw_own(event, caller, question_id)
+    return Response(status_code=204)
 
 
 def _moderation_out(event: models.Event) -> ModerationOut:
@@ -187,6 +225,8 @@ async def audit(request: Request) -> Response:
 routes = [
     Route("/api/v1/events/{slug}/questions", ask, methods=["POST"]),
     Route("/api/v1/events/{slug}/questions", list_questions, methods=["GET"]),
+    Route("/api/v1/events/{slug}/questions/{question_id}", revise_own, methods=["PATCH"]),
+    Route("/api/v1/events/{slug}/questions/{question_id}", withdraw_own, methods=["DELETE"]),
     Route("/api/v1/events/{slug}/questions/{question_id}/vote", vote, methods=["PUT"]),
     Route("/api/v1/events/{slug}/questions/{question_id}/vote", unvote, methods=["DELETE"]),
     Route("/api/v1/events/{slug}/questions/{question_id}/actions", act, methods=["POST"]),

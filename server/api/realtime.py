@@ -13,7 +13,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from archive.attendance import REPLAY
 from moderation.ranking import Sort
 from server.attendance import parse_mode, parse_visitor
-from server.auth import STAFF, Principal, acting_as, check_origin
+from server.auth import STAFF, Principal, Role, acting_as, check_origin
 from server.context import AppContext, ctx
 from server.db.models import Event
 from server.errors import ApiError, engine_unavailable, error_response, unavailable_response
@@ -137,8 +137,12 @@ async def _bring_up_to_date(
             async with c.session() as session:
                 state = await queue(session, event, caller, Sort.POPULAR)
                 state["notes"] = await recent_notes(session, event)
+        async with c.session() as session:
+            polls = await c.polls.listing(session, event, caller if not conn.is_viewer else _viewer(caller))
         snapshot = {
             **state,
+            "polls": polls["polls"],
+            "poll_answers": polls["answers"],
             "event": {"state": event.state, "moderation_mode": event.moderation_mode},
             "stream": {"state": c.stream_state(event.slug), "sources": c.media.sources(event.slug)},
             "viewers": c.hub.viewers(event.id),
@@ -162,6 +166,11 @@ async def _bring_up_to_date(
             await ws.send_text(json.dumps({"type": "mine", "data": mine}, ensure_ascii=False))
     _release(c, conn)
     return True
+
+
+def _viewer(caller: Principal | None) -> Principal | None:
+    """A viewer connection sees polls as a participant, even an organiser's (whose staff view is elsewhere)."""
+    return acting_as(caller, frozenset({Role.VIEWER})) if caller is not None and caller.role in STAFF else caller
 
 
 def _release(c: AppContext, conn: Connection) -> None:

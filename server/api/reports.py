@@ -13,6 +13,8 @@ from server.api.openapi import doc
 from server.auth import MODERATORS, require
 from server.context import ctx
 from server.errors import ApiError
+from server.polls import survey
+from server.polls.report import polls_section
 from server.reports import certificates, csvs
 from server.reports.service import certificate_json, gather, own_status, presenter, training_json
 
@@ -44,6 +46,13 @@ async def report_json(request: Request) -> JSONResponse:
     }
     if loaded.records is not None:
         body["training"] = training_json(loaded, base)
+    async with c.session() as session:
+        p = presenter(request)
+        body["polls"] = [
+            {k: v for k, v in item.items() if k != "chart"}
+            for item in await polls_section(session, loaded.event, c.polls.results, p)
+        ]
+        body["satisfaction"] = await survey.summary(session, loaded.event)
     return JSONResponse(body)
 
 

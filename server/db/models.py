@@ -211,3 +211,8 @@ __all__ = [
     "TranscriptSegment",
     "Vote",
 ]
+
+# Polls, quizzes and the survey (server/polls/): registered on Base.metadata the same way.
+from server.db.poll_models import Poll, PollAnswer, QuizSettings, SurveyAnswer  # noqa: E402
+
+__all__ += ["Poll", "PollAnswer", "QuizSettings", "SurveyAnswer"]

@@ -12,7 +12,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from moderation import commands, rules
+from moderation import commands, own, rules
 from moderation.errors import Refused
 from moderation.events import AuditEntry, Outcome
 from moderation.model import Actor, ModerationMode, QuestionStatus, RejectReason, Role, Standing
@@ -290,6 +290,61 @@ class QuestionService:
                 session.add_all(models.Vote(question_id=dst.id, participant_id=v) for v in sorted(voters))
                 return outcome
         raise ApiError(422, "invalid", f"unknown action {body.action}")  # pragma: no cover - schema checks
+
+    # the asker's own pending question ----------------------------------------------------------------
+    async def revise_own(self, event: models.Event, caller: Principal, question_id: int, text: str) -> DomainQuestion:
+        """The asker rewords their pending question; the content rules judge the new text as on asking."""
+        if caller.participant is None:
+            raise ApiError(403, "forbidden", "only the asker may change their question")
+        async with self._lock(event.id), self.db.session() as session:
+            ev = await self._lock_event_row(session, event.id)
+            actor = await self._fresh_actor(session, caller)
+            row = await self._question(session, event, question_id)
+            existing = [
+                (qid, t)
+                for qid, t in await session.execute(
+                    select(models.Question.id, models.Question.text).where(
+                        models.Question.event_id == ev.id,
+                        models.Question.id != question_id,
+                        models.Question.status.not_in([QuestionStatus.REJECTED, QuestionStatus.MERGED]),
+                    )
+                )
+            ]
+            cfg = rules.RulesConfig(
+                banned_words=frozenset(ev.banned_words or []),
+                link_policy=rules.LinkPolicy(ev.link_policy),
+                rate_limit_seconds=ev.rate_limit_seconds,
+            )
+            now = time.time()
+            # Rewording is not asking again: no rate limit (last_asked_at None).
+            verdict = rules.check(text, actor, cfg, now=now, last_asked_at=None, existing=existing)
+            try:
+                outcome = own.revise(to_domain(row), actor, text, now, verdict)
+            except Refused as exc:
+                raise refused(exc) from None
+            apply(row, outcome.questions[0])
+            self._audit(session, event.id, caller, outcome.audit)
+            await session.commit()
+        await self.publisher.outcome(event.id, outcome, {caller.participant.id: caller.participant})
+        return outcome.questions[0]
+
+    async def withdraw_own(self, event: models.Event, caller: Principal, question_id: int) -> None:
+        """The asker takes back their pending question: the row goes, the audit log keeps what it said."""
+        if caller.participant is None:
+            raise ApiError(403, "forbidden", "only the asker may withdraw their question")
+        async with self._lock(event.id), self.db.session() as session:
+            await self._lock_event_row(session, event.id)
+            actor = await self._fresh_actor(session, caller)
+            row = await self._question(session, event, question_id)
+            try:
+                outcome = own.withdraw(to_domain(row), actor, time.time())
+            except Refused as exc:
+                raise refused(exc) from None
+            self._audit(session, event.id, caller, outcome.audit)
+            await session.execute(delete(models.Vote).where(models.Vote.question_id == question_id))
+            await session.delete(row)
+            await session.commit()
+        await self.publisher.outcome(event.id, outcome, {caller.participant.id: caller.participant})
 
     # settings and standing ---------------------------------------------------------------------------
     async def settings(self, event: models.Event, caller: Principal, body: ModerationSettings) -> models.Event:

@@ -29,8 +29,8 @@ async def issue(
     """
     issued: list[Certificate] = []
     existing = await _existing(session, event)
-    if event.state not in ISSUED_FROM or event.training_min_minutes is None:
-        return existing
+    if event.state not in ISSUED_FROM or not records:
+        return existing  # records exist only when the event keeps training (minutes, quiz or both)
     changed = False
     for record in records:
         if not record.eligible:
@@ -45,7 +45,7 @@ async def issue(
                 organisation=record.organisation,
                 stakeholder=record.stakeholder,
                 minutes=record.minutes,
-                required_minutes=event.training_min_minutes,
+                required_minutes=event.training_min_minutes or 0,  # 0: the quiz alone earns it
             )
             session.add(certificate)
             issued.append(certificate)

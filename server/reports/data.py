@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from archive.attendance import Span, span_end
 from archive.report import Action, Asked, EventFacts, Person, Report, build
 from archive.training import Record, Rule, records
+from polls.scoring import Score
 from server.db import models
 from server.stakeholders import STAKEHOLDERS
 
@@ -153,10 +155,19 @@ def report(data: EventData, *, now: float, grace: float) -> Report:
     )
 
 
-def training(event: models.Event, data: EventData, built: Report) -> list[Record] | None:
-    """Every registered participant's record under the event's rule; None when the event keeps none."""
-    if event.training_min_minutes is None:
+def training(
+    event: models.Event,
+    data: EventData,
+    built: Report,
+    quiz_required: bool = False,
+    quiz: Mapping[int, Score] | None = None,
+) -> list[Record] | None:
+    """Every registered participant's record under the event's rule; None when the event keeps none.
+
+    The rule is minutes watched, a passed quiz (server/polls/quiz.py), or both: an event whose organiser
+    requires the quiz but set no minimum keeps records on the quiz alone."""
+    if event.training_min_minutes is None and not quiz_required:
         return None
     asked = Counter(q.asker_id for q in data.questions)
-    rule = Rule(event.training_min_minutes, event.training_counts_replay)
-    return records(data.people, built.watch, asked, rule)
+    rule = Rule(event.training_min_minutes or 0, event.training_counts_replay, quiz_required=quiz_required)
+    return records(data.people, built.watch, asked, rule, quiz)

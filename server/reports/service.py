@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
@@ -13,6 +13,7 @@ from starlette.requests import Request
 
 from archive.report import Report, iso
 from archive.training import Record, format_code
+from polls.scoring import Score
 from server.auth import MODERATORS, Principal, require
 from server.context import AppContext, ctx
 from server.db.models import Certificate, Event, Participant
@@ -20,6 +21,7 @@ from server.errors import ApiError
 from server.i18n import Catalogue, negotiate
 from server.mail import Letter
 from server.messages import format_message
+from server.polls import quiz
 from server.reports import certificates
 from server.reports.data import EventData, load, report, training
 from server.reports.present import Presenter, zone
@@ -34,6 +36,8 @@ class Loaded:
     report: Report
     records: list[Record] | None
     certificates: dict[int, Certificate]
+    quiz_rule: quiz.QuizRule = field(default_factory=quiz.QuizRule)
+    quiz_scores: dict[int, Score] | None = None
 
 
 async def gather(request: Request, session: AsyncSession, *, mine: bool = False) -> Loaded:
@@ -53,25 +57,29 @@ async def gather(request: Request, session: AsyncSession, *, mine: bool = False)
     data = await load(session, event, now=now, flush_seconds=c.settings.attendance_flush_seconds, only=only)
     # Thousands of spans take a while to merge: in a thread, so the event loop keeps serving viewers.
     built = await asyncio.to_thread(report, data, now=now, grace=c.settings.attendance_grace_seconds)
-    records = training(event, data, built)
+    quiz_rule, quiz_scores = await quiz.scores(session, event.id, only)
+    records = training(event, data, built, quiz_rule.required_for_training, quiz_scores)
     fresh: list[Certificate] = []
     issued = await certificates.issue(session, event, records or [], fresh)
     await mail_certificates(c, session, event, fresh, request.app.state.pages.catalogue)
-    return Loaded(c, event, caller, data, built, records, issued)
+    return Loaded(c, event, caller, data, built, records, issued, quiz_rule, quiz_scores)
 
 
 async def settle(c: AppContext, event: Event, catalogue: Catalogue) -> None:
     """At the end of an event: write the last attendance, issue the certificates and mail them, without
     waiting for someone to open the report."""
-    if event.training_min_minutes is None:
+    async with c.session() as session:
+        quiz_rule, quiz_scores = await quiz.scores(session, event.id)
+    if event.training_min_minutes is None and not quiz_rule.required_for_training:
         return
     await c.attendance.flush()
     now = time.time()
     async with c.session() as session:
         data = await load(session, event, now=now, flush_seconds=c.settings.attendance_flush_seconds)
         built = await asyncio.to_thread(report, data, now=now, grace=c.settings.attendance_grace_seconds)
+        records = training(event, data, built, quiz_rule.required_for_training, quiz_scores)
         fresh: list[Certificate] = []
-        await certificates.issue(session, event, training(event, data, built) or [], fresh)
+        await certificates.issue(session, event, records or [], fresh)
         await mail_certificates(c, session, event, fresh, catalogue)
 
 
@@ -149,6 +157,8 @@ def record_json(r: Record, cert: Certificate | None, base_url: str) -> dict[str,
         "replay_minutes": round(r.replay_seconds / 60, 1),
         "questions": r.questions,
         "eligible": r.eligible,
+        "quiz_percent": r.quiz_percent,
+        "quiz_passed": r.quiz_passed,
         "certificate": None
         if cert is None
         else {"code": format_code(cert.code), "url": f"{base_url}/certificates/{format_code(cert.code)}"},
@@ -160,7 +170,11 @@ def training_json(loaded: Loaded, base_url: str) -> dict[str, Any]:
     return {
         "min_minutes": event.training_min_minutes,
         "counts_replay": event.training_counts_replay,
-        "certificates_issued": event.state in certificates.ISSUED_FROM and event.training_min_minutes is not None,
+        "certificates_issued": event.state in certificates.ISSUED_FROM and loaded.records is not None,
+        "quiz": {
+            "pass_percent": loaded.quiz_rule.pass_percent,
+            "required_for_training": loaded.quiz_rule.required_for_training,
+        },
         "records": [record_json(r, loaded.certificates.get(r.participant_id), base_url) for r in loaded.records or []],
     }
 
@@ -174,7 +188,10 @@ def own_status(loaded: Loaded) -> dict[str, Any]:
     cert = loaded.certificates.get(pid)
     base = loaded.c.settings.base_url
     return {
-        "training": event.training_min_minutes is not None,
+        "training": loaded.records is not None,
+        "quiz_required": loaded.quiz_rule.required_for_training,
+        "quiz_percent": record.quiz_percent if record else None,
+        "quiz_passed": record.quiz_passed if record else None,
         "required_minutes": event.training_min_minutes,
         "counts_replay": event.training_counts_replay,
         "registered": bool(caller.participant.name) and not caller.participant.anonymous,

@@ -148,3 +148,37 @@ async def test_join_rate_limit_is_shared_between_nodes(redis_url: str, tmp_path:
             (await c.post(f"{node.base_url}/api/v1/events/{slug}/join", json={})).status_code for node in (a, b, a, b)
         ]
         assert codes == [201, 201, 201, 429]
+
+
+async def test_poll_answers_on_both_nodes_reach_viewers_on_either_and_vote_once_holds_across_nodes(
+    nodes: tuple[Node, Node],
+) -> None:
+    a, b = nodes
+    async with httpx.AsyncClient(base_url=a.base_url) as on_a, httpx.AsyncClient(base_url=b.base_url) as on_b:
+        party = await Party.create(on_a)
+        voters = [await party.viewer(f"观众{i}") for i in range(4)]
+        viewer_b = await WsClient(f"{b.ws_url}/api/v1/events/{party.slug}/ws").connect()
+        await viewer_b.wait(lambda f: f["type"] == "snapshot")
+        made = await on_a.post(
+            f"{party.base}/polls",
+            json={"kind": "single", "prompt": "跨节点投票", "options": ["甲", "乙"]},
+            headers=party.mod,
+        )
+        poll = made.json()["id"]
+        await on_a.post(f"{party.base}/polls/{poll}/state", json={"state": "open"}, headers=party.mod)
+        await viewer_b.wait(lambda f: f["type"] == "poll.opened" and f["data"]["id"] == poll)
+        for i, who in enumerate(voters):
+            node = on_a if i % 2 else on_b
+            r = await node.post(f"{party.base}/polls/{poll}/answer", json={"answer": i % 2}, headers=who)
+            assert r.status_code == 201, r.text
+        twice = await on_b.post(f"{party.base}/polls/{poll}/answer", json={"answer": 0}, headers=voters[1])
+        assert twice.status_code == 409 and twice.json()["error"]["code"] == "already_answered"
+        live = await viewer_b.wait(lambda f: f["type"] == "poll.results" and f["data"]["responses"] == 4)
+        assert live["data"]["counts"] == [2, 2]
+        last = viewer_b.last_id
+        await viewer_b.close()
+        await on_b.post(f"{party.base}/polls/{poll}/state", json={"state": "closed"}, headers=party.mod)
+        back_on_a = await WsClient(f"{a.ws_url}/api/v1/events/{party.slug}/ws").connect(last_id=last)
+        closed = await back_on_a.wait(lambda f: f["type"] == "poll.closed")
+        assert closed["data"]["results"]["counts"] == [2, 2]
+        await back_on_a.close()

@@ -3,6 +3,7 @@
 // banned words, mute/ban, filters, backstage notes to the expert, live counters, keyboard shortcuts.
 import { $, api, coalesced, connectionBanner, el, errorMessage, fmt, page, stakeholderLabel, t, toast } from "./common.js";
 import { LiveSocket } from "./live.js";
+import { StaffPolls } from "./polls_staff.js";
 import { Notes } from "./notes.js";
 import { button, queueCard, reviewCard, toggle, useConsole } from "./moderate_cards.js";
 import { answerBlock, metaLine, renderKeepingFocus } from "./questions.js";
@@ -46,8 +47,11 @@ useConsole({
   renderBulk: () => renderBulk(),
 });
 
+const staffPolls = new StaffPolls($("#polls-staff"), `/api/v1/events/${encodeURIComponent(slug)}`);
+
 const socket = new LiveSocket(slug, {
   onSnapshot(data) {
+    staffPolls.load(data.polls);
     store.load(data);
     notes.load(data.notes || []);
     setMode(data.event.moderation_mode);
@@ -58,6 +62,7 @@ const socket = new LiveSocket(slug, {
     renderSoon();
   },
   onFrame(frame) {
+    if (staffPolls.apply(frame)) return;
     switch (frame.type) {
       case "presence":
         $("#n-viewers").textContent = String(frame.data.viewers);

@@ -41,6 +41,15 @@ export class QuestionStore {
       this.loadMine(data);
       return true;
     }
+    if (frame.type === "notice" && data.type === "question.withdrawn" && data.question) {
+      this.mine.delete(data.question.id); // the asker took it back (another tab of theirs)
+      return true;
+    }
+    if (frame.type === "question.withdrawn") {
+      this.questions.delete(data.id);
+      this.mine.delete(data.id);
+      return true;
+    }
     if (frame.type === "notice") {
       if (data.question) this.mine.set(data.question.id, { ...this.mine.get(data.question.id), ...data.question });
       return true;

@@ -6,6 +6,9 @@ import { Player } from "./player.js";
 import { errorText, Registration } from "./viewer_join.js";
 import { answerBlock, metaLine, metaText, renderKeepingFocus, statusChip } from "./questions.js";
 import { QuestionStore } from "./store.js";
+import { PollsPanel } from "./polls_viewer.js";
+import { surveyAtTheEnd } from "./survey.js";
+import { ownActions } from "./own_question.js";
 
 const slug = page.slug;
 const base = `/api/v1/events/${encodeURIComponent(slug)}`;
@@ -21,8 +24,13 @@ const player = new Player($("#player"), { slug, eventState, startsAt: page.start
 player.render();
 
 // ---- live connection ---------------------------------------------------------------------------
+// Polls (polls_viewer.js) share this page's socket; answering joins an open event on the way, like asking.
+const polls = new PollsPanel($("#polls-panel"), base, { ensureJoined: () => registration.ensureJoined() });
+surveyAtTheEnd($("#survey-panel"), base, () => registration.ensureJoined());
+
 const socket = new LiveSocket(slug, {
   onSnapshot(data) {
+    polls.load(data);
     store.load(data);
     ready = true;
     setEventState(data.event.state);
@@ -31,6 +39,7 @@ const socket = new LiveSocket(slug, {
     renderSoon();
   },
   onFrame(frame) {
+    if (polls.apply(frame)) return;
     switch (frame.type) {
       case "stream.state":
         player.setStreamState(frame.data.state, frame.data.sources);
@@ -318,6 +327,7 @@ function mineItem(q) {
     detail.push(el("p", { class: "reason", text: t["mine.merged_detail"] }));
   } else if (q.status === "pending") {
     detail.push(el("p", { class: "reason", text: q.held_reason ? t["mine.held"] : t["mine.pending_detail"] }));
+    detail.push(ownActions(q, base, store, renderSoon));
   }
   return el(
     "li",
