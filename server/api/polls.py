@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, StrictInt, StrictStr
 from starlette.requests import Request
@@ -11,7 +11,16 @@ from starlette.routing import Route
 
 from polls import lifecycle
 from polls.errors import Refused
-from polls.model import MAX_OPTION_CHARS, MAX_OPTIONS, MAX_PROMPT_CHARS, Audience, Poll, PollKind, PollState
+from polls.model import (
+    MAX_OPTION_CHARS,
+    MAX_OPTIONS,
+    MAX_PROMPT_CHARS,
+    MAX_TIME_LIMIT_S,
+    Audience,
+    Poll,
+    PollKind,
+    PollState,
+)
 from server.api.openapi import doc
 from server.api.questions import VIEWERS_AND_STAFF
 from server.auth import STAFF, Role, acting_as, require
@@ -20,7 +29,7 @@ from server.errors import ApiError
 from server.polls.mapping import staff_view
 from server.polls.service import refused
 from server.schemas import Strict
-from server.validation import Line, Text, read_json
+from server.validation import Line, Text, path_id, read_json
 
 VIEWERS = frozenset({Role.VIEWER})
 # The edge caps what it will even read; the domain's own limits (polls/model.py) give the precise 422.
@@ -33,8 +42,9 @@ class PollBody(Strict):
     options: list[Line] = Field(default_factory=list, max_length=MAX_OPTIONS * 2)
     results_to: Literal["everyone", "staff"] = "everyone"
     quiz: bool = False
-    correct: list[int] = Field(default_factory=list, max_length=MAX_OPTIONS)
-    time_limit_s: int | None = None
+    correct: list[Annotated[int, Field(ge=0, lt=MAX_OPTIONS * 2)]] = Field(default_factory=list, max_length=MAX_OPTIONS)
+    # The edge's bound; the domain (polls/lifecycle.py) says 5 s to an hour with its own message.
+    time_limit_s: int | None = Field(default=None, ge=0, le=MAX_TIME_LIMIT_S * 2)
 
     def draft(self) -> Poll:
         if any(len(o) > MAX_OPTION_CHARS for o in self.options):
@@ -58,8 +68,12 @@ class StateBody(Strict):
     state: Literal["open", "closed"]
 
 
+# An option index or a star rating: the edge bounds it, the domain (polls/answers.py) judges it for the kind.
+Choice = Annotated[StrictInt, Field(ge=0, le=MAX_OPTIONS * 2)]
+
+
 class AnswerBody(Strict):
-    answer: StrictInt | list[StrictInt] | StrictStr  # "5" is not 5: answers are typed as the kind says
+    answer: Choice | list[Choice] | StrictStr  # "5" is not 5: answers are typed as the kind says
 
 
 class PollOut(BaseModel):
@@ -91,10 +105,7 @@ class AnswerOut(BaseModel):
 
 
 def _poll_id(request: Request) -> int:
-    try:
-        return int(request.path_params["poll_id"])
-    except ValueError:
-        raise ApiError(404, "not_found", "poll_id must be a number") from None
+    return path_id(request, "poll_id", "poll")
 
 
 def _staff_out(poll: Poll) -> dict[str, Any]:
@@ -132,7 +143,8 @@ async def update(request: Request) -> JSONResponse:
         event, caller = await c.event_and_caller(request, session)
     require(caller, STAFF)
     body = await read_json(request, PollBody, c.settings.max_body_bytes)
-    poll = await c.polls.update(event, _poll_id(request), body.draft())
+    # The draft is judged once the poll is found: an unknown poll is a 404 whatever the body says.
+    poll = await c.polls.update(event, _poll_id(request), body.draft)
     return JSONResponse(_staff_out(poll))
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import Field, StrictBool, StrictInt
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -20,11 +22,14 @@ from server.reports.service import presenter
 from server.schemas import Strict
 from server.validation import Text, read_json
 
+# The edge bounds a rating; the domain (polls/survey.py) says 1–5 with its own message.
+Stars = Annotated[StrictInt, Field(ge=0, le=10)]
+
 
 class SurveyBody(Strict):
-    overall: StrictInt
-    usefulness: StrictInt
-    experts: dict[str, StrictInt] = Field(default_factory=dict, max_length=50)
+    overall: Stars
+    usefulness: Stars
+    experts: dict[str, Stars] = Field(default_factory=dict, max_length=50)
     # Twice the domain's limit at the edge: the domain gives the precise 422 (`too_long`).
     comment: Text = Field(default="", max_length=MAX_COMMENT_CHARS * 2)
     anonymous: StrictBool = False

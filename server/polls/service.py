@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
@@ -82,11 +83,11 @@ class PollService:
         await self.publisher.saved(event.id, poll)
         return poll
 
-    async def update(self, event: models.Event, poll_id: int, replacement: Poll) -> Poll:
+    async def update(self, event: models.Event, poll_id: int, replacement: Callable[[], Poll]) -> Poll:
         async with self.db.session() as session:
             row = await self._row(session, event, poll_id, lock=True)
             try:
-                poll = lifecycle.revise(to_domain(row), replacement)
+                poll = lifecycle.revise(to_domain(row), replacement())
             except Refused as exc:
                 raise refused(exc) from None
             apply(row, poll)

@@ -128,9 +128,16 @@ async def params(client: httpx.AsyncClient) -> dict[str, str]:
         headers={"Authorization": f"Bearer {joined['token']}"},
     )
     assert asked.status_code == 201, asked.text
+    poll = await client.post(
+        f"/api/v1/events/{slug}/polls",
+        json={"kind": "single", "prompt": "基坑支护选型？", "options": ["排桩", "地下连续墙"]},
+        headers=ADMIN,
+    )
+    assert poll.status_code == 201, poll.text
     return {
         "slug": slug,
         "question_id": str(asked.json()["id"]),
+        "poll_id": str(poll.json()["id"]),
         "participant_id": str(joined["participant_id"]),
         "code": "ABCD2345EFGH6789",
         "viewer_token": joined["token"],
