@@ -128,6 +128,13 @@ class Transcriber:
                 self._model = model
             return self._model
 
+    def model(self) -> Any:
+        """The loaded faster-whisper model (loaded on first use; thread-safe)."""
+        return self._load()
+
+    def simplified(self, text: str) -> str:
+        return self._simplified(text)
+
     def _simplified(self, text: str) -> str:
         if self._converter is None:
             import opencc

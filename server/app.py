@@ -10,14 +10,17 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
+from archive.model import resolve_model
 from archive.pipeline import ArchiveConfig
 from archive.service import ArchiveService
 from server import pages, report_pages
 from server.api import archive as archive_api
+from server.api import captions as captions_api
 from server.api import events, health, notes, people, questions, realtime, reports
 from server.api import media as media_api
 from server.attendance import AttendanceRecorder
 from server.auth import Tokens
+from server.captions.service import CaptionService
 from server.context import AppContext
 from server.db.engine import Database
 from server.errors import HANDLERS
@@ -25,6 +28,7 @@ from server.heap import HeapSteward
 from server.i18n import Catalogue
 from server.media.routes import media_routes
 from server.media.service import MediaService
+from server.media.transcode import PcmTap
 from server.metrics import Metrics
 from server.middleware import BodyLimit, RequestMetrics, SecurityHeaders
 from server.questions.publisher import Publisher
@@ -67,6 +71,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def on_sources(slug: str, sources: list[str]) -> None:
         await media_api.announce_state(app_ref["app"].state.ctx, slug, media.state(slug))
 
+    def audio_tap(slug: str) -> PcmTap | None:
+        return app_ref["app"].state.ctx.captions.audio_tap(slug)
+
     # The MP4 remux is an archive job (archive/), so ending an event never waits for it.
     media = MediaService(
         settings.media_dir,
@@ -74,6 +81,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         on_state=on_state,
         on_sources=on_sources,
         remux_on_end=False,
+        audio_tap=audio_tap,
     )
 
     @asynccontextmanager
@@ -97,6 +105,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
         votes = VoteCoalescer(db, publisher, audience=hub.viewers)
         attendance = AttendanceRecorder(db, settings.attendance_flush_seconds, settings.attendance_grace_seconds)
         archive = ArchiveService.for_app(db, archive_config(settings), settings.redis_url, settings.redis_prefix)
+        config = archive_config(settings)
+        captions = CaptionService(
+            db,
+            publisher,
+            settings.media_dir,
+            model_dir=lambda: resolve_model(config.asr_model, config.model_root),
+            enabled=settings.live_captions,
+        )
         app.state.ctx = AppContext(
             settings=settings,
             db=db,
@@ -110,6 +126,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             attendance=attendance,
             stills=Stills(media),
             archive=archive,
+            captions=captions,
         )
         app.state.pages = pages.Pages(Catalogue())
         heap = HeapSteward()
@@ -119,11 +136,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await media.start()
         await attendance.start()
         await archive.start()
+        await captions.start()
         try:
             yield
         finally:
             await archive.close()
             await media.close()
+            await captions.close()
             await attendance.close()
             await votes.close()
             await hub.close()
@@ -137,6 +156,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *people.routes,
         *questions.routes,
         *notes.routes,
+        *captions_api.routes,
         *realtime.routes,
         *reports.routes,
         *archive_api.routes,  # before the media routes: /archive/{slug}/captions.vtt etc. are ours

@@ -88,6 +88,9 @@ async def change_state(request: Request) -> JSONResponse:
             await c.media.end_stream(event.slug)
         except Exception:
             log.exception("ending the stream of %s failed; the archive jobs take over", event.slug)
+        # The live captions become the transcript's first draft (captions.vtt, search) before the
+        # archive jobs start: the archive pass then replaces it.
+        await c.captions.event_ended(event)
         await c.archive.event_ended(event.id)
     return JSONResponse(service.event_out(event, c.settings.base_url).model_dump(mode="json"))
 

@@ -20,7 +20,7 @@ from .hls import HlsWriter, Segment
 from .ntp import NtpClock, ntp_from_seconds
 from .rtp_stream import OutgoingFrame
 from .timeline import Timeline
-from .transcode import OpusToAac, Vp8ToH264
+from .transcode import OpusToAac, PcmTap, Vp8ToH264
 from .viewer import Viewer
 from .worker import SerialWorker
 
@@ -70,6 +70,10 @@ class Feed:
         # seconds + this offset), not the send time: audio and video leave aiortc's jitter
         # buffers at different delays, and the timeline is where that is compensated.
         self._ntp_offset: float | None = None
+
+    def set_audio_tap(self, tap: PcmTap | None) -> None:
+        """Every decoded audio frame of this feed, with its recording time, to `tap` (writer thread)."""
+        self._worker.submit(setattr, self._aac, "pcm_tap", tap)
 
     def expect_audio(self, present: bool) -> None:
         """Whether the publisher sends audio; segments started from now on declare an audio stream only then."""

@@ -60,6 +60,12 @@ class Publisher:
         """A backstage note: staff channel only (numbered, so a reconnecting console replays it)."""
         await self.bus.publish(staff_channel(event_id), "note", dump(note))
 
+    async def caption(self, event_id: int, caption: Mapping[str, Any]) -> None:
+        """A live caption line (interim or final) or a staff correction of one: both channels, numbered."""
+        data = dump(caption)
+        await self.bus.publish(staff_channel(event_id), "caption", data)
+        await self.bus.publish(public_channel(event_id), "caption", data)
+
     async def stream_state(self, event_id: int, state: str, sources: list[str] | None = None) -> None:
         data = dump({"state": state, "sources": sources or []})
         await self.bus.publish(staff_channel(event_id), "stream.state", data)

@@ -2,6 +2,7 @@
 // (WHIP), screen share (a second WHIP session), a low-latency monitor (WHEP), the approved queue in the
 // moderators' order with "answering now" / "answered" (optional typed answer), and backstage notes.
 import { $, api, coalesced, connectionBanner, el, errorMessage, page, t, toast } from "./common.js";
+import { Captions } from "./captions.js";
 import { LiveSocket } from "./live.js";
 import { Notes } from "./notes.js";
 import { answerBlock, metaLine, renderKeepingFocus, statusChip } from "./questions.js";
@@ -181,6 +182,9 @@ async function stopScreen() {
 }
 $("#stop-screen").addEventListener("click", stopScreen);
 
+// The programme's live captions over the monitor; staff may correct a line (PATCH …/captions/{id}).
+const captions = new Captions($("#monitor-box"), $("#monitor-box").parentElement, { slug, canEdit: true });
+
 // ---- monitor (WHEP) ----------------------------------------------------------------------------
 async function startMonitor() {
   if (monitor || streamState !== "live") return;
@@ -359,6 +363,7 @@ new LiveSocket(slug, {
     if (frame.type === "presence") $("#n-viewers").textContent = String(frame.data.viewers);
     else if (frame.type === "stream.state") setStreamState(frame.data.state);
     else if (frame.type === "note") notes.add(frame.data);
+    else if (frame.type === "caption") captions.apply(frame.data);
     else if (store.apply(frame)) renderSoon();
   },
   onStatus: connectionBanner($("#conn-banner")),
