@@ -26,7 +26,7 @@ MAX_PHRASE_SECONDS = 10.0
 MIN_SPEECH_SECONDS = 0.25
 # Consecutive loud frames that start a phrase, and audio kept from before it (the first consonant).
 START_FRAMES = 3
-PRE_ROLL_SECONDS = 0.2
+PRE_ROLL_SECONDS = 0.4
 # An interim caption of the phrase so far, each time it has grown by this much.
 INTERIM_EVERY_SECONDS = 1.5
 # Levels (RMS of float samples in [-1, 1]): speech is louder than MIN_SPEECH_RMS (≈ -42 dBFS) and

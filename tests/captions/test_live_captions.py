@@ -18,6 +18,8 @@ from tests.media.publishers import AiortcPublisher
 from tests.server.test_questions import Party, bearer
 from tests.support import LiveServer, WsClient, live_server, wait_for
 
+pytestmark = [pytest.mark.media, pytest.mark.slow]
+
 PHRASES = ("The foundation pit must be monitored every day.", "Settlement of the adjacent buildings is checked.")
 # Recognition on a busy 2-core machine: each phrase is a second or two of CPU at worst.
 CAPTION_WAIT_SECONDS = 60.0
