@@ -100,7 +100,8 @@ class PhraseCutter:
             self._loud_run = self._loud_run + 1 if loud else 0
             if self._loud_run >= START_FRAMES:
                 self._frames = list(self._pre)
-                self._start = self._next_time - len(self._frames) * FRAME_SAMPLES / SAMPLE_RATE
+                # The line starts where the speech did; the samples keep the pre-roll before it.
+                self._start = self._next_time - self._loud_run * FRAME_SAMPLES / SAMPLE_RATE
                 self._speech_frames = self._loud_run
                 self._silent_frames = 0
                 self._last_speech_end = self._next_time
