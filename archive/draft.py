@@ -12,13 +12,13 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from archive import captions, search
 from moderation.model import QuestionStatus
 from server.db.engine import Database
-from server.db.models import Chapter, Event, Question, TranscriptSegment
+from server.db.models import Chapter, Event, Question, SearchDoc, TranscriptSegment
 
 # Questions that reached the expert: answered, or being answered when the event ended.
 ANSWERED = (QuestionStatus.ANSWERED.value, QuestionStatus.ANSWERING.value)
@@ -58,19 +58,29 @@ async def write_caption_files(lines: list[TranscriptSegment], directory: Path) -
 
 
 async def publish_draft(db: Database, event_id: int, directory: Path) -> int:
-    """captions.vtt/.srt and the search index from the transcript rows as they are; returns the line count."""
+    """captions.vtt/.srt and the search index from the transcript rows as they are; returns the line count.
+
+    The live captions index each line as they store it, so usually only the answered questions are
+    indexed here; when the lines and their documents differ (a restart, a failed write), all of it."""
     async with db.session() as session:
         event = await session.get(Event, event_id)
         if event is None:
             return 0
         lines = await transcript_lines(session, event_id)
-        await search.index_event(session, event_id, await search_docs(session, event))
+        indexed = (
+            await session.execute(
+                select(func.count(SearchDoc.id)).where(
+                    SearchDoc.event_id == event_id, SearchDoc.kind == search.DocKind.TRANSCRIPT
+                )
+            )
+        ).scalar_one()
+        docs = await search_docs(session, event)
+        if indexed == len(lines):
+            kinds = (search.DocKind.QUESTION, search.DocKind.ANSWER)
+            await search.index_event(session, event_id, [d for d in docs if d.kind in kinds], kinds)
+        else:
+            await search.index_event(session, event_id, docs)
         await session.commit()
     if lines:
         await write_caption_files(lines, directory)
     return len(lines)
-
-
-async def refresh_line(db: Database, event_id: int, directory: Path) -> None:
-    """After a correction: the files and the index follow the rows (only once the event has ended)."""
-    await publish_draft(db, event_id, directory)

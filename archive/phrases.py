@@ -55,7 +55,10 @@ class PhraseRecogniser:
         self._lock = threading.Lock()
 
     def load(self) -> None:
+        """Load the model and run it once: CTranslate2's first call allocates its buffers (seconds on
+        a busy machine), which would otherwise land on the first caption of the first event."""
         self.transcriber.model()
+        self.recognise(np.zeros(SAMPLE_RATE, np.float32))
 
     def recognise(self, samples: np.ndarray, hotwords: Mapping[str, str] | None = None) -> Heard | None:
         """The line said in `samples` (16 kHz mono float32), or None (silence, noise, or no safe reading)."""

@@ -14,7 +14,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from archive.draft import publish_draft
+from archive import search
+from archive.draft import transcript_lines, write_caption_files
 from archive.glossary import clean_terms, hotwords
 from server.auth import Principal
 from server.captions.service import CaptionService, caption_view
@@ -61,11 +62,16 @@ async def correct_line(
                 after={"line": line_id, "text": text},
             )
         )
+        await search.replace_doc(
+            session, event.id, search.Doc(search.DocKind.TRANSCRIPT, line.id, line.start, line.text)
+        )
         await session.commit()
         view = caption_view(line)
     await publisher.caption(event.id, view)
     if event.state in (EventState.ENDED.value, EventState.ARCHIVED.value):
-        await publish_draft(db, event.id, media_dir / event.slug)  # files and search follow the rows
+        async with db.session() as session:
+            lines = await transcript_lines(session, event.id)
+        await write_caption_files(lines, media_dir / event.slug)  # captions.vtt/.srt follow the rows
     return view
 
 

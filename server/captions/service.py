@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from archive import search
 from archive.draft import publish_draft
 from archive.glossary import hotwords
 from archive.phrases import PhraseRecogniser
@@ -95,6 +96,8 @@ class CaptionService:
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        if self.enabled:
+            self._worker_for()  # loads the model in its thread now, not when the first event speaks
 
     async def close(self) -> None:
         if self._worker is not None:
@@ -185,6 +188,12 @@ class CaptionService:
                     source=LIVE,
                 )
                 session.add(line)
+                await session.flush()
+                # Indexed now, found once the event ends (archive/search.py): the end need not index an
+                # hour of lines at once.
+                await search.add_docs(
+                    session, state.event_id, [search.Doc(search.DocKind.TRANSCRIPT, line.id, line.start, line.text)]
+                )
                 await session.commit()
                 view = caption_view(line, job.phrase)
             await self.publisher.caption(state.event_id, view)

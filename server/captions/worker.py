@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -23,6 +24,11 @@ from archive.phrases import Heard
 logger = logging.getLogger(__name__)
 
 MAX_WAITING_FINALS = 4
+# Interim captions are a nicety: while recognising a phrase takes longer than this (a busy machine),
+# they are skipped, since each one would delay the next final by as much.
+INTERIM_MAX_SECONDS = 0.6
+# Weight of the newest recognition time in the running estimate.
+TIMING_WEIGHT = 0.3
 # Merged finals stay a caption a person can read at once (and a decode the token budget allows).
 MAX_MERGED_SECONDS = 16.0
 SAMPLE_RATE = 16_000
@@ -62,6 +68,8 @@ class CaptionWorker:
         self._busy_with: str | None = None
         self.dropped = 0
         self.merged = 0
+        self.skipped_interims = 0
+        self.seconds_per_phrase = 0.0  # running estimate of one recognition's wall time
         self._thread = threading.Thread(target=self._run, name="captions", daemon=True)
         self._thread.start()
 
@@ -73,6 +81,9 @@ class CaptionWorker:
             if job.final:
                 self._interims.pop(job.key, None)  # its interim is stale now
                 self._add_final(job)
+            elif self.seconds_per_phrase > INTERIM_MAX_SECONDS:
+                self.skipped_interims += 1
+                return
             else:
                 self._interims[job.key] = job
             self._cv.notify()
@@ -125,12 +136,16 @@ class CaptionWorker:
             with self._cv:
                 self._stopping = True
             return
+        self.seconds_per_phrase = 0.0  # the load's warm-up run says nothing about phrases
         while (job := self._take()) is not None:
+            began = time.monotonic()
             try:
                 heard = self._recogniser.recognise(job.samples, job.hotwords)
             except Exception:
                 logger.exception("recognising a phrase failed")
                 heard = None
+            took = time.monotonic() - began
+            self.seconds_per_phrase += TIMING_WEIGHT * (took - self.seconds_per_phrase)
             try:
                 self._deliver(Result(job, heard))
             except Exception:
