@@ -70,7 +70,7 @@ async def one_run(script: Script, captions: bool, work: Path) -> dict[str, objec
         if captions:
             service = server.app.state.ctx.captions
             worker = service._worker_for()
-            await asyncio.to_thread(worker._recogniser.load)
+            await asyncio.to_thread(worker.ready.wait, 120)
         slug = f"bench-{int(captions)}"
         headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
         made = await http.post(

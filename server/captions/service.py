@@ -44,6 +44,22 @@ END_WAIT_SECONDS = 5.0
 LIVE = "live"
 
 
+class _LazyRecogniser:
+    """A PhraseRecogniser built in the worker thread (the model lookup may join files on disk)."""
+
+    def __init__(self, model_dir: Callable[[], Path]) -> None:
+        self._model_dir = model_dir
+        self._inner: PhraseRecogniser | None = None
+
+    def load(self) -> None:
+        self._inner = PhraseRecogniser(Transcriber(self._model_dir(), threads=1))
+        self._inner.load()
+
+    def recognise(self, samples: Any, hotwords: Mapping[str, str] | None = None) -> Any:
+        assert self._inner is not None, "load() runs first, in the worker thread"
+        return self._inner.recognise(samples, hotwords)
+
+
 class _EventCaptions:
     def __init__(self, slug: str) -> None:
         self.slug = slug
@@ -109,8 +125,9 @@ class CaptionService:
 
     def _worker_for(self) -> CaptionWorker:
         if self._worker is None:
-            # The model loads in the worker thread (about a second), not here on the loop.
-            recogniser = self._recogniser or PhraseRecogniser(Transcriber(self._model_dir(), threads=1))
+            # The model is found (joined from its packages on first use) and loaded in the worker
+            # thread, never here on the loop; if that fails, the worker logs it and captions stay off.
+            recogniser = self._recogniser or _LazyRecogniser(self._model_dir)
             self._worker = CaptionWorker(recogniser, self._deliver)
         return self._worker
 

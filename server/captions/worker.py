@@ -69,6 +69,7 @@ class CaptionWorker:
         self.dropped = 0
         self.merged = 0
         self.skipped_interims = 0
+        self.ready = threading.Event()  # the model is loaded
         self.seconds_per_phrase = 0.0  # running estimate of one recognition's wall time
         self._thread = threading.Thread(target=self._run, name="captions", daemon=True)
         self._thread.start()
@@ -137,6 +138,7 @@ class CaptionWorker:
                 self._stopping = True
             return
         self.seconds_per_phrase = 0.0  # the load's warm-up run says nothing about phrases
+        self.ready.set()
         while (job := self._take()) is not None:
             began = time.monotonic()
             try:

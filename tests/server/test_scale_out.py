@@ -45,7 +45,7 @@ class Node:
                 "warning",
             ],
             cwd=ROOT,
-            env={**os.environ, **env},
+            env={**os.environ, "LIVE_CAPTIONS": "false", **env},
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
