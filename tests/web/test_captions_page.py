@@ -47,11 +47,20 @@ async def test_the_viewer_page_shows_the_spoken_line_and_keeps_the_toggle_and_si
             await http.post(f"/api/v1/events/{slug}/state", json={"state": "live"}, headers=ADMIN)
         ).status_code == 200
 
+        invite = await http.post(f"/api/v1/events/{slug}/invites", json={"role": "moderator"}, headers=ADMIN)
+        moderator_url = invite.json()["url"]
+
     context = await browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
     errors: list[str] = []
     page = await context.new_page()
     page.on("pageerror", lambda e: errors.append(str(e)))
     await page.goto(f"{base}/e/{slug}?lang=en")
+    # A moderator's console, open before anyone speaks (live pages get captions as they are published).
+    staff = await browser.new_context(locale="en-US", viewport={"width": 1366, "height": 900})
+    console = await staff.new_page()
+    console.on("pageerror", lambda e: errors.append(str(e)))
+    await console.goto(moderator_url)
+    await console.goto(f"{base}/e/{slug}/moderate?lang=en")
     toggle = page.locator(".captions-toggle")
     assert await toggle.inner_text() == "Captions: on"
 
@@ -66,6 +75,15 @@ async def test_the_viewer_page_shows_the_spoken_line_and_keeps_the_toggle_and_si
         await publisher.close()
     assert await line.get_attribute("lang") == "en"
     await page.screenshot(path=str(screenshot_path("captions-viewer-en-desktop")))
+
+    # The moderator corrects the line; the viewer's page shows the correction.
+    heard = console.locator("#caption-box .caption-line:not(.interim)", has_text="monitored")
+    await heard.wait_for(timeout=CAPTION_WAIT_MS)
+    console.on("dialog", lambda d: d.accept("The foundation pit (基坑) must be monitored every day."))
+    await heard.get_by_role("button", name="Correct").click()
+    await page.locator(".captions .caption-line", has_text="(基坑)").wait_for(timeout=15_000)
+    await console.screenshot(path=str(screenshot_path("captions-moderate-en-desktop")))
+    await staff.close()
 
     await page.locator(".captions-size").click()
     assert await page.locator(".captions").get_attribute("data-size") == "l"
