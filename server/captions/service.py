@@ -19,10 +19,11 @@ import asyncio
 import contextlib
 import logging
 import threading
-import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy import select
 
 from archive import search
 from archive.draft import publish_draft
@@ -105,8 +106,6 @@ class CaptionService:
         self._inflight: dict[str, int] = {}
         self._inflight_lock = threading.Lock()
         self._settled = asyncio.Condition()
-        # Wall-clock (time.time()) when each final caption was published: the bench reads it.
-        self.published: list[tuple[str, float, float]] = []  # (slug, recording end, published at)
 
     # -- lifespan --------------------------------------------------------------------------
 
@@ -148,8 +147,6 @@ class CaptionService:
     async def _load(self, state: _EventCaptions) -> None:
         try:
             async with self.db.session() as session:
-                from sqlalchemy import select
-
                 event = (await session.execute(select(Event).where(Event.slug == state.slug))).scalar_one_or_none()
                 if event is not None:
                     state.event_id = event.id
@@ -214,7 +211,6 @@ class CaptionService:
                 await session.commit()
                 view = caption_view(line, job.phrase)
             await self.publisher.caption(state.event_id, view)
-            self.published.append((job.key, job.end, time.time()))
         except Exception:
             logger.exception("a caption of %s could not be stored or published", job.key)
         finally:
