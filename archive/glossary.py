@@ -7,7 +7,7 @@ The prompt is bounded (Whisper allows half its 448-token context), so the event'
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 
 # DOMAIN.md: the two kinds of event the bureau runs, and the words they are made of.
 GLOSSARY_ZH = (
@@ -26,14 +26,35 @@ GLOSSARY_EN = (
 MAX_PROMPT_CHARS = 80
 
 
-def hotwords(title_zh: str, title_en: str, topics: Iterable[str]) -> dict[str, str]:
+# The organiser's glossary (PUT /api/v1/events/{slug}/glossary): per language, this many terms of
+# this many characters at most; they go before the built-in glossary, after the title and topics.
+MAX_EVENT_TERMS = 40
+MAX_TERM_CHARS = 40
+
+
+def clean_terms(terms: Sequence[str]) -> list[str]:
+    """Printable, trimmed, unique, in the organiser's order; separators a prompt uses are removed."""
+    out: list[str] = []
+    for term in terms:
+        term = " ".join("".join(c for c in str(term) if c.isprintable()).replace(",", " ").split())
+        if term and term not in out:
+            out.append(term[:MAX_TERM_CHARS])
+    return out[:MAX_EVENT_TERMS]
+
+
+def hotwords(
+    title_zh: str, title_en: str, topics: Iterable[str], glossary: Mapping[str, Sequence[str]] | None = None
+) -> dict[str, str]:
     """A prompt per language: the event's own words first, then the glossary, cut to the budget.
 
     Each 30-second window gets the prompt of the language detected in it: Chinese words in an
     English window only tempt Whisper to invent list items, and the reverse."""
     topics = [t.strip() for t in topics if t and t.strip()]
-    zh = " ".join(p for p in (title_zh.strip(), " ".join(topics), GLOSSARY_ZH) if p)
-    en = ", ".join(p for p in (title_en.strip(), GLOSSARY_EN) if p)
+    own = glossary or {}
+    zh_terms = " ".join(clean_terms(own.get("zh", [])))
+    en_terms = ", ".join(clean_terms(own.get("en", [])))
+    zh = " ".join(p for p in (title_zh.strip(), " ".join(topics), zh_terms, GLOSSARY_ZH) if p)
+    en = ", ".join(p for p in (title_en.strip(), en_terms, GLOSSARY_EN) if p)
     return {"zh": _trim(zh), "en": _trim(en)}
 
 
@@ -42,3 +63,9 @@ def _trim(text: str) -> str:
     if len(text) <= MAX_PROMPT_CHARS:
         return text
     return text[:MAX_PROMPT_CHARS].rsplit(" ", 1)[0]
+
+
+def vocabulary(prompts: Mapping[str, str]) -> list[str]:
+    """Every text a decode could echo: the prompts as sent and the whole built-in glossary (a prompt
+    is cut to its budget, but Whisper has been seen writing glossary words from past the cut)."""
+    return [*(p for p in prompts.values() if p), GLOSSARY_ZH, GLOSSARY_EN]

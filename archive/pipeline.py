@@ -17,7 +17,7 @@ from pathlib import Path
 import av
 from sqlalchemy import delete, select
 
-from archive import captions, search
+from archive import captions, draft, search
 from archive.chapters import build_chapters, chapter_cues
 from archive.glossary import hotwords
 from archive.jobs import JobFailed, JobKind
@@ -192,21 +192,36 @@ class Archiver:
     async def _transcript(self, event: Event, progress: Progress, lost: threading.Event) -> None:
         directory = self.event_dir(event.slug)
         transcriber = await asyncio.to_thread(self.transcriber)
-        words = hotwords(event.title_zh, event.title_en, event.topics or [])
+        words = hotwords(event.title_zh, event.title_en, event.topics or [], event.glossary or {})
         stop = _either(self.stop, lost)
         lines = await asyncio.to_thread(transcriber.transcribe, directory / ARCHIVE_PLAYLIST, words, progress, stop)
         if lost.is_set():
             return
         async with self.db.session() as session:
-            await session.execute(delete(TranscriptSegment).where(TranscriptSegment.event_id == event.id))
+            # The live draft is replaced in this one transaction; lines staff corrected stay, and the
+            # new lines they overlap give way to them.
+            kept = list(
+                (
+                    await session.execute(
+                        select(TranscriptSegment).where(
+                            TranscriptSegment.event_id == event.id, TranscriptSegment.edited_at.is_not(None)
+                        )
+                    )
+                ).scalars()
+            )
+            await session.execute(
+                delete(TranscriptSegment).where(
+                    TranscriptSegment.event_id == event.id, TranscriptSegment.edited_at.is_(None)
+                )
+            )
             session.add_all(
                 TranscriptSegment(event_id=event.id, start=ln.start, end=ln.end, language=ln.language, text=ln.text)
                 for ln in lines
+                if not any(min(ln.end, k.end) - max(ln.start, k.start) > 0 for k in kept)
             )
             await session.commit()
-        cues = [captions.Cue(ln.start, ln.end, ln.text) for ln in lines]
-        await asyncio.to_thread(captions.write_atomic, directory / captions.CAPTIONS_VTT, captions.webvtt(cues))
-        await asyncio.to_thread(captions.write_atomic, directory / captions.CAPTIONS_SRT, captions.srt(cues))
+            rows = await draft.transcript_lines(session, event.id)
+        await draft.write_caption_files(rows, directory)
 
     # -- chapters ----------------------------------------------------------------------------
 
@@ -236,28 +251,7 @@ class Archiver:
 
     async def _search(self, event: Event) -> None:
         async with self.db.session() as session:
-            lines = (
-                await session.execute(
-                    select(TranscriptSegment)
-                    .where(TranscriptSegment.event_id == event.id)
-                    .order_by(TranscriptSegment.start)
-                )
-            ).scalars()
-            docs = [search.Doc(search.DocKind.TRANSCRIPT, ln.id, ln.start, ln.text) for ln in lines]
-            starts = {
-                c.question_id: c.start
-                for c in (await session.execute(select(Chapter).where(Chapter.event_id == event.id))).scalars()
-            }
-            questions = (
-                await session.execute(
-                    select(Question).where(Question.event_id == event.id, Question.status.in_(ANSWERED))
-                )
-            ).scalars()
-            for q in questions:
-                docs.append(search.Doc(search.DocKind.QUESTION, q.id, starts.get(q.id), q.text))
-                if q.answer_text:
-                    docs.append(search.Doc(search.DocKind.ANSWER, q.id, starts.get(q.id), q.answer_text))
-            await search.index_event(session, event.id, docs)
+            await search.index_event(session, event.id, await draft.search_docs(session, event))
             await session.commit()
 
 

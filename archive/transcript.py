@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from archive import audio
+from archive import audio, guards
+from archive.glossary import vocabulary
 from archive.jobs import JobFailed
 
 # No library may reach a model hub at run time (the model is installed from PyPI or ASR_MODEL).
@@ -82,6 +83,14 @@ def _encode_hotwords(per_language: Mapping[str, str]) -> str:
     return _LANG_SEP.join(f"{lang}{_TEXT_SEP}{text}" for lang, text in per_language.items() if text)
 
 
+def _decoded_hotwords(encoded: str | None) -> dict[str, str]:
+    if not encoded:
+        return {}
+    if _TEXT_SEP not in encoded:
+        return {"": encoded}
+    return dict(part.split(_TEXT_SEP, 1) for part in encoded.split(_LANG_SEP))
+
+
 def _hotwords_for(encoded: str | None, language: str) -> str | None:
     if not encoded or _TEXT_SEP not in encoded:
         return encoded
@@ -127,6 +136,13 @@ class Transcriber:
                 model.get_prompt = get_prompt
                 self._model = model
             return self._model
+
+    def model(self) -> Any:
+        """The loaded faster-whisper model (loaded on first use; thread-safe)."""
+        return self._load()
+
+    def simplified(self, text: str) -> str:
+        return self._simplified(text)
 
     def _simplified(self, text: str) -> str:
         if self._converter is None:
@@ -176,7 +192,11 @@ class Transcriber:
             lo = max(0, int((start - RETRY_PAD_SECONDS) * audio.SAMPLE_RATE))
             hi = int((end + RETRY_PAD_SECONDS) * audio.SAMPLE_RATE)
             again = Pauses(block.samples[lo:hi])
-            lines += self._lines(model, block.samples[lo:hi], lo / audio.SAMPLE_RATE, again, "", stop)
+            for line in self._lines(model, block.samples[lo:hi], lo / audio.SAMPLE_RATE, again, "", stop):
+                # Never a sentence twice: the retry may hear again what a line nearby already holds.
+                near = [ln.text for ln in lines if abs(ln.start - line.start) < REPEAT_WINDOW_SECONDS]
+                if not guards.is_repeat_of(line.text, near):
+                    lines.append(line)
         for ln in sorted(lines, key=lambda ln: ln.start):
             yield Line(round(block.start + ln.start, 3), round(block.start + ln.end, 3), ln.language, ln.text)
 
@@ -193,17 +213,25 @@ class Transcriber:
             condition_on_previous_text=False,
             word_timestamps=WORD_TIMESTAMPS,
         )
+        prompts = vocabulary(_decoded_hotwords(hotwords))
+        speech_end = (pauses.ends[-1] if pauses.ends else len(samples) / audio.SAMPLE_RATE) + BEYOND_SPEECH_SECONDS
         for seg in segments:
             if stop is not None and stop.is_set():
                 raise Cancelled
             words = [Word(float(w.start), float(w.end), w.word) for w in (seg.words or []) if w.word.strip()]
             if not words and seg.text.strip():
                 words = [Word(float(seg.start), float(seg.end), seg.text)]
+            # Words timed past the last speech the VAD heard were not heard: Whisper ran on.
+            words = [w for w in words if w.start < speech_end]
             for start, end, text in split_lines(pauses.snap(words)):
                 language = "zh" if _CJK.search(text) else "en"
                 if language == "zh":
                     text = self._simplified(text)
-                yield Line(offset + start, offset + end, language, text)
+                # A line that cannot have come from its span (a loop, later sentences pulled in, the
+                # prompt echoed) is dropped: its speech is then uncovered and decoded again, unprompted.
+                kept = guards.checked(text, language, end - start, prompts)
+                if kept:
+                    yield Line(offset + start, offset + end, language, kept)
 
 
 # Speech separated by at least this much silence is two utterances (a transcript line breaks there).
@@ -212,6 +240,10 @@ SPEECH_PAD_MILLISECONDS = 100
 # Speech this long left without a transcript line is transcribed again, with this much context.
 MISSED_SPEECH_SECONDS = 0.6
 RETRY_PAD_SECONDS = 0.3
+# A retried line equal to a line within this many seconds of it is the same sentence heard twice.
+REPEAT_WINDOW_SECONDS = 30.0
+# Words Whisper timed this far past the end of the last speech the VAD found are dropped.
+BEYOND_SPEECH_SECONDS = 1.0
 
 
 class Pauses:

@@ -10,14 +10,17 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
+from archive.model import resolve_model
 from archive.pipeline import ArchiveConfig
 from archive.service import ArchiveService
 from server import pages, report_pages, share
 from server.api import archive as archive_api
+from server.api import captions as captions_api
 from server.api import events, health, notes, people, polls, questions, quiz, realtime, reports, survey
 from server.api import media as media_api
 from server.attendance import AttendanceRecorder
 from server.auth import Tokens
+from server.captions.service import CaptionService
 from server.context import AppContext
 from server.db.engine import Database
 from server.errors import HANDLERS
@@ -27,6 +30,7 @@ from server.mail import Mailer
 from server.media.fastpath import LiveFastPath
 from server.media.routes import media_routes
 from server.media.service import MediaService
+from server.media.transcode import PcmTap
 from server.metrics import Metrics
 from server.middleware import BodyLimit, RequestMetrics, SecurityHeaders
 from server.polls.publisher import PollPublisher
@@ -73,6 +77,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def on_sources(slug: str, sources: list[str]) -> None:
         await media_api.announce_state(app_ref["app"].state.ctx, slug, media.state(slug))
 
+    def audio_tap(slug: str) -> PcmTap | None:
+        return app_ref["app"].state.ctx.captions.audio_tap(slug)
+
     # The MP4 remux is an archive job (archive/), so ending an event never waits for it.
     media = MediaService(
         settings.media_dir,
@@ -80,6 +87,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         on_state=on_state,
         on_sources=on_sources,
         remux_on_end=False,
+        audio_tap=audio_tap,
     )
 
     @asynccontextmanager
@@ -106,6 +114,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
         attendance = AttendanceRecorder(db, settings.attendance_flush_seconds, settings.attendance_grace_seconds)
         mailer = Mailer(settings.smtp_url, settings.mail_from)
         archive = ArchiveService.for_app(db, archive_config(settings), settings.redis_url, settings.redis_prefix)
+        config = archive_config(settings)
+        captions = CaptionService(
+            db,
+            publisher,
+            settings.media_dir,
+            model_dir=lambda: resolve_model(config.asr_model, config.model_root),
+            enabled=settings.live_captions,
+        )
         app.state.ctx = AppContext(
             settings=settings,
             db=db,
@@ -121,6 +137,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             archive=archive,
             mailer=mailer,
             polls=poll_service,
+            captions=captions,
         )
         app.state.pages = pages.Pages(Catalogue())
         heap = HeapSteward()
@@ -131,12 +148,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await media.start()
         await attendance.start()
         await archive.start()
+        await captions.start()
         try:
             yield
         finally:
             await archive.close()
             await mailer.close()
             await media.close()
+            await captions.close()
             await attendance.close()
             await poll_service.close()
             await poll_results.close()
@@ -155,6 +174,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *polls.routes,
         *quiz.routes,
         *survey.routes,
+        *captions_api.routes,
         *realtime.routes,
         *reports.routes,
         *archive_api.routes,  # before the media routes: /archive/{slug}/captions.vtt etc. are ours

@@ -12,6 +12,7 @@ from starlette.requests import HTTPConnection
 from archive.service import ArchiveService
 from server.attendance import AttendanceRecorder
 from server.auth import Principal, Tokens, principal_for
+from server.captions.service import CaptionService
 from server.db.engine import Database
 from server.db.models import Event
 from server.mail import Mailer
@@ -44,6 +45,7 @@ class AppContext:
     archive: ArchiveService
     mailer: Mailer
     polls: PollService
+    captions: CaptionService
     snapshots: PublicSnapshots = field(default_factory=PublicSnapshots)
 
     def stream_state(self, slug: str) -> str:

@@ -60,6 +60,13 @@ class Settings:
         default=0,
         metadata={"env": "ASR_THREADS", "doc": "CPU threads per transcription; 0: half the machine's cores"},
     )
+    live_captions: bool = field(
+        default=True,
+        metadata={
+            "env": "LIVE_CAPTIONS",
+            "doc": "live captions from the programme audio (Whisper in one worker thread, 1 CPU thread)",
+        },
+    )
     job_concurrency: int = field(
         default=2, metadata={"env": "JOB_CONCURRENCY", "doc": "archive jobs one process runs at once"}
     )

@@ -101,7 +101,8 @@ class LiveServer:
 @asynccontextmanager
 async def live_server(deflate: bool = False, **overrides: Any) -> AsyncIterator[LiveServer]:
     # Every test client comes from 127.0.0.1: per-address limits are generous unless a test sets them.
-    limits = {"join_rate_per_minute": 100_000, "ask_rate_per_minute": 100_000}
+    # Live captions run Whisper on every published voice: only tests that ask for them pay for it.
+    limits = {"join_rate_per_minute": 100_000, "ask_rate_per_minute": 100_000, "live_captions": False}
     settings = Settings(port=free_port(), admin_token=ADMIN_TOKEN, secret_key="test-secret", **{**limits, **overrides})
     server = LiveServer(settings, deflate=deflate)
     await server.start()

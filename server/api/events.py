@@ -94,6 +94,9 @@ async def change_state(request: Request) -> JSONResponse:
             await c.media.end_stream(event.slug)
         except Exception:
             log.exception("ending the stream of %s failed; the archive jobs take over", event.slug)
+        # The live captions become the transcript's first draft (captions.vtt, search) before the
+        # archive jobs start: the archive pass then replaces it.
+        await c.captions.event_ended(event)
         await c.archive.event_ended(event.id)
         try:  # certificates are due now: issue (and e-mail) them without waiting for a report view
             await settle(c, event, request.app.state.pages.catalogue)

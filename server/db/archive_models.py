@@ -48,6 +48,10 @@ class TranscriptSegment(Base):
     end: Mapped[float] = mapped_column(Float)
     language: Mapped[str] = mapped_column(String(8))
     text: Mapped[str] = mapped_column(Text)
+    # "live": a final caption of the live event (the archive's first draft); "archive": the archive pass.
+    source: Mapped[str] = mapped_column(String(8), default="archive", server_default="archive")
+    # Set when staff corrected the line: the archive pass keeps it instead of its own reading.
+    edited_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
 class Chapter(Base):

@@ -51,6 +51,8 @@ class Event(Base):
     starts_at: Mapped[datetime | None] = mapped_column(nullable=True)
     ends_at: Mapped[datetime | None] = mapped_column(nullable=True)
     topics: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Organiser-edited recogniser vocabulary per language: {"zh": [...], "en": [...]} (archive/glossary.py).
+    glossary: Mapped[dict[str, list[str]]] = mapped_column(JSON, default=dict, server_default="{}")
     moderation_mode: Mapped[str] = mapped_column(String(8), default="pre")
     join_policy: Mapped[str] = mapped_column(String(16), default="open")
     passcode_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)

@@ -21,7 +21,7 @@ from .live import LiveEdge
 from .ntp import NtpClock, ntp_from_seconds
 from .rtp_stream import OutgoingFrame
 from .timeline import Timeline
-from .transcode import OpusToAac, Vp8ToH264
+from .transcode import OpusToAac, PcmTap, Vp8ToH264
 from .viewer import Viewer
 from .worker import SerialWorker
 
@@ -82,6 +82,10 @@ class Feed:
     def _to_edge(self, update: LiveUpdate) -> None:  # writer thread
         if not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self.edge.apply, update)
+
+    def set_audio_tap(self, tap: PcmTap | None) -> None:
+        """Every decoded audio frame of this feed, with its recording time, to `tap` (writer thread)."""
+        self._worker.submit(setattr, self._aac, "pcm_tap", tap)
 
     def expect_audio(self, present: bool) -> None:
         """Whether the publisher sends audio; segments started from now on declare an audio stream only then."""

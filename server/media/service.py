@@ -27,6 +27,7 @@ from .hls import Segment
 from .registry import CloseReason, Peer, PeerKind, PeerRegistry
 from .sdp import check_offer, ice_ufrag, media_kinds, parse_sdpfrag
 from .state import StreamState, transition
+from .transcode import PcmTap
 from .viewer import Viewer
 from .watchdog import MEDIA_LOSS_SECONDS, watch_media
 
@@ -36,6 +37,8 @@ Source = Literal["camera", "screen"]
 SOURCES: tuple[Source, ...] = ("camera", "screen")
 StateCallback = Callable[[str, str], Awaitable[None] | None]
 SourcesCallback = Callable[[str, list[str]], Awaitable[None] | None]
+# The audio tap: given an event's slug, a PcmTap for its programme audio (or None). Live captions.
+AudioTapFactory = Callable[[str], PcmTap | None]
 
 SLUG_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 MIN_SEGMENT_SECONDS = 1.0
@@ -64,6 +67,7 @@ class MediaService:
         on_segment: Callable[[str, Segment], None] | None = None,
         remux_on_end: bool = True,
         on_sources: SourcesCallback | None = None,
+        audio_tap: AudioTapFactory | None = None,
     ) -> None:
         """`remux_on_end`: write recording.mp4 when the event ends. The app leaves it to the
         archive jobs instead, so ending an event never waits for a remux."""
@@ -75,6 +79,7 @@ class MediaService:
         self._on_segment = on_segment
         self._remux_on_end = remux_on_end
         self._on_sources = on_sources
+        self._audio_tap = audio_tap
         self._events: dict[str, _Event] = {}
         self._registry: PeerRegistry | None = None
         self._state_tasks: set[asyncio.Task[None]] = set()
@@ -139,6 +144,8 @@ class MediaService:
         if feed is None:
             feed = Feed(f"{slug}-{source}", self.feed_dir(slug, source), self.segment_seconds, self._segment_cb(slug))
             event.feeds[source] = feed
+            if source == "camera" and self._audio_tap is not None:
+                feed.set_audio_tap(self._audio_tap(slug))  # the programme's voice (the screen share has none)
         session_id = self.registry.new_id()
         feed.claim(session_id)  # 409 before any WebRTC work if the source is taken
         try:

@@ -6,10 +6,19 @@ their output feeds the HLS writer and, for video, every WHEP viewer.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from fractions import Fraction
 
 import av
 from av.audio.fifo import AudioFifo
+
+logger = logging.getLogger(__name__)
+
+# Receives every decoded audio frame of the programme with its recording-clock time (seconds), in
+# the feed's writer thread: it must be quick (the live captions resample and queue it, see
+# server/captions/tap.py). The audio is decoded here anyway, for AAC.
+PcmTap = Callable[[av.AudioFrame, float], None]
 
 OPUS_SAMPLE_RATE = 48_000
 AAC_FRAME_SAMPLES = 1024
@@ -37,6 +46,7 @@ class OpusToAac:
         self._encoder.open()
         self._fifo = AudioFifo()
         self._fifo_start: int | None = None  # sample clock of the fifo's first sample
+        self.pcm_tap: PcmTap | None = None
 
     @property
     def extradata(self) -> bytes:
@@ -55,6 +65,8 @@ class OpusToAac:
             self._fifo = AudioFifo()
             self._fifo_start = start
         out: list[tuple[bytes, float]] = []
+        if self.pcm_tap is not None:
+            self._tap(frames, seconds)
         for frame in frames:
             for resampled in self._resampler.resample(frame):
                 resampled.pts = None  # the fifo checks continuity; we keep the clock ourselves
@@ -68,6 +80,17 @@ class OpusToAac:
             for encoded in self._encoder.encode(chunk):
                 out.append((bytes(encoded), encoded.pts / OPUS_SAMPLE_RATE))
         return out
+
+    def _tap(self, frames: list[av.AudioFrame], seconds: float) -> None:
+        assert self.pcm_tap is not None
+        for frame in frames:
+            try:
+                self.pcm_tap(frame, seconds)
+            except Exception:  # captions failing must never stop the recording
+                logger.exception("audio tap failed; it is removed")
+                self.pcm_tap = None
+                return
+            seconds += frame.samples / (frame.sample_rate or OPUS_SAMPLE_RATE)
 
 
 class Vp8ToH264:

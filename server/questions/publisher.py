@@ -66,6 +66,12 @@ class Publisher:
         await self.bus.publish(staff_channel(event_id), "event.state", data)
         await self.bus.publish(public_channel(event_id), "event.state", data)
 
+    async def caption(self, event_id: int, caption: Mapping[str, Any]) -> None:
+        """A live caption line (interim or final) or a staff correction of one: both channels, numbered."""
+        data = dump(caption)
+        await self.bus.publish(staff_channel(event_id), "caption", data)
+        await self.bus.publish(public_channel(event_id), "caption", data)
+
     async def stream_state(self, event_id: int, state: str, sources: list[str] | None = None) -> None:
         data = dump({"state": state, "sources": sources or []})
         await self.bus.publish(staff_channel(event_id), "stream.state", data)

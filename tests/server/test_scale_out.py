@@ -31,7 +31,14 @@ class Node:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "server", "web"],  # the Procfile's web process
             cwd=ROOT,
-            env={**os.environ, "HOST": "127.0.0.1", "PORT": str(self.port), "LOG_LEVEL": "warning", **env},
+            env={
+                **os.environ,
+                "HOST": "127.0.0.1",
+                "PORT": str(self.port),
+                "LOG_LEVEL": "warning",
+                "LIVE_CAPTIONS": "false",
+                **env,
+            },
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )

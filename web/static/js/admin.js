@@ -1,6 +1,7 @@
 // The organiser's page (/admin): create and schedule events, invite experts and moderators (copyable
 // links, revocable), edit each event's settings, move it through its lifecycle, open its report.
 import { $, api, copyText, dateTime, el, errorMessage, fmt, lang, t, toast } from "./common.js";
+import { glossarySection } from "./glossary.js";
 
 const events = new Map();
 const invites = new Map(); // slug -> list
@@ -266,7 +267,7 @@ function eventRow(e) {
     el("h4", { class: "eyebrow", text: t["admin.invites"] }),
     list.length ? el("ul", { class: "invites" }, ...list.map((inv) => inviteRow(e, inv))) : el("p", { class: "muted small", text: t["admin.no_invites"] }),
     inviteForm(e),
-    el("details", { class: "settings" }, el("summary", { text: t["admin.settings"] }), settingsForm(e)),
+    el("details", { class: "settings" }, el("summary", { text: t["admin.settings"] }), settingsForm(e), glossarySection(e.slug)),
   );
 }
 

@@ -2,6 +2,7 @@
 // reason, merge with duplicate suggestions, pin), order the live queue, bulk actions, pre/post mode,
 // banned words, mute/ban, filters, backstage notes to the expert, live counters, keyboard shortcuts.
 import { $, api, coalesced, connectionBanner, el, errorMessage, fmt, page, stakeholderLabel, t, toast } from "./common.js";
+import { Captions } from "./captions.js";
 import { LiveSocket } from "./live.js";
 import { StaffPolls } from "./polls_staff.js";
 import { Notes } from "./notes.js";
@@ -22,6 +23,8 @@ let current = null; // id of the card the keyboard acts on
 let mode = page.moderation_mode;
 let ready = false;
 const notes = new Notes($("#notes"), $("#note-form"), $("#note-text"), base);
+// The programme's live captions; a moderator corrects a misheard line in place (audited).
+const captions = new Captions($("#caption-box"), $("#caption-box").parentElement, { slug: page.slug, canEdit: true });
 useConsole({
   store,
   selected,
@@ -72,6 +75,9 @@ const socket = new LiveSocket(slug, {
         return;
       case "note":
         notes.add(frame.data);
+        return;
+      case "caption":
+        captions.apply(frame.data);
         return;
       case "participant.standing": {
         const p = people.get(frame.data.participant_id) || {};

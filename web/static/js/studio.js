@@ -2,6 +2,7 @@
 // (WHIP), screen share (a second WHIP session), a low-latency monitor (WHEP), the approved queue in the
 // moderators' order with "answering now" / "answered" (optional typed answer), and backstage notes.
 import { $, api, coalesced, connectionBanner, el, errorMessage, page, t, toast } from "./common.js";
+import { Captions } from "./captions.js";
 import { LiveSocket } from "./live.js";
 import { Notes } from "./notes.js";
 import { answerBlock, metaLine, renderKeepingFocus, statusChip } from "./questions.js";
@@ -182,6 +183,9 @@ async function stopScreen(release = true) {
   renderControls();
 }
 $("#stop-screen").addEventListener("click", () => stopScreen());
+
+// The programme's live captions over the monitor; staff may correct a line (PATCH …/captions/{id}).
+const captions = new Captions($("#monitor-box"), $("#monitor-box").parentElement, { slug, canEdit: true });
 
 // ---- monitor (WHEP) ----------------------------------------------------------------------------
 async function startMonitor() {
@@ -380,6 +384,7 @@ new LiveSocket(slug, {
     else if (frame.type === "stream.state") setStreamState(frame.data.state);
     else if (frame.type === "event.state" && frame.data.state !== eventState) setEventState(frame.data.state);
     else if (frame.type === "note") notes.add(frame.data);
+    else if (frame.type === "caption") captions.apply(frame.data);
     else if (store.apply(frame)) renderSoon();
   },
   onStatus: connectionBanner($("#conn-banner")),

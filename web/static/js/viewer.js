@@ -1,6 +1,7 @@
 // The viewer page (/e/{slug}): live video with its state, registration, asking with feedback, the public
 // queue (popular / recent / answered / mine) with votes, the question being answered, viewer count.
 import { $, api, coalesced, connectionBanner, dateTime, el, fmt, page, reasonLabel, t, toast } from "./common.js";
+import { Captions } from "./captions.js";
 import { LiveSocket } from "./live.js";
 import { Player } from "./player.js";
 import { errorText, Registration } from "./viewer_join.js";
@@ -22,6 +23,7 @@ let ready = false;
 
 const player = new Player($("#player"), { slug, eventState, startsAt: page.starts_at });
 player.render();
+const captions = new Captions($("#player"), $("#player").parentElement, { slug });
 
 // ---- live connection ---------------------------------------------------------------------------
 // Polls (polls_viewer.js) share this page's socket; answering joins an open event on the way, like asking.
@@ -54,6 +56,9 @@ const socket = new LiveSocket(slug, {
         return;
       case "event.mode":
         page.moderation_mode = frame.data.mode;
+        return;
+      case "caption":
+        captions.apply(frame.data);
         return;
       case "notice":
         store.apply(frame);

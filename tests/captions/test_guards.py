@@ -1,0 +1,45 @@
+"""The guards that keep a biased recogniser from writing what was not said (archive/guards.py)."""
+
+from __future__ import annotations
+
+from archive.glossary import hotwords, vocabulary
+from archive.guards import checked, is_repeat_of, strip_echo, tidy, too_dense, without_repeats
+
+PROMPTS = vocabulary(hotwords("基坑开挖答疑", "Foundation pit Q&A", ["基坑", "沉降监测"]))
+
+
+def test_spaces_the_prompt_put_between_chinese_words_are_removed() -> None:
+    assert tidy("基坑 开挖 引起周边建筑 沉降", "zh") == "基坑开挖引起周边建筑沉降"
+    assert tidy("采用 BIM 技术 ， 很好", "zh") == "采用 BIM 技术，很好"
+    assert tidy("  the  pit  ", "en") == "the pit"
+
+
+def test_english_glossary_echoed_onto_a_chinese_line_is_dropped() -> None:
+    line = "基坑开挖引起周边建筑沉降怎么办?shield tunnelling, retaining wall"
+    assert strip_echo(line, PROMPTS) == "基坑开挖引起周边建筑沉降怎么办?"
+
+
+def test_a_line_that_is_only_the_prompt_is_dropped_entirely() -> None:
+    assert checked("基坑 开挖 支护 盾构", "zh", 3.0, PROMPTS) is None
+    assert checked("Foundation pit Q&A", "en", 3.0, PROMPTS) is None
+    # Real speech that happens to use glossary words stays.
+    assert checked("基坑开挖要注意沉降监测。", "zh", 3.0, PROMPTS) == "基坑开挖要注意沉降监测。"
+
+
+def test_more_text_than_the_audio_can_hold_is_refused() -> None:
+    five_sentences = (
+        "基坑开挖引起周边建筑沉降怎么办。" * 1 + "盾构隧道穿越地铁保护区需要哪些措施。降水会不会导致邻近建筑开裂。"
+    )
+    assert too_dense(five_sentences, 3.0)
+    assert checked(five_sentences, "zh", 3.0) is None
+    assert checked(five_sentences, "zh", 8.0) == five_sentences
+
+
+def test_a_loop_and_a_restarted_sentence_are_never_shown_twice() -> None:
+    assert without_repeats("The pit is safe. The pit is safe.") == "The pit is safe."
+    assert without_repeats("The foundation pit must be monitored every day. The foundation") == (
+        "The foundation pit must be monitored every day."
+    )
+    assert checked("谢谢。" * 20, "zh", 30.0) == "谢谢。"
+    assert checked("基坑沉降" * 15, "zh", 30.0) is None  # compresses like a loop, not like language
+    assert is_repeat_of("基坑 开挖。", ["基坑开挖。"])
