@@ -61,6 +61,10 @@ async def test_the_viewer_page_shows_the_spoken_line_and_keeps_the_toggle_and_si
     console.on("pageerror", lambda e: errors.append(str(e)))
     await console.goto(moderator_url)
     await console.goto(f"{base}/e/{slug}/moderate?lang=en")
+    # The present view for the room shows the captions too.
+    present = await context.new_page()
+    present.on("pageerror", lambda e: errors.append(str(e)))
+    await present.goto(f"{base}/e/{slug}/present?lang=en")
     toggle = page.locator(".captions-toggle")
     assert await toggle.inner_text() == "Captions: on"
 
@@ -74,6 +78,9 @@ async def test_the_viewer_page_shows_the_spoken_line_and_keeps_the_toggle_and_si
     finally:
         await publisher.close()
     assert await line.get_attribute("lang") == "en"
+    await present.locator("#caption-box .caption-line:not(.interim)", has_text="monitored").wait_for(timeout=15_000)
+    await present.screenshot(path=str(screenshot_path("captions-present-en-desktop")))
+    await present.close()
     await page.screenshot(path=str(screenshot_path("captions-viewer-en-desktop")))
 
     # The moderator corrects the line; the viewer's page shows the correction.

@@ -1,11 +1,14 @@
 // The present view (/e/{slug}/present): full screen for the room or the stream. Shows what happened last:
 // the question being answered (with the asker's organisation and group) or a poll launched / closed
 // with its live results, in large type; follows the public WebSocket and resumes after a drop.
+import { Captions } from "./captions.js";
 import { $, connectionBanner, el, fmt, page, stakeholderLabel, t } from "./common.js";
 import { LiveSocket } from "./live.js";
 import { kindLabel, newer, renderResults, secondsLeft } from "./polls_render.js";
 
 const stage = $("#present-stage");
+// Live captions under the stage, for a room where the sound is low or someone cannot hear it.
+const captions = new Captions($("#caption-box"), $("#present-caption-controls"), { slug: document.body.dataset.slug });
 const polls = new Map();
 let answering = null; // the question being answered
 let focus = null; // {kind: "poll", id} | {kind: "question"}
@@ -49,6 +52,9 @@ function apply(frame) {
     case "stream.state":
       document.body.dataset.stream = d.state;
       break;
+    case "caption":
+      captions.apply(d);
+      return;
     default:
       return;
   }
