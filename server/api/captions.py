@@ -12,9 +12,8 @@ from server.api.openapi import doc
 from server.auth import STAFF, Role, require
 from server.captions import corrections
 from server.context import ctx
-from server.errors import ApiError
 from server.schemas import Strict
-from server.validation import Text, read_json
+from server.validation import Text, path_id, read_json
 
 ADMIN = frozenset({Role.ADMIN})
 MAX_LINE_CHARS = 500
@@ -55,10 +54,7 @@ class Glossary(Strict):
 
 
 def _line_id(request: Request) -> int:
-    try:
-        return int(request.path_params["line"])
-    except ValueError:
-        raise ApiError(404, "not_found", "line must be a number") from None
+    return path_id(request, "line_id", "caption line")
 
 
 @doc("Correct a caption line (audited); viewers see it at once", body=CaptionEdit, response=CaptionOut, roles="staff")
@@ -96,7 +92,7 @@ async def put_glossary(request: Request) -> JSONResponse:
 
 
 routes = [
-    Route("/api/v1/events/{slug}/captions/{line}", correct, methods=["PATCH"]),
+    Route("/api/v1/events/{slug}/captions/{line_id}", correct, methods=["PATCH"]),
     Route("/api/v1/events/{slug}/glossary", get_glossary, methods=["GET"]),
     Route("/api/v1/events/{slug}/glossary", put_glossary, methods=["PUT"]),
 ]

@@ -33,7 +33,7 @@ _BEARER = {"bearer": []}
 
 # Path parameters that are row ids, read with validation.path_id (1..MAX_ID, else 404). Others (a WHIP
 # session id, a slug, a certificate code) are strings.
-ROW_IDS = frozenset({"question_id", "participant_id", "poll_id"})
+ROW_IDS = frozenset({"question_id", "participant_id", "poll_id", "line_id"})
 
 
 def path_parameter(name: str) -> dict[str, Any]:
