@@ -1,0 +1,179 @@
+"""The stage through WHIP with real aiortc publishers: two experts, the second joins backstage, goes on air
+(the programme is composed: both voices, the layout), the layout changes, they leave (forwarded again). The
+archive is decoded: each segment's picture says which layout it shows, an FFT of its audio whose voices."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from server.media.hls import SEGMENT_LOG
+from server.media.stage import Layout
+
+from .conftest import MediaServer, expert_token, ffmpeg_errors, requires_ffmpeg, wait_for, watch_token
+from .publishers import AiortcPublisher, AiortcViewer
+
+pytestmark = [pytest.mark.slow, pytest.mark.media, requires_ffmpeg]
+
+ALICE_TONE, BOB_TONE = 500.0, 1200.0  # whole periods in a 20 ms frame
+ALICE_SHADE, BOB_SHADE = 200, 60
+# A voice is "there" when its tone's peak is at least this share of the strongest peak (both mixed at
+# one level come out close to 1; a voice left out is coding noise, far below).
+TONE_SHARE = 0.2
+# Segments cut short by a switch are too short to say which tones they hold.
+MIN_FFT_SECONDS = 0.5
+# How close a sampled luma must be to a publisher's shade (x264 and scaling shift it a little).
+SHADE_TOLERANCE = 25
+# Switching to the composite: the compositor needs each camera's next keyframe, then one frame.
+MAX_SWITCH_SECONDS = 2.5
+
+
+def segments(directory: Path) -> list[Path]:
+    return [directory / line.split()[4] for line in (directory / SEGMENT_LOG).read_text().splitlines()]
+
+
+def listed(server: MediaServer, slug: str) -> int:
+    log = server.media_dir / slug / SEGMENT_LOG
+    return len(log.read_text().splitlines()) if log.is_file() else 0
+
+
+def near(value: float, shade: int) -> bool:
+    return abs(value - shade) <= SHADE_TOLERANCE
+
+
+def picture_of(path: Path) -> str:
+    """Which layout a segment's last picture shows: forward (Alice's 320×240 as published), speaker
+    (Alice large, Bob small on the right), grid (side by side), or unknown."""
+    with av.open(str(path)) as container:
+        frame = None
+        for frame in container.decode(video=0):  # noqa: B007  the last one
+            pass
+    if frame is None:
+        return "empty"
+    luma = frame.to_ndarray(format="gray")
+    if frame.width == 320:
+        return "forward" if near(float(luma.mean()), ALICE_SHADE) else "unknown"
+    at = lambda x, y: float(luma[y - 8 : y + 8, x - 8 : x + 8].mean())  # noqa: E731
+    # Alice's 4:3 picture fills the 960×720 large tile; in the grid Bob's tile starts at x = 720.
+    if near(at(800, 360), ALICE_SHADE) and near(at(1120, 360), BOB_SHADE):
+        return "speaker"
+    if near(at(320, 360), ALICE_SHADE) and near(at(800, 360), BOB_SHADE):
+        return "grid"
+    return "unknown"
+
+
+def voices_of(path: Path) -> set[float] | None:
+    with av.open(str(path)) as container:
+        if not container.streams.audio:
+            return None
+        frames = [f.to_ndarray()[0] for f in container.decode(audio=0)]
+        rate = container.streams.audio[0].sample_rate
+    if not frames:
+        return None
+    samples = np.concatenate(frames)
+    spectrum = np.abs(np.fft.rfft(samples * np.hanning(len(samples))))
+    freqs = np.fft.rfftfreq(len(samples), 1 / rate)
+    if len(samples) < MIN_FFT_SECONDS * rate:
+        return None
+    peaks = {tone: float(spectrum[(freqs > tone - 15) & (freqs < tone + 15)].max()) for tone in (ALICE_TONE, BOB_TONE)}
+    strongest = max(peaks.values())
+    return {tone for tone, peak in peaks.items() if peak >= TONE_SHARE * strongest}
+
+
+async def test_second_expert_on_air_composes_both_voices_then_forwards_again(media_server: MediaServer) -> None:
+    service = media_server.service
+    alice = AiortcPublisher(media_server.url, "ev1", expert_token("ev1", "alice"), tone=ALICE_TONE, shade=ALICE_SHADE)
+    bob = AiortcPublisher(media_server.url, "ev1", expert_token("ev1", "bob"), tone=BOB_TONE, shade=BOB_SHADE)
+    peek = None
+    try:
+        assert (await alice.start()).status_code == 201
+        await wait_for(lambda: listed(media_server, "ev1") >= 2, what="Alice forwarded")
+        assert (await bob.start()).status_code == 201
+        stage = service.stage("ev1")
+        bob_id = bob.location.rsplit("/", 1)[1]
+        assert stage.members[bob_id].on_air is False  # the second expert waits backstage
+        assert stage.plan().mode == "forward"
+
+        # Experts see each other: Bob as he publishes, over WHEP, before he is on air.
+        peek = AiortcViewer(media_server.url, "ev1", watch_token("ev1"), member=bob_id)
+        assert (await peek.start()).status_code == 201
+        await wait_for(lambda: peek.frames["video"] > 5 and peek.frames["audio"] > 5, what="Bob over WHEP")
+
+        asked = time.monotonic()
+        await service.set_on_air("ev1", bob_id, True)
+        programme = service.feed("ev1")
+        await wait_for(
+            lambda: (c := service.compositor("ev1")) is not None and programme.publisher == c.session_id,
+            what="the compositor takes the programme",
+        )
+        switch = time.monotonic() - asked
+        print(f"forward → composite: {switch:.3f} s")
+        assert switch <= MAX_SWITCH_SECONDS
+        at_compose = listed(media_server, "ev1")
+        await wait_for(lambda: listed(media_server, "ev1") >= at_compose + 3, what="composed segments")
+
+        await service.set_layout("ev1", Layout.GRID)
+        at_grid = listed(media_server, "ev1")
+        await wait_for(lambda: listed(media_server, "ev1") >= at_grid + 3, what="grid segments")
+
+        await service.set_on_air("ev1", bob_id, False)
+        await wait_for(lambda: programme.publisher == alice.location.rsplit("/", 1)[1], what="Alice forwarded again")
+        at_forward = listed(media_server, "ev1")
+        await wait_for(lambda: listed(media_server, "ev1") >= at_forward + 2, what="forwarded segments")
+        assert service.compositor("ev1") is None
+    finally:
+        for client in (peek, bob, alice):
+            if client is not None:
+                await client.close()
+    await service.end_stream("ev1")
+
+    directory = media_server.media_dir / "ev1"
+    assert ffmpeg_errors(directory / "index.m3u8") == ""
+    archive = (directory / "index.m3u8").read_text()
+    assert archive.count("#EXT-X-DISCONTINUITY\n") >= 2  # into the composite and out of it
+    seen = [(picture_of(path), voices_of(path)) for path in segments(directory)]
+    print("segments:", seen)
+    layouts = [layout for layout, _ in seen if layout in ("forward", "speaker", "grid")]
+    runs = [layout for i, layout in enumerate(layouts) if i == 0 or layouts[i - 1] != layout]
+    assert runs == ["forward", "speaker", "grid", "forward"], seen
+    for layout, voices in seen:
+        if layout in ("speaker", "grid") and voices is not None:
+            assert voices == {ALICE_TONE, BOB_TONE}, seen  # both mixed
+    assert seen[1] == ("forward", {ALICE_TONE}), seen  # before Bob went on air, only Alice was heard
+    heard = [voices for layout, voices in seen if voices is not None]
+    assert heard[-1] == {ALICE_TONE}, seen  # and after he left
+
+
+async def test_a_member_dropping_out_leaves_the_layout_within_5_s(media_server: MediaServer) -> None:
+    service = media_server.service
+    alice = AiortcPublisher(media_server.url, "ev2", expert_token("ev2", "alice"), tone=ALICE_TONE, shade=ALICE_SHADE)
+    bob = AiortcPublisher(media_server.url, "ev2", expert_token("ev2", "bob"), tone=BOB_TONE, shade=BOB_SHADE)
+    try:
+        assert (await alice.start()).status_code == 201
+        assert (await bob.start()).status_code == 201
+        bob_id = bob.location.rsplit("/", 1)[1]
+        await service.set_on_air("ev2", bob_id, True)
+        programme = service.feed("ev2")
+        await wait_for(
+            lambda: (c := service.compositor("ev2")) is not None and programme.publisher == c.session_id,
+            what="composing",
+        )
+        # Bob's tab freezes: no more media, no RTCP BYE, and ICE still answers.
+        frozen = asyncio.Event()
+
+        async def never() -> None:
+            await frozen.wait()
+
+        bob.video_track.recv = never  # type: ignore[method-assign]
+        bob.audio_track.recv = never  # type: ignore[method-assign]
+        await wait_for(lambda: bob_id not in service.stage("ev2").members, within=5.0, what="Bob left the layout")
+        assert service.stage("ev2").plan().mode == "forward"
+        await wait_for(lambda: programme.publisher == alice.location.rsplit("/", 1)[1], what="Alice forwarded")
+    finally:
+        await bob.close()
+        await alice.close()
