@@ -16,6 +16,7 @@ from server import pages, report_pages
 from server.api import archive as archive_api
 from server.api import events, health, notes, people, questions, realtime, reports
 from server.api import media as media_api
+from server.api import stage as stage_api
 from server.attendance import AttendanceRecorder
 from server.auth import Tokens
 from server.context import AppContext
@@ -25,6 +26,7 @@ from server.heap import HeapSteward
 from server.i18n import Catalogue
 from server.media.routes import media_routes
 from server.media.service import MediaService
+from server.media.stage import Stage
 from server.metrics import Metrics
 from server.middleware import BodyLimit, RequestMetrics, SecurityHeaders
 from server.questions.publisher import Publisher
@@ -67,12 +69,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def on_sources(slug: str, sources: list[str]) -> None:
         await media_api.announce_state(app_ref["app"].state.ctx, slug, media.state(slug))
 
+    async def on_stage(slug: str, stage: Stage) -> None:
+        await media_api.announce_stage(app_ref["app"].state.ctx, slug, stage)
+
     # The MP4 remux is an archive job (archive/), so ending an event never waits for it.
     media = MediaService(
         settings.media_dir,
         segment_seconds=settings.segment_seconds,
         on_state=on_state,
         on_sources=on_sources,
+        on_stage=on_stage,
+        guest_seconds=settings.stage_guest_seconds,
         remux_on_end=False,
     )
 
@@ -137,6 +144,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *people.routes,
         *questions.routes,
         *notes.routes,
+        *stage_api.routes,
         *realtime.routes,
         *reports.routes,
         *archive_api.routes,  # before the media routes: /archive/{slug}/captions.vtt etc. are ours

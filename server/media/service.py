@@ -226,6 +226,7 @@ class MediaService:
         if any(event.feeds[name].ended for name in ("camera", source)):
             raise MediaError(409, "stream_ended", "this event's stream has ended")  # archived before a restart
         kinds = media_kinds(offer_sdp)
+        event.stage.check_offer(identity, "video" in kinds)
         session_id = self.registry.new_id()
         member = event.stage.join(session_id, identity, has_video="video" in kinds, has_audio="audio" in kinds)
         tap = _Tap(session_id, member.has_video, member.has_audio)

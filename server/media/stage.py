@@ -37,6 +37,7 @@ class Identity:
     organisation: str = ""
     participant_id: int | None = None
     question_id: int | None = None
+    video_allowed: bool = True  # a guest's camera only when the moderator allowed it
 
 
 @dataclass
@@ -123,6 +124,10 @@ class Stage:
             raise MediaError(409, "already_publishing", "another publisher holds this source")
         if identity.kind == "guest" and identity.participant_id not in self.grants:
             raise MediaError(403, "not_invited", "a moderator must invite you on air before you can publish")
+
+    def check_offer(self, identity: Identity, has_video: bool) -> None:
+        if has_video and not identity.video_allowed:
+            raise MediaError(403, "camera_not_allowed", "you were invited with your microphone only: send no video")
 
     def join(self, session_id: str, identity: Identity, has_video: bool, has_audio: bool) -> Member:
         """Add a member. Nobody on air yet → an expert goes on air (the single-expert event needs no host

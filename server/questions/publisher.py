@@ -60,6 +60,10 @@ class Publisher:
         """A backstage note: staff channel only (numbered, so a reconnecting console replays it)."""
         await self.bus.publish(staff_channel(event_id), "note", dump(note))
 
+    async def stage(self, event_id: int, staff: Mapping[str, Any], public: Mapping[str, Any]) -> None:
+        await self.bus.publish(staff_channel(event_id), "stage", dump(staff))
+        await self.bus.publish(public_channel(event_id), "stage", dump(public))
+
     async def stream_state(self, event_id: int, state: str, sources: list[str] | None = None) -> None:
         data = dump({"state": state, "sources": sources or []})
         await self.bus.publish(staff_channel(event_id), "stream.state", data)

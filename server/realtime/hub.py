@@ -54,6 +54,7 @@ SERVER_FRAME_TYPES = frozenset(
         "mine",
         "pong",
         "stream.state",
+        "stage",
         "caption",
         "note",
     }

@@ -92,6 +92,7 @@ class AiortcPublisher:
         source: str = "camera",
         tone: float = 440.0,
         shade: int | None = None,
+        video: bool = True,
     ):
         self.base_url, self.slug, self.token = base_url, slug, token
         self.video_codec, self.source = video_codec, source
@@ -99,10 +100,12 @@ class AiortcPublisher:
         self.location: str | None = None
         self.video_track: MediaStreamTrack = PatternVideoTrack(shade=shade)
         self.audio_track: MediaStreamTrack = ToneAudioTrack(tone)
+        self.video = video  # False: a microphone only
 
     async def start(self) -> httpx.Response:
-        video = self.pc.addTransceiver(self.video_track, direction="sendonly")
-        video.setCodecPreferences(_only("video", self.video_codec))
+        if self.video:
+            video = self.pc.addTransceiver(self.video_track, direction="sendonly")
+            video.setCodecPreferences(_only("video", self.video_codec))
         self.pc.addTransceiver(self.audio_track, direction="sendonly")
         await self.pc.setLocalDescription(await self.pc.createOffer())
         async with httpx.AsyncClient(base_url=self.base_url, timeout=20) as http:
