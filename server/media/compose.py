@@ -15,6 +15,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
@@ -22,29 +23,42 @@ from pathlib import Path
 
 import av
 import numpy as np
+from av.video.reformatter import Interpolation, VideoReformatter
 
 from .bitstream import h264_is_keyframe, vp8_is_keyframe
+from .feed import AUDIO_BUFFERED_SECONDS, AUDIO_CLOCK, VIDEO_BUFFERED_SECONDS, VIDEO_CLOCK
 from .layout import HEIGHT, WIDTH, Rect, fit, rectangles
 from .stage import Layout
 
 logger = logging.getLogger(__name__)
 
 FPS = 30
-VIDEO_CLOCK = 90_000
-AUDIO_RATE = 48_000
+AUDIO_RATE = AUDIO_CLOCK
 CHUNK_SAMPLES = 960  # 20 ms, one Opus frame
 # x264 preset of the programme: measured by bench/stage.py on 2 cores at 720p30 (bench/README.md).
 X264_PRESET = "superfast"
 PROGRAMME_BITRATE = 2_500_000
 OPUS_BITRATE = 64_000
 X264_MAX_KEYINT_FRAMES = 600  # a backstop: keyframes are forced every segment and on request
-# A member's decoded voice waits for two Opus frames before it is mixed (network jitter), and never
-# more than six: after a stall the surplus is dropped rather than delaying the voice for good.
-AUDIO_PRIME_SAMPLES = 2 * CHUNK_SAMPLES
-AUDIO_MAX_SAMPLES = 6 * CHUNK_SAMPLES
+# Every member's pictures and voice are played out at their capture time plus this delay, so that each
+# member's audio and video stay together (aiortc holds audio ~50 ms longer than video in its jitter
+# buffers, and packets reach this thread in bursts): long enough for that and the jitter, short beside
+# the HLS latency. Capture time: each track's RTP clock, anchored at its first packet's arrival less
+# the receiver's known buffering (as server/media/timeline.py does for a forwarded publisher).
+PLAYOUT_DELAY_SECONDS = 0.15
+# A track's anchor follows its earliest-arriving packets (the least delayed show the true offset;
+# late ones are jitter, played late or dropped), unless its packets come this much later for good (a
+# stall, a clock running slow): then it is anchored again.
+REANCHOR_LATE_SECONDS = 1.0
+# Decoded pictures kept per member waiting for their playout time.
+MAX_WAITING_PICTURES = 12
 # Composition starts once every on-air camera has a picture, or after this long (a late camera shows
 # as a dark tile until its first keyframe).
 START_WAIT_SECONDS = 1.0
+# A tile this small (a quarter of the programme or less) is decoded without H.264's deblocking filter:
+# half the decode cost (2.5 → 1.3 ms per 720p frame here), and at that scale the blocks it would smooth
+# are not seen; the drift it causes ends at each keyframe (one a segment).
+SMALL_TILE_AREA = WIDTH * HEIGHT // 4
 # Behind by more than this many frames (the machine is overloaded), skip frames instead of bursting.
 MAX_LATE_FRAMES = 3
 BACKGROUND = (24, 128, 128)  # Y, U, V: near black
@@ -72,21 +86,29 @@ class _Input:
         self.video_codec: str | None = None
         self.video_decoder: av.CodecContext | None = None
         self.keyed = False
-        self.picture: av.VideoFrame | None = None
+        self.small = False  # decode without the deblocking filter (see SMALL_TILE_AREA)
+        self.decoder_small = False
+        self.scaler = VideoReformatter()  # keeps its scaling context between frames of one size
+        self.picture: av.VideoFrame | None = None  # on screen now
         self.generation = 0
+        self.waiting: deque[tuple[float, av.VideoFrame]] = deque()  # (capture time, picture)
         self.audio_decoder = av.CodecContext.create("opus", "r")
         self.resampler = av.AudioResampler(format="s16", layout="mono", rate=AUDIO_RATE)
-        self.pcm = np.zeros(0, dtype=np.int16)
-        self.primed = False
+        self.voice: deque[tuple[float, np.ndarray]] = deque()  # (capture time, 20 ms of samples)
 
-    def decode_video(self, codec: str, data: bytes) -> None:
-        if self.video_decoder is None or self.video_codec != codec:
-            self.video_decoder = av.CodecContext.create("h264" if codec == "H264" else "vp8", "r")
-            self.video_decoder.thread_count = 1  # frame threads would add a frame of delay per thread
+    def decode_video(self, codec: str, data: bytes, captured: float) -> None:
+        keyframe = h264_is_keyframe(data) if codec == "H264" else vp8_is_keyframe(data)
+        stale = self.decoder_small != self.small and keyframe  # the tile changed size: switch at a keyframe
+        if self.video_decoder is None or self.video_codec != codec or stale:
+            decoder = av.CodecContext.create("h264" if codec == "H264" else "vp8", "r")
+            decoder.thread_count = 1  # frame threads would add a frame of delay per thread
+            if self.small and codec == "H264":
+                decoder.options = {"skip_loop_filter": "all"}
+            self.video_decoder, self.decoder_small = decoder, self.small
             self.video_codec, self.keyed = codec, False
         if not self.keyed:
             # Until the first keyframe there is nothing decodable: skip rather than show garbage.
-            if not (h264_is_keyframe(data) if codec == "H264" else vp8_is_keyframe(data)):
+            if not keyframe:
                 return
             self.keyed = True
         try:
@@ -94,29 +116,39 @@ class _Input:
         except av.FFmpegError:
             return
         for frame in frames:
-            self.picture = frame
+            self.waiting.append((captured, frame))
+        while len(self.waiting) > MAX_WAITING_PICTURES:
+            self.waiting.popleft()
+
+    def show(self, due: float) -> None:
+        """The latest picture captured by `due` goes on screen (the first one at once, to start)."""
+        chosen = None
+        while self.waiting and (self.waiting[0][0] <= due or (self.picture is None and chosen is None)):
+            chosen = self.waiting.popleft()[1]
+        if chosen is not None:
+            self.picture = chosen
             self.generation += 1
 
-    def decode_audio(self, data: bytes) -> None:
+    def decode_audio(self, data: bytes, captured: float) -> None:
         try:
             frames = self.audio_decoder.decode(av.Packet(data))
         except av.FFmpegError:
             return
-        chunks = [self.pcm]
-        for frame in frames:
-            for out in self.resampler.resample(frame):
-                chunks.append(out.to_ndarray().reshape(-1))
-        self.pcm = np.concatenate(chunks)
-        if len(self.pcm) > AUDIO_MAX_SAMPLES:
-            self.pcm = self.pcm[-AUDIO_PRIME_SAMPLES:]
-        if len(self.pcm) >= AUDIO_PRIME_SAMPLES:
-            self.primed = True
+        parts = [out.to_ndarray().reshape(-1) for frame in frames for out in self.resampler.resample(frame)]
+        if not parts:
+            return
+        pcm = np.concatenate(parts)
+        for i in range(0, len(pcm), CHUNK_SAMPLES):  # browsers send 20 ms; longer packets are split
+            self.voice.append((captured + i / AUDIO_RATE, pcm[i : i + CHUNK_SAMPLES]))
 
-    def take(self, samples: int) -> np.ndarray:
-        if not self.primed:
-            return np.zeros(0, dtype=np.int16)
-        out, self.pcm = self.pcm[:samples], self.pcm[samples:]
-        return out  # short when the voice ran dry (a late packet): a gap, not a wait for the prime again
+    def take(self, due: float) -> np.ndarray:
+        """The 20 ms captured at `due` (half a chunk either way), or nothing (a gap in the voice)."""
+        half = CHUNK_SAMPLES / AUDIO_RATE / 2
+        while self.voice and self.voice[0][0] < due - half:
+            self.voice.popleft()  # too late to play
+        if self.voice and self.voice[0][0] <= due + half:
+            return self.voice.popleft()[1]
+        return np.zeros(0, dtype=np.int16)
 
 
 class Compositor:
@@ -139,6 +171,7 @@ class Compositor:
         self._encoder: av.CodecContext | None = None
         self._opus: av.CodecContext | None = None
         self._keyframe_wanted = False
+        self._anchors: dict[tuple[str, bool], tuple[int, float]] = {}  # loop side: (member, audio) → (RTP, time)
         self.frames_out = 0
         self.started_at: float | None = None  # time.monotonic() of the programme's first composed frame
         self._thread = threading.Thread(target=self._run, name=f"compose-{session_id[:8]}", daemon=True)
@@ -146,8 +179,19 @@ class Compositor:
 
     # -- from the event loop ---------------------------------------------------------------
 
-    def push(self, member_id: str, codec: str, data: bytes) -> None:
-        self._queue.put(("frame", (member_id, codec, data)))
+    def push(self, member_id: str, codec: str, data: bytes, rtp_timestamp: int) -> None:
+        """A member's encoded frame, stamped here (on the loop, at arrival) with when it was captured."""
+        now = time.monotonic()
+        audio = codec == "opus"
+        clock, buffered = (AUDIO_CLOCK, AUDIO_BUFFERED_SECONDS) if audio else (VIDEO_CLOCK, VIDEO_BUFFERED_SECONDS)
+        key = (member_id, audio)
+        anchor = self._anchors.get(key)
+        captured = 0.0 if anchor is None else anchor[1] + (rtp_timestamp - anchor[0]) / clock
+        arrived = now - buffered
+        if anchor is None or arrived < captured or arrived - captured > REANCHOR_LATE_SECONDS:
+            captured = arrived
+            self._anchors[key] = (rtp_timestamp, captured)
+        self._queue.put(("frame", (member_id, codec, data, captured)))
 
     def set_tiles(self, layout: Layout, tiles: list[Tile]) -> None:
         self._queue.put(("tiles", (layout, list(tiles))))
@@ -213,23 +257,24 @@ class Compositor:
                 if force:
                     self._keyframe_wanted = False
                     next_keyframe = seconds + self._segment_seconds
-                self._video(video_n, force)
+                self._video(video_n, force, start + seconds - PLAYOUT_DELAY_SECONDS)
                 video_n += 1
             while start + audio_n * CHUNK_SAMPLES / AUDIO_RATE <= now:
-                self._audio(audio_n)
+                self._audio(audio_n, start + audio_n * CHUNK_SAMPLES / AUDIO_RATE - PLAYOUT_DELAY_SECONDS)
                 audio_n += 1
 
     def _handle(self, kind: str, args: tuple[object, ...]) -> None:
         if kind == "frame":
-            member_id, codec, data = args
+            member_id, codec, data, captured = args
             assert isinstance(member_id, str) and isinstance(codec, str) and isinstance(data, bytes)
-            if member_id not in {t.member_id for t in self._tiles}:
-                return
-            inp = self._inputs.setdefault(member_id, _Input())
+            assert isinstance(captured, float)
+            if member_id not in self._inputs:
+                return  # not (or no longer) on air
+            inp = self._inputs[member_id]
             if codec == "opus":
-                inp.decode_audio(data)
+                inp.decode_audio(data, captured)
             else:
-                inp.decode_video(codec, data)
+                inp.decode_video(codec, data, captured)
         elif kind == "label":
             key, alpha = args
             self._labels[key] = alpha  # type: ignore[index]
@@ -243,10 +288,12 @@ class Compositor:
                 del self._inputs[gone]
             self._drawn.clear()  # tiles moved: redraw everything on the next frame
             self._clear()
+            for tile, rect in zip(tiles, rectangles(layout, len(tiles)), strict=True):
+                self._inputs.setdefault(tile.member_id, _Input()).small = rect.w * rect.h <= SMALL_TILE_AREA
 
     def _ready(self) -> bool:
         return bool(self._tiles) and all(
-            (inp := self._inputs.get(t.member_id)) is not None and inp.picture is not None
+            (inp := self._inputs.get(t.member_id)) is not None and (inp.picture is not None or inp.waiting)
             for t in self._tiles
             if t.video
         )
@@ -266,14 +313,17 @@ class Compositor:
             c[HEIGHT + quarter :].reshape(HEIGHT // 2, WIDTH // 2),
         )
 
-    def _video(self, n: int, keyframe: bool) -> None:
+    def _video(self, n: int, keyframe: bool, due: float) -> None:
+        """Programme frame `n`, showing what each member captured at `due`."""
         rects = rectangles(self._layout, len(self._tiles))
         for tile, rect in zip(self._tiles, rects, strict=True):
             inp = self._inputs.get(tile.member_id)
+            if inp is not None:
+                inp.show(due)
             generation = inp.generation if inp is not None and tile.video else -1
             if self._drawn.get(tile.member_id) == (generation, rect):
                 continue  # nothing new from this member: its tile stays as drawn
-            self._draw_tile(tile, rect, inp.picture if inp is not None and tile.video else None)
+            self._draw_tile(tile, rect, inp, inp.picture if inp is not None and tile.video else None)
             self._drawn[tile.member_id] = (generation, rect)
         frame = av.VideoFrame.from_ndarray(self._canvas, format="yuv420p")
         frame.pts = n * (VIDEO_CLOCK // FPS)
@@ -283,7 +333,7 @@ class Compositor:
             self.frames_out += 1
             self._loop.call_soon_threadsafe(self._emit, "H264", bytes(packet), int(packet.pts))
 
-    def _draw_tile(self, tile: Tile, rect: Rect, picture: av.VideoFrame | None) -> None:
+    def _draw_tile(self, tile: Tile, rect: Rect, inp: _Input | None, picture: av.VideoFrame | None) -> None:
         y, u, v = self._planes()
         fill = BACKGROUND if picture is not None else AUDIO_ONLY_TILE
         y[rect.y : rect.y + rect.h, rect.x : rect.x + rect.w] = fill[0]
@@ -291,7 +341,10 @@ class Compositor:
         u[cu], v[cu] = fill[1], fill[2]
         if picture is not None:
             box = fit(picture.width, picture.height, rect)
-            scaled = picture.reformat(width=box.w, height=box.h, format="yuv420p", interpolation="FAST_BILINEAR")
+            assert inp is not None
+            scaled = inp.scaler.reformat(
+                picture, width=box.w, height=box.h, format="yuv420p", interpolation=Interpolation.FAST_BILINEAR
+            )
             planes = scaled.to_ndarray()
             quarter = box.h // 4
             y[box.y : box.y + box.h, box.x : box.x + box.w] = planes[: box.h]
@@ -349,13 +402,14 @@ class Compositor:
 
     # -- audio -----------------------------------------------------------------------------------
 
-    def _audio(self, n: int) -> None:
+    def _audio(self, n: int, due: float) -> None:
+        """Programme audio chunk `n`: every voice as captured at `due`, mixed."""
         mix = np.zeros(CHUNK_SAMPLES, dtype=np.int32)
         for tile in self._tiles:
             inp = self._inputs.get(tile.member_id)
             if inp is None:
                 continue
-            voice = inp.take(CHUNK_SAMPLES)  # taken even when muted, so unmuting is not late
+            voice = inp.take(due)  # taken even when muted, so unmuting is not late
             if not tile.muted and len(voice):
                 mix[: len(voice)] += voice
         pcm = np.clip(mix, -32768, 32767).astype(np.int16).reshape(1, -1)

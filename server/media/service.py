@@ -88,7 +88,7 @@ class _Tap:
         if feed is not None and not (codec == "opus" and self.muted):
             feed.on_frame(codec, data, rtp_timestamp)
         if self.compositor is not None:
-            self.compositor.push(self.member_id, codec, data)
+            self.compositor.push(self.member_id, codec, data, rtp_timestamp)
 
     async def request_keyframe(self) -> None:
         if self.keyframe is not None:
@@ -300,7 +300,7 @@ class MediaService:
             if (last is None and now - started > FIRST_PACKET_SECONDS) or (
                 last is not None and now - last > MEMBER_SILENCE_SECONDS
             ):
-                logger.info("stage member %s sent nothing for a while: dropped", peer.id)
+                logger.info("stage member %s sent nothing for a while (%s): dropped", peer.id, last)
                 self.registry.drop(peer)
                 return
 
@@ -316,6 +316,7 @@ class MediaService:
         event = self._events.get(slug)
         if event is None:
             return
+        logger.info("stage member %s of %s left (%s)", peer.id, slug, reason)
         await self._member_left(slug, peer.id)
         if event.state is StreamState.ENDED or reason in ("ended", "shutdown"):
             return
