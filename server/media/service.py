@@ -435,7 +435,12 @@ class MediaService:
         plan = stage.plan()
         for tap in event.taps.values():
             member = stage.members.get(tap.member_id)
-            tap.muted = member is not None and member.muted
+            muted = member is not None and member.muted
+            if tap.feed is not None and muted != tap.muted:
+                # A forwarded member muted: its segments declare no audio (an audio stream that never
+                # carries a packet makes players wait for it).
+                tap.feed.expect_audio(tap.has_audio and not muted)
+            tap.muted = muted
         if plan.mode == "compose":
             compositor = event.compositor
             if compositor is None:
@@ -481,7 +486,7 @@ class MediaService:
             self._release(event, feed)
         feed.claim(tap.member_id)
         feed.keyframe_requester = tap.keyframe
-        feed.expect_audio(tap.has_audio)
+        feed.expect_audio(tap.has_audio and not tap.muted)
         tap.feed = feed
 
     def _release(self, event: _Event, feed: Feed) -> None:

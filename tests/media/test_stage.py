@@ -67,6 +67,17 @@ def picture_of(path: Path) -> str:
     return "unknown"
 
 
+def lower_third_of(path: Path) -> bool:
+    """In the grid, Alice's tile (0, 180, 640×360) ends in a dark band with her name in white."""
+    with av.open(str(path)) as container:
+        frame = None
+        for frame in container.decode(video=0):  # noqa: B007  the last one
+            pass
+    assert frame is not None
+    band = frame.to_ndarray(format="gray")[492:538, 0:640]
+    return float(np.median(band)) < 100 and int(band.max()) > 200
+
+
 def voices_of(path: Path) -> set[float] | None:
     with av.open(str(path)) as container:
         if not container.streams.audio:
@@ -136,8 +147,11 @@ async def test_second_expert_on_air_composes_both_voices_then_forwards_again(med
     assert ffmpeg_errors(directory / "index.m3u8") == ""
     archive = (directory / "index.m3u8").read_text()
     assert archive.count("#EXT-X-DISCONTINUITY\n") >= 2  # into the composite and out of it
-    seen = [(picture_of(path), voices_of(path)) for path in segments(directory)]
+    paths = segments(directory)
+    seen = [(picture_of(path), voices_of(path)) for path in paths]
     print("segments:", seen)
+    grid = [path for path, (layout, _) in zip(paths, seen, strict=True) if layout == "grid"]
+    assert lower_third_of(grid[-1])  # the name drawn in the programme
     layouts = [layout for layout, _ in seen if layout in ("forward", "speaker", "grid")]
     runs = [layout for i, layout in enumerate(layouts) if i == 0 or layouts[i - 1] != layout]
     assert runs == ["forward", "speaker", "grid", "forward"], seen
@@ -176,4 +190,32 @@ async def test_a_member_dropping_out_leaves_the_layout_within_5_s(media_server: 
         await wait_for(lambda: programme.publisher == alice.location.rsplit("/", 1)[1], what="Alice forwarded")
     finally:
         await bob.close()
+        await alice.close()
+
+
+async def test_a_guest_is_taken_off_when_their_time_runs_out(media_server: MediaServer) -> None:
+    from server.media.stage import Grant
+
+    service = media_server.service
+    service.guest_seconds = 1.0
+    alice = AiortcPublisher(media_server.url, "ev3", expert_token("ev3", "alice"), tone=ALICE_TONE)
+    guest = AiortcPublisher(media_server.url, "ev3", "guest-ev3-42", tone=BOB_TONE, video=False)
+    try:
+        assert (await alice.start()).status_code == 201
+        refused = await guest.start()
+        assert refused.status_code == 403 and refused.json()["error"]["code"] == "not_invited"
+        await guest.close()
+        await service.grant("ev3", Grant(42, 7, "Li Wei", "", camera=False, at=time.time()))
+        guest = AiortcPublisher(media_server.url, "ev3", "guest-ev3-42", tone=BOB_TONE, video=False)
+        assert (await guest.start()).status_code == 201
+        guest_id = guest.location.rsplit("/", 1)[1]
+        assert service.stage("ev3").members[guest_id].on_air is False  # backstage until staff act
+        await asyncio.sleep(1.5)  # the clock only runs on air
+        assert guest_id in service.stage("ev3").members
+        await service.set_on_air("ev3", guest_id, True)
+        await wait_for(lambda: guest_id not in service.stage("ev3").members, within=5.0, what="time ran out")
+        assert 42 not in service.stage("ev3").grants  # a new invitation is needed to come back
+        assert service.stage("ev3").plan().mode == "forward"
+    finally:
+        await guest.close()
         await alice.close()
