@@ -142,10 +142,12 @@ class _Input:
             self.voice.append((captured + i / AUDIO_RATE, pcm[i : i + CHUNK_SAMPLES]))
 
     def take(self, due: float) -> np.ndarray:
-        """The 20 ms captured at `due` (half a chunk either way), or nothing (a gap in the voice)."""
+        """The 20 ms captured at `due`, or nothing yet (a gap). A chunk that comes late is still played
+        (a voice whose capture clock lags, e.g. a starved browser, is heard late rather than not at all);
+        only when a later chunk is due too is the older one dropped, to catch up."""
         half = CHUNK_SAMPLES / AUDIO_RATE / 2
-        while self.voice and self.voice[0][0] < due - half:
-            self.voice.popleft()  # too late to play
+        while len(self.voice) > 1 and self.voice[1][0] <= due + half:
+            self.voice.popleft()
         if self.voice and self.voice[0][0] <= due + half:
             return self.voice.popleft()[1]
         return np.zeros(0, dtype=np.int16)

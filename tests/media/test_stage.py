@@ -78,7 +78,7 @@ def lower_third_of(path: Path) -> bool:
     return float(np.median(band)) < 100 and int(band.max()) > 200
 
 
-def voices_of(path: Path) -> set[float] | None:
+def voices_of(path: Path, tones: tuple[float, ...] = (ALICE_TONE, BOB_TONE)) -> set[float] | None:
     with av.open(str(path)) as container:
         if not container.streams.audio:
             return None
@@ -91,7 +91,7 @@ def voices_of(path: Path) -> set[float] | None:
     freqs = np.fft.rfftfreq(len(samples), 1 / rate)
     if len(samples) < MIN_FFT_SECONDS * rate:
         return None
-    peaks = {tone: float(spectrum[(freqs > tone - 15) & (freqs < tone + 15)].max()) for tone in (ALICE_TONE, BOB_TONE)}
+    peaks = {tone: float(spectrum[(freqs > tone - 15) & (freqs < tone + 15)].max()) for tone in tones}
     strongest = max(peaks.values())
     return {tone for tone, peak in peaks.items() if peak >= TONE_SHARE * strongest}
 
@@ -219,3 +219,66 @@ async def test_a_guest_is_taken_off_when_their_time_runs_out(media_server: Media
     finally:
         await guest.close()
         await alice.close()
+
+
+CHROMIUM_TONES = (700.0, 1300.0)
+
+
+async def test_chromium_and_aiortc_experts_are_heard_together(media_server: MediaServer, tmp_path: Path) -> None:
+    """Two experts from Chromium with fake devices (each microphone a WAV of its own tone) and one from
+    aiortc, all on air: the programme's HLS, decoded by ffmpeg, carries the three voices."""
+    import subprocess
+
+    from playwright.async_api import async_playwright
+
+    from .test_chromium import PUBLISH_JS, launch
+
+    if not Path("/usr/bin/chromium").exists():
+        pytest.skip("Debian package chromium")
+    service = media_server.service
+    run = ["ffmpeg", "-nostdin", "-v", "error", "-y"]
+    video = tmp_path / "capture.y4m"
+    subprocess.run([*run, "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30:duration=4", str(video)], check=True)
+    aiortc_expert = AiortcPublisher(media_server.url, "ev4", expert_token("ev4", "carol"), tone=ALICE_TONE)
+    async with async_playwright() as pw:
+        browsers = []
+        try:
+            assert (await aiortc_expert.start()).status_code == 201  # on air first: the host
+            for name, tone in zip(("anna", "ben"), CHROMIUM_TONES, strict=True):
+                wav = tmp_path / f"{name}.wav"
+                sine = f"sine=frequency={tone}:sample_rate=48000:duration=30"
+                subprocess.run([*run, "-f", "lavfi", "-i", sine, "-ac", "2", str(wav)], check=True)
+                browser = await launch(
+                    pw,
+                    "--use-fake-ui-for-media-stream",
+                    "--use-fake-device-for-media-stream",
+                    f"--use-file-for-fake-video-capture={video}",
+                    f"--use-file-for-fake-audio-capture={wav}",
+                )
+                browsers.append(browser)
+                page = await browser.new_page()
+                await page.goto(f"{media_server.url}/test-page")
+                whip = f"{media_server.url}/whip/ev4"
+                # A steady tone is what a noise suppressor removes: switch the voice processing off.
+                unprocessed = "audio: {noiseSuppression: false, autoGainControl: false, echoCancellation: false}"
+                result = await page.evaluate(
+                    PUBLISH_JS.replace("audio: true", unprocessed), [whip, expert_token("ev4", name)]
+                )
+                assert result["status"] == 201, result
+                await service.set_on_air("ev4", result["location"].rsplit("/", 1)[1], True)
+            programme = service.feed("ev4")
+            await wait_for(
+                lambda: (c := service.compositor("ev4")) is not None and programme.publisher == c.session_id,
+                what="composing three",
+            )
+            at = listed(media_server, "ev4")
+            await wait_for(lambda: listed(media_server, "ev4") >= at + 4, what="composed segments")
+        finally:
+            for browser in browsers:
+                await browser.close()
+            await aiortc_expert.close()
+    await service.end_stream("ev4")
+    tones = (ALICE_TONE, *CHROMIUM_TONES)
+    heard = [voices_of(path, tones) for path in segments(media_server.media_dir / "ev4")]
+    print("voices per segment:", heard)
+    assert heard.count(set(tones)) >= 2, heard  # all three voices, segment after segment
