@@ -282,3 +282,62 @@ async def test_chromium_and_aiortc_experts_are_heard_together(media_server: Medi
     heard = [voices_of(path, tones) for path in segments(media_server.media_dir / "ev4")]
     print("voices per segment:", heard)
     assert heard.count(set(tones)) >= 2, heard  # all three voices, segment after segment
+
+
+# The issue's bound for the composed programme (forwarded publishers: tests/media/test_av_sync.py).
+MAX_COMPOSED_OFFSET_SECONDS = 0.040
+
+
+def composed_onsets(path: Path) -> tuple[list[float], list[float]]:
+    """Flashes seen in composed pictures (1280×720), and every beep of the mixed audio."""
+    flashes: list[float] = []
+    with av.open(str(path)) as container:
+        bright = False
+        for frame in container.decode(video=0):
+            level = float(frame.to_ndarray(format="gray")[::8, ::8].mean())
+            if level > 128 and not bright and frame.width == 1280:
+                flashes.append(float(frame.pts * frame.time_base))
+            bright = level > 128
+    beeps: list[float] = []
+    with av.open(str(path)) as container:
+        loud = False
+        for frame in container.decode(audio=0):
+            samples = frame.to_ndarray()[0]
+            hot = np.flatnonzero(np.abs(samples) > 0.2)
+            if hot.size and not loud:
+                beeps.append(float(frame.pts * frame.time_base) + hot[0] / frame.sample_rate)
+                loud = True
+            elif not hot.size and float(np.abs(samples).max(initial=0)) < 0.02:
+                loud = False
+    return flashes, beeps
+
+
+async def test_composed_programme_keeps_audio_and_video_in_sync(media_server: MediaServer) -> None:
+    """Alice flashes and beeps at each whole second (one capture clock); Bob is on air beside her, silent."""
+    from .publishers import BeepAudio, Clock, FlashVideo
+
+    service = media_server.service
+    clock = Clock()
+    alice = AiortcPublisher(media_server.url, "ev3", expert_token("ev3", "alice"))
+    alice.video_track, alice.audio_track = FlashVideo(clock), BeepAudio(clock)
+    bob = AiortcPublisher(media_server.url, "ev3", expert_token("ev3", "bob"), tone=0.0, shade=BOB_SHADE)
+    try:
+        assert (await alice.start()).status_code == 201
+        assert (await bob.start()).status_code == 201
+        await service.set_on_air("ev3", bob.location.rsplit("/", 1)[1], True)
+        programme = service.feed("ev3")
+        await wait_for(
+            lambda: (c := service.compositor("ev3")) is not None and programme.publisher == c.session_id,
+            what="composing",
+        )
+        at = listed(media_server, "ev3")
+        await wait_for(lambda: listed(media_server, "ev3") >= at + 7, what="composed marks")
+    finally:
+        await bob.close()
+        await alice.close()
+    await service.end_stream("ev3")
+    flashes, beeps = composed_onsets(media_server.media_dir / "ev3" / "recording.mp4")
+    offsets = [b - f for f in flashes for b in beeps if abs(b - f) < 0.5]
+    print(f"composed A/V offsets (audio − video, s): {[round(o, 3) for o in offsets]}")
+    assert len(offsets) >= 4, (flashes, beeps)
+    assert max(abs(o) for o in offsets) <= MAX_COMPOSED_OFFSET_SECONDS, offsets
