@@ -18,6 +18,7 @@ from server.api import archive as archive_api
 from server.api import captions as captions_api
 from server.api import events, health, notes, people, polls, questions, quiz, realtime, reports, survey
 from server.api import media as media_api
+from server.api import stage as stage_api
 from server.attendance import AttendanceRecorder
 from server.auth import Tokens
 from server.captions.service import CaptionService
@@ -30,6 +31,7 @@ from server.mail import Mailer
 from server.media.fastpath import LiveFastPath
 from server.media.routes import media_routes
 from server.media.service import MediaService
+from server.media.stage import Stage
 from server.media.transcode import PcmTap
 from server.metrics import Metrics
 from server.middleware import BodyLimit, RequestMetrics, SecurityHeaders
@@ -80,12 +82,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
     def audio_tap(slug: str) -> PcmTap | None:
         return app_ref["app"].state.ctx.captions.audio_tap(slug)
 
+    async def on_stage(slug: str, stage: Stage) -> None:
+        await media_api.announce_stage(app_ref["app"].state.ctx, slug, stage)
+
     # The MP4 remux is an archive job (archive/), so ending an event never waits for it.
     media = MediaService(
         settings.media_dir,
         segment_seconds=settings.segment_seconds,
         on_state=on_state,
         on_sources=on_sources,
+        on_stage=on_stage,
+        guest_seconds=settings.stage_guest_seconds,
         remux_on_end=False,
         audio_tap=audio_tap,
     )
@@ -175,6 +182,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *quiz.routes,
         *survey.routes,
         *captions_api.routes,
+        *stage_api.routes,
         *realtime.routes,
         *reports.routes,
         *archive_api.routes,  # before the media routes: /archive/{slug}/captions.vtt etc. are ours

@@ -46,6 +46,13 @@ class Settings:
     segment_seconds: float = field(
         default=1.0, metadata={"env": "SEGMENT_SECONDS", "doc": "HLS segment length, 1 to 2 seconds"}
     )
+    stage_guest_seconds: float = field(
+        default=180.0,
+        metadata={
+            "env": "STAGE_GUEST_SECONDS",
+            "doc": "how long a viewer brought on air may speak before being taken off",
+        },
+    )
     admin_token: str = field(
         default="", metadata={"env": "ADMIN_TOKEN", "doc": "admin bearer token; `make run` generates one"}
     )

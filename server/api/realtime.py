@@ -12,6 +12,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from archive.attendance import REPLAY
 from moderation.ranking import Sort
+from server.api.stage import stage_view
 from server.attendance import parse_mode, parse_visitor
 from server.auth import STAFF, Principal, Role, acting_as, check_origin
 from server.context import AppContext, ctx
@@ -145,6 +146,7 @@ async def _bring_up_to_date(
             "poll_answers": polls["answers"],
             "event": {"state": event.state, "moderation_mode": event.moderation_mode},
             "stream": {"state": c.stream_state(event.slug), "sources": c.media.sources(event.slug)},
+            "stage": stage_view(c, event.slug, None if conn.is_viewer else caller),
             "viewers": c.hub.viewers(event.id),
             "role": caller.role.value if caller else "viewer",
         }

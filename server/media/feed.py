@@ -1,4 +1,5 @@
-"""One source (camera or screen) of one event: the recording, its writer thread, its viewers.
+"""One playlist of one event (the programme, or a screen share beside it): the recording, its writer
+thread, its viewers.
 
 Packets arrive on the event loop from the publisher's receivers, are stamped on the feed's
 recording clock, and go — still encoded — to the writer thread and to every WHEP viewer
@@ -97,13 +98,14 @@ class Feed:
 
     # -- publisher -------------------------------------------------------------------------
 
-    def claim(self, session_id: str) -> None:
+    def claim(self, session_id: str, shared_clock: bool = False) -> None:
+        """`shared_clock`: the source stamps audio and video on one clock from 0 (the compositor)."""
         if self.ended:
             raise conflict("stream_ended", "this event's stream has ended")
         if self.publisher is not None:
             raise conflict("already_publishing", "another publisher holds this source")
         self.publisher = session_id
-        self._timeline.new_session()
+        self._timeline.new_session(shared_clock)
         self.video_codec = None
 
     def release(self, session_id: str) -> None:

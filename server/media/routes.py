@@ -2,7 +2,8 @@
 
 `authorize(request, slug, "publish" | "watch")` runs first on every WHIP/WHEP request that
 carries a session or an offer (before the body is read) and raises
-`starlette.exceptions.HTTPException` itself.
+`starlette.exceptions.HTTPException` itself. For a WHIP offer it may return who publishes (a stage
+`Identity`: an expert, their screen, a viewer invited on air); None makes the source the member.
 """
 
 from __future__ import annotations
@@ -20,11 +21,12 @@ from .cors import preflight, with_cors
 from .errors import MediaError
 from .sdp import MAX_SDP_BYTES
 from .service import SOURCES, MediaService
+from .stage import Identity
 from .static import archive_file, live_file
 
 logger = logging.getLogger(__name__)
 
-Authorize = Callable[[Request, str, Literal["publish", "watch"]], Awaitable[None]]
+Authorize = Callable[[Request, str, Literal["publish", "watch"]], Awaitable[Identity | None]]
 
 SDP = "application/sdp"
 SDPFRAG = "application/trickle-ice-sdpfrag"
@@ -78,19 +80,20 @@ def media_routes(service: MediaService, authorize: Authorize) -> list[Route]:
 
     async def whip_post(request: Request) -> Response:
         slug = request.path_params["slug"]
-        await authorize(request, slug, "publish")
+        identity = await authorize(request, slug, "publish")
         source = request.query_params.get("source", "camera")
         if source not in SOURCES:
             raise MediaError(400, "bad_source", f"source must be one of {', '.join(SOURCES)}")
         offer = await _read_body(request, SDP)
-        session_id, answer = await service.publish(slug, source, offer)  # type: ignore[arg-type]
+        session_id, answer = await service.publish(slug, source, offer, identity)  # type: ignore[arg-type]
         return _created(f"/whip/{slug}/{session_id}", answer)
 
     async def whep_post(request: Request) -> Response:
         slug = request.path_params["slug"]
         await authorize(request, slug, "watch")
+        member = request.query_params.get("member")
         offer = await _read_body(request, SDP)
-        session_id, answer = await service.watch(slug, offer)
+        session_id, answer = await service.watch(slug, offer, member=member)
         return _created(f"/whep/{slug}/{session_id}", answer)
 
     def session_endpoint(kind: Literal["whip", "whep"]) -> Callable[[Request], Awaitable[Response]]:

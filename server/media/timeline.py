@@ -34,10 +34,14 @@ class Timeline:
         self._session_base = 0.0
         self._anchors: dict[str, _Anchor] = {}
         self._started = resume_at > 0
+        self._shared_origin = False
 
-    def new_session(self) -> None:
+    def new_session(self, shared_origin: bool = False) -> None:
+        """`shared_origin`: every track's RTP timestamps count from 0 at one instant (the programme's
+        compositor stamps audio and video on one clock), so no track is anchored at its arrival."""
         self._session_wall = None
         self._anchors = {}
+        self._shared_origin = shared_origin
 
     def at(self, track: str, rtp_timestamp: int, clock_rate: int, buffered_seconds: float = 0.0) -> float:
         """Recording time (seconds) of a frame of `track` with an unwrapped RTP timestamp.
@@ -52,7 +56,10 @@ class Timeline:
                 self._session_wall = wall
                 self._session_base = self._end + SESSION_GAP_SECONDS if self._started else 0.0
                 self._started = True
-            anchor = _Anchor(rtp_timestamp, self._session_base + (wall - self._session_wall))
+            if self._shared_origin:
+                anchor = _Anchor(0, self._session_base)
+            else:
+                anchor = _Anchor(rtp_timestamp, self._session_base + (wall - self._session_wall))
             self._anchors[track] = anchor
         seconds = anchor.recording_start + (rtp_timestamp - anchor.rtp_origin) / clock_rate
         self._end = max(self._end, seconds)

@@ -72,6 +72,10 @@ class Publisher:
         await self.bus.publish(staff_channel(event_id), "caption", data)
         await self.bus.publish(public_channel(event_id), "caption", data)
 
+    async def stage(self, event_id: int, staff: Mapping[str, Any], public: Mapping[str, Any]) -> None:
+        await self.bus.publish(staff_channel(event_id), "stage", dump(staff))
+        await self.bus.publish(public_channel(event_id), "stage", dump(public))
+
     async def stream_state(self, event_id: int, state: str, sources: list[str] | None = None) -> None:
         data = dump({"state": state, "sources": sources or []})
         await self.bus.publish(staff_channel(event_id), "stream.state", data)

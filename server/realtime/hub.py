@@ -64,6 +64,7 @@ SERVER_FRAME_TYPES = frozenset(
         "pong",
         "stream.state",
         "event.state",
+        "stage",
         "caption",
         "note",
     }

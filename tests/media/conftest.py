@@ -23,6 +23,7 @@ from server.media.fastpath import LiveFastPath
 from server.media.hls import Segment
 from server.media.routes import media_routes
 from server.media.service import MediaService
+from server.media.stage import Identity
 
 EVENTS = ("ev1", "ev2", "ev3", "ev4")
 # How long a media test waits for a condition (ICE + DTLS + a few segments) before failing.
@@ -37,16 +38,29 @@ def watch_token(slug: str) -> str:
     return f"staff-{slug}"
 
 
-async def fake_authorize(request: Request, slug: str, mode: str) -> None:
+def expert_token(slug: str, name: str) -> str:
+    """A publish token that names its expert: each is a member of the stage of their own."""
+    return f"pub-{slug}-{name}"
+
+
+async def fake_authorize(request: Request, slug: str, mode: str) -> Identity | None:
     if slug not in EVENTS:
         raise HTTPException(404, detail="no such event")
     header = request.headers.get("authorization", "")
     if not header.startswith("Bearer "):
         raise HTTPException(401, detail="bearer token required", headers={"WWW-Authenticate": "Bearer"})
     token = header[7:]
+    if mode == "publish" and token.startswith(f"guest-{slug}-"):  # a viewer: the stage decides (grants)
+        participant = int(token.removeprefix(f"guest-{slug}-"))
+        return Identity(key=f"guest{participant}", kind="guest", name="Li Wei", participant_id=participant)
+    if mode == "publish" and token.startswith(publish_token(slug) + "-"):
+        name = token.removeprefix(publish_token(slug) + "-")
+        source = request.query_params.get("source", "camera")
+        return Identity(key=f"{name}:{source}", kind="screen" if source == "screen" else "expert", name=name)
     allowed = {publish_token(slug)} if mode == "publish" else {publish_token(slug), watch_token(slug)}
     if token not in allowed:
         raise HTTPException(403, detail="this token may not do that")
+    return None
 
 
 @dataclass

@@ -19,13 +19,13 @@ SDP = {"Content-Type": "application/sdp"}
 
 
 class PatternVideoTrack(MediaStreamTrack):
-    """320×240 frames whose luma encodes the frame number, paced in real time."""
+    """320×240 frames whose luma encodes the frame number (or is `shade` throughout), paced in real time."""
 
     kind = "video"
 
-    def __init__(self, width: int = 320, height: int = 240, fps: int = 30) -> None:
+    def __init__(self, width: int = 320, height: int = 240, fps: int = 30, shade: int | None = None) -> None:
         super().__init__()
-        self.width, self.height, self.fps = width, height, fps
+        self.width, self.height, self.fps, self.shade = width, height, fps, shade
         self._n = 0
         self._start: float | None = None
 
@@ -35,7 +35,7 @@ class PatternVideoTrack(MediaStreamTrack):
         target = self._start + self._n / self.fps
         await asyncio.sleep(max(0.0, target - time.monotonic()))
         frame = av.VideoFrame(self.width, self.height, "yuv420p")
-        shade = (self._n * 7) % 200 + 16
+        shade = (self._n * 7) % 200 + 16 if self.shade is None else self.shade
         for i, plane in enumerate(frame.planes):
             plane.update(bytes([shade if i == 0 else 128]) * plane.buffer_size)
         frame.pts = int(self._n * VIDEO_CLOCK_RATE / self.fps)
@@ -45,18 +45,19 @@ class PatternVideoTrack(MediaStreamTrack):
 
 
 class ToneAudioTrack(MediaStreamTrack):
-    """48 kHz stereo 440 Hz tone in 20 ms frames, paced in real time."""
+    """48 kHz stereo tone (440 Hz unless told) in 20 ms frames, paced in real time."""
 
     kind = "audio"
 
-    def __init__(self) -> None:
+    def __init__(self, frequency: float = 440.0) -> None:
         super().__init__()
         self._samples = 0
         self._start: float | None = None
         self._rate = 48_000
         size = int(AUDIO_PTIME * self._rate)
 
-        one = array.array("h", (int(6000 * math.sin(2 * math.pi * 440 * k / self._rate)) for k in range(size)))
+        # A whole number of periods per 20 ms frame keeps the tone clean across frames (multiples of 50 Hz).
+        one = array.array("h", (int(6000 * math.sin(2 * math.pi * frequency * k / self._rate)) for k in range(size)))
         stereo = array.array("h", (v for v in one for _ in range(2)))
         self._payload = stereo.tobytes()
         self._size = size
@@ -99,17 +100,29 @@ def _only(kind: str, name: str) -> list:
 class AiortcPublisher:
     """A WHIP client: aiortc sends a tone and a pattern, offering one video codec."""
 
-    def __init__(self, base_url: str, slug: str, token: str, video_codec: str = "H264", source: str = "camera"):
+    def __init__(
+        self,
+        base_url: str,
+        slug: str,
+        token: str,
+        video_codec: str = "H264",
+        source: str = "camera",
+        tone: float = 440.0,
+        shade: int | None = None,
+        video: bool = True,
+    ):
         self.base_url, self.slug, self.token = base_url, slug, token
         self.video_codec, self.source = video_codec, source
         self.pc = RTCPeerConnection()
         self.location: str | None = None
-        self.video_track: MediaStreamTrack = PatternVideoTrack()
-        self.audio_track: MediaStreamTrack = ToneAudioTrack()
+        self.video_track: MediaStreamTrack = PatternVideoTrack(shade=shade)
+        self.audio_track: MediaStreamTrack = ToneAudioTrack(tone)
+        self.video = video  # False: a microphone only
 
     async def start(self) -> httpx.Response:
-        video = self.pc.addTransceiver(self.video_track, direction="sendonly")
-        video.setCodecPreferences(_only("video", self.video_codec))
+        if self.video:
+            video = self.pc.addTransceiver(self.video_track, direction="sendonly")
+            video.setCodecPreferences(_only("video", self.video_codec))
         self.pc.addTransceiver(self.audio_track, direction="sendonly")
         await self.pc.setLocalDescription(await self.pc.createOffer())
         async with httpx.AsyncClient(base_url=self.base_url, timeout=20) as http:
@@ -135,8 +148,8 @@ class AiortcPublisher:
 class AiortcViewer:
     """A WHEP client: receives audio + video from /whep/{slug} and decodes them."""
 
-    def __init__(self, base_url: str, slug: str, token: str) -> None:
-        self.base_url, self.slug, self.token = base_url, slug, token
+    def __init__(self, base_url: str, slug: str, token: str, member: str | None = None) -> None:
+        self.base_url, self.slug, self.token, self.member = base_url, slug, token, member
         self.pc = RTCPeerConnection()
         self.frames: dict[str, int] = {"audio": 0, "video": 0}
         self.location: str | None = None
@@ -154,6 +167,7 @@ class AiortcViewer:
         async with httpx.AsyncClient(base_url=self.base_url, timeout=20) as http:
             response = await http.post(
                 f"/whep/{self.slug}",
+                params={"member": self.member} if self.member else None,
                 content=self.pc.localDescription.sdp,
                 headers={**SDP, "Authorization": f"Bearer {self.token}"},
             )
