@@ -576,8 +576,10 @@ class MediaService:
             logger.warning(
                 "%s of %s: no media for %.0f s (session %s)", member.kind, slug, MEMBER_SILENCE_SECONDS, peer.id
             )
+        sources = self.sources(slug)
         self._apply(slug)
-        await self._sources_changed(slug)
+        if self.sources(slug) != sources:
+            await self._sources_changed(slug)
         await self._stage_changed(slug)
         on_air = event.stage.on_air()
         if on_air and all(m.silent for m in on_air):
