@@ -26,7 +26,7 @@ from server.media.errors import MediaError
 from server.media.stage import Grant, Hand, Layout
 from server.schemas import Strict
 from server.schemas_questions import ActionRequest
-from server.validation import read_json
+from server.validation import Id, path_id, read_json
 
 log = logging.getLogger("sitecast.stage")
 
@@ -55,11 +55,11 @@ class MemberChange(Strict):
 
 
 class HandRaise(Strict):
-    question_id: int
+    question_id: Id
 
 
 class Invitation(Strict):
-    question_id: int
+    question_id: Id
     camera: bool = False
 
 
@@ -253,10 +253,7 @@ async def _question(session: Any, event: models.Event, question_id: int) -> mode
 
 
 def _int(request: Request, name: str) -> int:
-    try:
-        return int(request.path_params[name])
-    except ValueError:
-        raise ApiError(404, "not_found", f"{name} must be a number") from None
+    return path_id(request, name, name.removesuffix("_id"))
 
 
 routes = [
