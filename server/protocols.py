@@ -173,8 +173,10 @@ class HttpProtocol(HttpToolsProtocol):
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
     """The uvicorn settings every entry point serves with (cli.py, the Procfile, the tests' servers)."""
+    from server.media.rawhttp import LiveHttpProtocol  # this HttpProtocol, answering live HLS GETs itself
+
     return {
-        "http": HttpProtocol.configured(settings),
+        "http": LiveHttpProtocol.configured(settings),
         "ws": WebSocketProtocol,
         "ws_max_size": MAX_CLIENT_MESSAGE_BYTES,
         "ws_ping_interval": WS_PING_SECONDS,

@@ -1,17 +1,26 @@
-"""The live viewers' hot path, as plain ASGI in front of the app's middleware and router.
+"""The live viewers' hot path: what to answer from memory, and the ASGI layer in front of the app.
 
 Every viewer asks for the live playlist, parts and segments several times a second: at a thousand
 viewers that is thousands of requests a second, each answered with bytes the live edge already holds.
-Through Starlette they would each cost a router walk over every route, four middlewares and a Request
-and Response object; here they cost a regex match, a dict lookup and two `send`s. Anything this does
-not recognise, or cannot answer from memory (no live edge, an old segment on disk, a malformed blocking
-reload), goes on to the app unchanged (server/media/static.py answers it, with the same headers).
+`decide` says what the answer is (or which part to wait for first, or that the app must answer);
+two layers use it: the raw HTTP path under ASGI (rawhttp.py, what `make run` serves with: no task, no
+ASGI messages, `sendfile` for the media) and `LiveFastPath`, plain ASGI in front of the app's middleware
+and router, for requests the raw path passes on (another request of the same connection in flight) and
+for servers without it. Through Starlette they would each cost a router walk over every route, four
+middlewares and a Request and Response object; here a regex match, a dict lookup and two `send`s.
+Anything not recognised, or not answerable from memory (no live edge, an old segment on disk, a malformed
+or too-far blocking reload), goes on to the app unchanged (server/media/static.py answers it, with the
+same headers).
+
+Files are found by their path under the feed, whatever their name: a rendition that publishes its parts
+and segments into the edge as `360p/000042.ts` is served like today's `000042.ts`.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -22,28 +31,118 @@ from .static import (
     IMMUTABLE_CACHE,
     LIVE_PLAYLIST_CACHE,
     MAX_MSN_AHEAD,
+    NO_STORE,
     PLAYLIST_TYPE,
     TS_TYPE,
 )
 
 if TYPE_CHECKING:
-    from .live import LiveEdge
+    from .live import LiveEdge, MediaFile
     from .service import MediaService
 
-_PATH = re.compile(r"^/live/([A-Za-z0-9][A-Za-z0-9_-]{0,63})/(?:(screen)/)?(index\.m3u8|\d{6}\.ts|\d{6}\.\d{1,3}\.ts)$")
+# /live/{slug}/[screen/][rendition/]name: the name is looked up in the live edge, never on disk here.
+PATH = re.compile(
+    r"^/live/([A-Za-z0-9][A-Za-z0-9_-]{0,63})/(?:(screen)/)?"
+    r"((?:[A-Za-z0-9][A-Za-z0-9_-]{0,31}/)?[A-Za-z0-9][A-Za-z0-9_-]{0,63}(?:\.\d{1,3})?\.(?:m3u8|ts|m4s|mp4))$"
+)
+LIVE_PLAYLIST_NAME = "index.m3u8"
 # What hls.js and Safari send; anything else (other orders, extra parameters) takes the slow path.
 _BLOCKING = re.compile(rb"^_HLS_msn=(\d{1,9})(?:&_HLS_part=(\d{1,4}))?$")
-_COMMON = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"same-origin")]
+_COMMON = ((b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"same-origin"))
 
 
-def _headers(media_type: str, cache: str) -> list[tuple[bytes, bytes]]:
-    return [(b"content-type", media_type.encode()), (b"cache-control", cache.encode()), *_COMMON]
+class Kind:
+    """One kind of answer's headers (all but the length), built once: as ASGI pairs and as raw HTTP lines."""
+
+    __slots__ = ("pairs", "raw")
+
+    def __init__(self, media_type: str, cache: str) -> None:
+        self.pairs = ((b"content-type", media_type.encode()), (b"cache-control", cache.encode()), *_COMMON)
+        self.raw = b"".join(name + b": " + value + b"\r\n" for name, value in self.pairs)
 
 
-_PLAYLIST = _headers(PLAYLIST_TYPE, LIVE_PLAYLIST_CACHE)
-_BLOCKED_PLAYLIST = _headers(PLAYLIST_TYPE, BLOCKING_PLAYLIST_CACHE)
-_MEDIA = _headers(TS_TYPE, IMMUTABLE_CACHE)
-_ERROR = _headers("application/json", "no-store")
+PLAYLIST = Kind(PLAYLIST_TYPE, LIVE_PLAYLIST_CACHE)
+BLOCKED_PLAYLIST = Kind(PLAYLIST_TYPE, BLOCKING_PLAYLIST_CACHE)
+FINAL_PLAYLIST = Kind(PLAYLIST_TYPE, NO_STORE)  # a blocking reload answered by the stream's end (ENDLIST)
+MEDIA = {"ts": Kind(TS_TYPE, IMMUTABLE_CACHE), "m4s": Kind("video/iso.segment", IMMUTABLE_CACHE)}
+MEDIA["mp4"] = Kind("video/mp4", IMMUTABLE_CACHE)
+ERROR = Kind("application/json", NO_STORE)
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    status: int
+    kind: Kind
+    body: bytes
+    file: MediaFile | None = None  # the body in a memfd, for sendfile
+
+
+@dataclass(frozen=True, slots=True)
+class Wait:
+    """Not here yet: park until the edge has (sequence, part), or `seconds` pass; then `settle`."""
+
+    sequence: int
+    part: int | None
+    seconds: float
+
+
+def _error(status: int, code: str, message: str) -> Answer:
+    return Answer(status, ERROR, json.dumps({"error": {"code": code, "message": message}}).encode())
+
+
+def edge_for(service: MediaService, slug: str, screen: bool) -> LiveEdge | None:
+    feed = service.feed(slug, "screen" if screen else "camera")
+    edge = feed.edge if feed is not None else None
+    return edge if edge is not None and edge.playlist is not None else None
+
+
+def decide(service: MediaService, edge: LiveEdge, name: str, query: bytes) -> Answer | Wait | None:
+    """The answer for GET `name` of this feed with `query`; a `Wait`; or None: the app answers."""
+    if name == LIVE_PLAYLIST_NAME:
+        assert edge.playlist is not None
+        if not query:
+            return Answer(200, PLAYLIST, edge.playlist)
+        position = _BLOCKING.match(query)
+        if position is None:
+            return None
+        sequence = int(position.group(1))
+        part = int(position.group(2)) if position.group(2) is not None else None
+        if sequence > edge.next_sequence + MAX_MSN_AHEAD:
+            return None  # the app refuses it with a 400
+        if edge.has(sequence, part):
+            return Answer(200, BLOCKED_PLAYLIST, edge.playlist)
+        if edge.ended:
+            return None  # the app answers the final playlist
+        return Wait(sequence, part, BLOCK_TARGET_DURATIONS * service.segment_seconds)
+    if query:
+        return None
+    body = edge.blobs.get(name)
+    if body is not None:
+        return _media(edge, name, body)
+    upcoming = edge.upcoming_part(name)
+    if upcoming is None:
+        return None  # an older segment on disk, another playlist, or a 404: the app's answer
+    return Wait(*upcoming, BLOCK_TARGET_DURATIONS * service.segment_seconds)
+
+
+def settle(edge: LiveEdge, name: str, wait: Wait) -> Answer:
+    """What a parked request gets once its part is here, the stream ended or its time ran out."""
+    arrived = edge.has(wait.sequence, wait.part)
+    if name == LIVE_PLAYLIST_NAME:
+        assert edge.playlist is not None
+        if arrived:
+            return Answer(200, BLOCKED_PLAYLIST, edge.playlist)
+        if edge.ended:
+            return Answer(200, FINAL_PLAYLIST, edge.playlist)  # with ENDLIST: players stop asking
+        return _error(503, "not_yet", "that part did not arrive in time; reload the playlist")
+    body = edge.blobs.get(name)
+    answer = _media(edge, name, body) if body is not None else None
+    return answer or _error(404, "not_found", "no such part (the segment closed without it)")
+
+
+def _media(edge: LiveEdge, name: str, body: bytes) -> Answer | None:
+    kind = MEDIA.get(name.rsplit(".", 1)[1])
+    return Answer(200, kind, body, edge.files.get(name)) if kind is not None else None
 
 
 class LiveFastPath:
@@ -53,64 +152,23 @@ class LiveFastPath:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
-            match = _PATH.match(scope["path"])
+            match = PATH.match(scope["path"])
             if match is not None and await self._answer(match, scope, send):
                 return
         await self.app(scope, receive, send)
 
     async def _answer(self, match: re.Match[str], scope: Scope, send: Send) -> bool:
-        feed = self.service.feed(match.group(1), "screen" if match.group(2) else "camera")
-        edge = feed.edge if feed is not None else None
-        if edge is None or edge.playlist is None:
+        edge = edge_for(self.service, match.group(1), match.group(2) is not None)
+        if edge is None:
             return False
         name = match.group(3)
-        query: bytes = scope["query_string"]
-        wait = BLOCK_TARGET_DURATIONS * self.service.segment_seconds
-        head = scope["method"] == "HEAD"
-        if name == "index.m3u8":
-            if not query:
-                await _send(send, 200, _PLAYLIST, edge.playlist, head)
-                return True
-            return await self._blocking_reload(edge, query, wait, send, head)
-        if query:
+        answer = decide(self.service, edge, name, scope["query_string"])
+        if isinstance(answer, Wait):
+            await edge.wait_for(answer.sequence, answer.part, answer.seconds)
+            answer = settle(edge, name, answer)
+        if answer is None:
             return False
-        body = edge.blobs.get(name)
-        if body is None:
-            upcoming = edge.upcoming_part(name)
-            if upcoming is None:
-                return False  # an older segment on disk, or a 404: the app's answer
-            await edge.wait_for(*upcoming, wait)
-            body = edge.blobs.get(name)
-            if body is None:
-                await _error(send, 404, "not_found", "no such part (the segment closed without it)", head)
-                return True
-        await _send(send, 200, _MEDIA, body, head)
+        length = (b"content-length", str(len(answer.body)).encode())
+        await send({"type": "http.response.start", "status": answer.status, "headers": [*answer.kind.pairs, length]})
+        await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else answer.body})
         return True
-
-    async def _blocking_reload(self, edge: LiveEdge, query: bytes, wait: float, send: Send, head: bool) -> bool:
-        position = _BLOCKING.match(query)
-        if position is None:
-            return False
-        sequence = int(position.group(1))
-        part = int(position.group(2)) if position.group(2) is not None else None
-        if sequence > edge.next_sequence + MAX_MSN_AHEAD:
-            return False  # the app refuses it with a 400
-        if not await edge.wait_for(sequence, part, wait):
-            if edge.ended:
-                return False  # the app answers the final playlist
-            await _error(send, 503, "not_yet", "that part did not arrive in time; reload the playlist", head)
-            return True
-        assert edge.playlist is not None
-        await _send(send, 200, _BLOCKED_PLAYLIST, edge.playlist, head)
-        return True
-
-
-async def _send(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes, head: bool) -> None:
-    length = (b"content-length", str(len(body)).encode())
-    await send({"type": "http.response.start", "status": status, "headers": [*headers, length]})
-    await send({"type": "http.response.body", "body": b"" if head else body})
-
-
-async def _error(send: Send, status: int, code: str, message: str, head: bool) -> None:
-    body = json.dumps({"error": {"code": code, "message": message}}).encode()
-    await _send(send, status, _ERROR, body, head)

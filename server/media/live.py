@@ -5,11 +5,16 @@ no disk and no rendering: every viewer gets the same playlist bytes and the same
 bytes. Blocking playlist reloads (`_HLS_msn`/`_HLS_part`) and requests for the hinted next part
 park on one future per (media sequence, part) shared by all who wait for it, settled the moment
 the writer publishes that part.
+
+Each part and segment is also put once into a `MediaFile` (an anonymous in-memory file, memfd), so
+the raw HTTP path (rawhttp.py) hands the same pages to every viewer's socket with `sendfile`: the
+bytes are never copied per viewer in Python, nor in the kernel on their way in.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 
 from .hls import LiveUpdate
@@ -17,10 +22,44 @@ from .hls import LiveUpdate
 _PART = re.compile(r"^(\d{6})\.(\d{1,3})\.ts$")
 
 
+class MediaFile:
+    """A published part or segment's bytes, and the same bytes in a memfd to `sendfile` from.
+
+    The descriptor closes when the last reference goes: a response still sending from it holds one,
+    so a file dropped from the live window while viewers are fetching it stays valid until they are done.
+    `fd` is -1 where memfd is not available (not Linux): the bytes are then written as they are.
+    """
+
+    __slots__ = ("data", "fd", "size")
+
+    def __init__(self, name: str, data: bytes) -> None:
+        self.data = data
+        self.size = len(data)
+        self.fd = -1
+        create = getattr(os, "memfd_create", None)
+        if create is None or not data:
+            return
+        fd = create(name, os.MFD_CLOEXEC)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+        except OSError:
+            os.close(fd)
+            return
+        self.fd = fd
+
+    def __del__(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
 class LiveEdge:
     def __init__(self) -> None:
         self.playlist: bytes | None = None
         self.blobs: dict[str, bytes] = {}
+        self.files: dict[str, MediaFile] = {}  # the same as `blobs`, each in a memfd (rawhttp.py sends them)
         self.open_sequence: int | None = None
         self.open_parts = 0
         self.last_closed = -1
@@ -35,8 +74,11 @@ class LiveEdge:
         now = asyncio.get_running_loop().time()
         self.playlist = update.playlist
         self.blobs.update(update.blobs)
+        for name, data in update.blobs.items():
+            self.files[name] = MediaFile(name, data)
         for name in [n for n in self.blobs if n not in update.listed and n not in update.blobs]:
             del self.blobs[name]
+            self.files.pop(name, None)
         for part in update.parts:
             self.part_ready[part.name] = now
         for name in [n for n in self.part_ready if n not in self.blobs]:
@@ -69,15 +111,23 @@ class LiveEdge:
             return True
         if self.ended:
             return False
+        try:
+            await asyncio.wait_for(asyncio.shield(self.future(sequence, part)), timeout)
+        except TimeoutError:
+            return False
+        return self.has(sequence, part)
+
+    def future(self, sequence: int, part: int | None) -> asyncio.Future[None]:
+        """The one future everyone waiting for (sequence, part) shares: done once it is here or the stream
+        ended. Waiters add a callback (rawhttp.py) or await it shielded (`wait_for`); none may cancel it."""
         key = (sequence, part)
         future = self._waiters.get(key)
         if future is None:
             future = self._waiters[key] = asyncio.get_running_loop().create_future()
-        try:
-            await asyncio.wait_for(asyncio.shield(future), timeout)
-        except TimeoutError:
-            return False
-        return self.has(sequence, part)
+            if self.ended or self.has(sequence, part):
+                del self._waiters[key]
+                future.set_result(None)
+        return future
 
     def upcoming_part(self, name: str) -> tuple[int, int] | None:
         """(sequence, index) when `name` is a part that is not here yet but may soon be (the hinted one,

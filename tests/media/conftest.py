@@ -21,6 +21,7 @@ from starlette.routing import Route
 
 from server.media.fastpath import LiveFastPath
 from server.media.hls import Segment
+from server.media.rawhttp import LiveHttpProtocol
 from server.media.routes import media_routes
 from server.media.service import MediaService
 from server.media.stage import Identity
@@ -72,6 +73,7 @@ class MediaServer:
     segments: list[tuple[str, Segment]] = field(default_factory=list)
     requests: list[str] = field(default_factory=list)  # path?query of every HTTP request the app got
     answered: list[tuple[str, float]] = field(default_factory=list)  # (path?query, loop time its answer began)
+    raw_answered: list[tuple[str, float]] = field(default_factory=list)  # the same, by the raw HTTP path
 
     def client(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(base_url=self.url, timeout=MEDIA_WAIT_SECONDS)
@@ -94,9 +96,11 @@ async def wait_for(predicate, within: float = MEDIA_WAIT_SECONDS, interval: floa
 
 @contextlib.asynccontextmanager
 async def run_media_server(
-    media_dir: Path, segment_seconds: float = 1.0, fast_path: bool = True
+    media_dir: Path, segment_seconds: float = 1.0, fast_path: bool = True, raw: bool = False
 ) -> AsyncIterator[MediaServer]:
-    """`fast_path`: live media from memory before the router, as the app does (server/media/fastpath.py)."""
+    """`fast_path`: live media from memory before the router (server/media/fastpath.py); `raw`: and below ASGI
+    too, as `make run` serves (server/media/rawhttp.py; `requests` and `answered` then list only what reaches
+    the ASGI side, `raw_answered` what the protocol answered itself)."""
     holder: dict[str, MediaServer] = {}
 
     def on_state(slug: str, state: str) -> None:
@@ -140,7 +144,19 @@ async def run_media_server(
 
         await served(scope, receive, timed)
 
-    config = uvicorn.Config(recorded, host="127.0.0.1", port=0, log_level="warning", lifespan="on", ws="none")
+    options: dict[str, object] = {}
+    if raw:
+
+        class Recorded(LiveHttpProtocol):
+            def _send(self, reply, answer):  # type: ignore[no-untyped-def]
+                holder["server"].raw_answered.append((self.url.decode(), self.loop.time()))
+                super()._send(reply, answer)
+
+        options["http"] = Recorded
+        recorded = LiveFastPath(recorded, service)  # type: ignore[assignment]  # where the protocol finds the service
+    config = uvicorn.Config(
+        recorded, host="127.0.0.1", port=0, log_level="warning", lifespan="on", ws="none", **options
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     await wait_for(lambda: server.started or task.done(), within=10, what="uvicorn start")

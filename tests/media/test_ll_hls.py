@@ -131,10 +131,11 @@ def test_target_duration_is_the_rounded_longest_segment(tmp_path: Path) -> None:
     assert "#EXT-X-TARGETDURATION:2" in text and "#EXTINF:2.000," in text
 
 
-@pytest.fixture(params=["fast path", "app"])
+@pytest.fixture(params=["raw", "fast path", "app"])
 async def live_server(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[MediaServer]:
-    """The same answers from the ASGI fast path in front (as the app runs) and from the routes alone."""
-    async with run_media_server(tmp_path / "media", fast_path=request.param == "fast path") as server:
+    """The same answers from the raw HTTP path (as the app runs), the ASGI fast path and the routes alone."""
+    raw = request.param == "raw"
+    async with run_media_server(tmp_path / "media", fast_path=request.param != "app", raw=raw) as server:
         yield server
 
 
@@ -175,7 +176,7 @@ async def test_blocking_reload_answers_within_a_part_of_its_arrival(live_server:
                 assert response.headers["cache-control"] == "public, max-age=6"
             # The server starts every answer within a part duration of the part's arrival on the loop.
             blocking = f"/live/ev1/index.m3u8?_HLS_msn={msn}&_HLS_part={part}"
-            began = [at for target, at in media_server.answered if target == blocking]
+            began = [at for target, at in media_server.answered + media_server.raw_answered if target == blocking]
             assert len(began) == 20
             assert max(began) - ready <= PART_TARGET_ADVERTISED, [at - ready for at in began]
             part_response = await hinted
