@@ -66,7 +66,8 @@ _NO_EVENT = _NoEvent()
 
 
 class _Reply:
-    """One live request of a connection, in `protocol.cycle` while it is answered (uvicorn's hooks read it)."""
+    """One live request of a connection. It is put in `protocol.cycle`, where uvicorn's hooks read it and
+    where uvicorn sees that the next request must queue behind it (it then puts that one's cycle there)."""
 
     __slots__ = (
         "body",
@@ -174,10 +175,11 @@ class LiveHttpProtocol(HttpProtocol):
         self._fd: int = sock.fileno() if sock is not None else -1
         self._default_headers: list[tuple[bytes, bytes]] | None = None
         self._default_raw = b""
+        self._reply: _Reply | None = None  # the live request being answered (not always `cycle`: see _Reply)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        reply = self.cycle
-        if isinstance(reply, _Reply) and not reply.response_complete:
+        reply = self._reply
+        if reply is not None and not reply.response_complete:
             reply.disconnected = True
             self._unpark(reply)
             if reply.file is not None:
@@ -193,7 +195,7 @@ class LiveHttpProtocol(HttpProtocol):
 
     def _answer_live(self) -> bool:
         cycle = self.cycle
-        if (cycle is not None and not cycle.response_complete) or self.pipeline:
+        if (cycle is not None and not cycle.response_complete) or self.pipeline or self._reply is not None:
             return False
         url: bytes = self.url
         if not url.startswith(b"/live/"):
@@ -220,7 +222,7 @@ class LiveHttpProtocol(HttpProtocol):
             return False
         self._disarm()  # server/protocols.py: the head arrived in time
         keep_alive = self.parser.should_keep_alive() and self.parser.get_http_version() != "1.0"
-        reply = _Reply(keep_alive, method == b"HEAD")
+        reply = self._reply = _Reply(keep_alive, method == b"HEAD")
         self.cycle = reply  # type: ignore[assignment]
         if isinstance(answer, Wait):
             self._park(reply, edge, name, answer)
@@ -243,8 +245,8 @@ class LiveHttpProtocol(HttpProtocol):
             reply.future = None
 
     def _settle(self, _future: object = None) -> None:
-        reply = self.cycle
-        if not isinstance(reply, _Reply) or reply.wait is None or reply.response_complete or reply.disconnected:
+        reply = self._reply
+        if reply is None or reply.wait is None or reply.response_complete or reply.disconnected:
             return
         self._unpark(reply)
         assert reply.edge is not None
@@ -297,8 +299,8 @@ class LiveHttpProtocol(HttpProtocol):
 
     def _send_more(self) -> None:
         """`sendfile` what the socket takes; the rest when it is writable again."""
-        reply = self.cycle
-        if not isinstance(reply, _Reply) or reply.file is None or reply.disconnected:
+        reply = self._reply
+        if reply is None or reply.file is None or reply.disconnected:
             return
         file = reply.file
         while reply.offset < file.size:
@@ -321,6 +323,7 @@ class LiveHttpProtocol(HttpProtocol):
 
     def _done(self, reply: _Reply) -> None:
         reply.response_complete = True
+        self._reply = None
         if not reply.keep_alive:
             self.transport.close()
         self.on_response_complete()
