@@ -4,10 +4,10 @@
     .venv/bin/python bench/hls_serve.py --viewers 100 --seconds 5
 
 A 720p30 H.264 stream at ~2.7 Mb/s (made once by ffmpeg) is replayed in real time into a real `Feed` of
-a `MediaService` in a separate process (the origin: the live fast path and media_routes as the app mounts
-them, the live edge in memory, uvicorn with uvloop and httptools; HLS_SERVE_NO_FAST_PATH=1 leaves the fast
-path out), which
-writes segments, parts and playlists into MEDIA_DIR as during an event. nginx (one worker, sendfile) serves
+a `MediaService` in a separate process (the origin: served as `make run` serves it, uvicorn with uvloop and
+the raw HTTP path of server/media/rawhttp.py in front of the ASGI fast path and media_routes, the live edge in
+memory; `--serve asgi` leaves the raw path out, `--serve app` the fast paths too), which writes segments,
+parts and playlists into MEDIA_DIR as during an event. nginx (one worker, sendfile) serves
 that same directory. Then N simulated players fetch from each in turn as hls.js does with regular HLS: the
 playlist every target duration, each new segment once, over keep-alive connections. Printed per server and
 N: segments fetched, segment time p50/p99 (request written → last byte read), throughput, the server's CPU
@@ -15,9 +15,10 @@ seconds spent serving (from /proc, its process only, less what it spends with no
 origin also writes the stream) and CPU per GB delivered, and Sitecast's CPU/GB over nginx's.
 
 `--ll` makes the Sitecast players follow the parts instead (blocking reloads, hinted parts; nginx has no
-equivalent, so it still serves segments). The load client is this process (asyncio); on a small machine it
-competes with the servers for CPU, and at high N it, not the server, may set the latency floor: the CPU
-per GB of each server is the figure to compare.
+equivalent, so it still serves segments). The load client is this process (uvloop, each body counted where
+it lands, never copied); on a small machine it competes with the servers for CPU, and on a busy one every
+process waits for a core: latencies are the machine's as much as the servers', so each N prints the load
+average, and the CPU per GB of each server is the figure to compare.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import uvloop
+
 ROOT = Path(__file__).resolve().parents[1]
 SLUG = "ev"
 BITRATE = "2700k"
@@ -52,7 +55,7 @@ HINT = re.compile(r'PRELOAD-HINT:TYPE=PART,URI="(\d{6})\.(\d+)\.ts"')
 # -- origin (child process) ------------------------------------------------------------------------
 
 
-def origin(media_dir: Path, h264: Path) -> None:
+def origin(media_dir: Path, h264: Path, serve: str) -> None:
     import av
     import uvicorn
     from starlette.applications import Starlette
@@ -60,6 +63,7 @@ def origin(media_dir: Path, h264: Path) -> None:
 
     from server.media.fastpath import LiveFastPath
     from server.media.feed import Feed
+    from server.media.rawhttp import LiveHttpProtocol
     from server.media.routes import media_routes
     from server.media.service import MediaService
 
@@ -93,8 +97,13 @@ def origin(media_dir: Path, h264: Path) -> None:
         await service.close()
 
     app = Starlette(routes=media_routes(service, allow), lifespan=lifespan)
-    served = app if os.environ.get("HLS_SERVE_NO_FAST_PATH") else LiveFastPath(app, service)  # as the app runs
-    config = uvicorn.Config(served, host="127.0.0.1", port=0, log_level="warning", access_log=False, ws="none")
+    # raw: as `make run` serves (the protocol answers live GETs itself, LiveFastPath behind it);
+    # asgi: uvicorn's own protocol and LiveFastPath in front of the routes; app: the routes alone.
+    served = app if serve == "app" else LiveFastPath(app, service)
+    protocol = {"http": LiveHttpProtocol} if serve == "raw" else {}
+    config = uvicorn.Config(
+        served, host="127.0.0.1", port=0, log_level="warning", access_log=False, ws="none", **protocol
+    )
     server = uvicorn.Server(config)
 
     async def main() -> None:
@@ -119,26 +128,79 @@ class Tally:
     kinds: Counter[str] = field(default_factory=Counter)
 
 
-class Connection:
+# One receive buffer for every connection: uvloop fills it and calls `buffer_updated` at once, so bodies are
+# counted where they land, never copied or kept (playlists excepted).
+_BUFFER = bytearray(1 << 20)
+_VIEW = memoryview(_BUFFER)
+_LENGTH = re.compile(rb"(?i)\r\ncontent-length:\s*(\d+)")
+
+
+class Connection(asyncio.BufferedProtocol):
+    """A keep-alive HTTP/1.1 client connection as cheap as Python gets: the load client must not be the
+    bottleneck it was (StreamReader copies every body two or three times)."""
+
     def __init__(self, port: int) -> None:
         self.port = port
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
+        self.transport: asyncio.Transport | None = None
+        self.future: asyncio.Future[tuple[int, bytes, int]] | None = None
+        self.head = bytearray()
+        self.body = bytearray()
+        self.keep = False
+        self.status = 0
+        self.remaining = -1  # body bytes still to come; -1: reading a head
+        self.received = 0
 
-    async def get(self, path: str) -> tuple[int, bytes]:
-        if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port, limit=1 << 20)
-        assert self.reader is not None
-        self.writer.write(f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode())
-        head = await self.reader.readuntil(b"\r\n\r\n")
-        status = int(head[9:12])
-        match = re.search(rb"(?i)content-length:\s*(\d+)", head)
-        body = await self.reader.readexactly(int(match.group(1))) if match else b""
-        return status, body
+    async def get(self, path: str, keep: bool = False) -> tuple[int, bytes, int]:
+        """(status, body if `keep` else b"", body length)."""
+        loop = asyncio.get_running_loop()
+        if self.transport is None or self.transport.is_closing():
+            await loop.create_connection(lambda: self, "127.0.0.1", self.port)
+        assert self.transport is not None
+        self.future = loop.create_future()
+        self.keep, self.body, self.received = keep, bytearray(), 0
+        self.transport.write(f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode())
+        return await self.future
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+        if self.future is not None and not self.future.done():
+            self.future.set_exception(asyncio.IncompleteReadError(b"", None))
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return _VIEW
+
+    def buffer_updated(self, nbytes: int) -> None:
+        view = _VIEW[:nbytes]
+        while len(view):
+            if self.remaining < 0:
+                probe = self.head + view[:8192]
+                end = probe.find(b"\r\n\r\n")
+                if end < 0:
+                    self.head, view = probe, view[8192:]
+                    continue
+                used = end + 4 - len(self.head)
+                head, self.head, view = bytes(probe[:end]), bytearray(), view[used:]
+                self.status = int(head[9:12])
+                match = _LENGTH.search(head)
+                self.remaining = int(match.group(1)) if match else 0
+            else:
+                take = min(self.remaining, len(view))
+                if self.keep:
+                    self.body += view[:take]
+                self.remaining -= take
+                self.received += take
+                view = view[take:]
+            if self.remaining == 0:
+                self.remaining = -1
+                if self.future is not None and not self.future.done():
+                    self.future.set_result((self.status, bytes(self.body), self.received))
 
     def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
+        if self.transport is not None:
+            self.transport.close()
 
 
 async def player(port: int, until: float, tally: Tally, ll: bool, delay: float) -> None:
@@ -149,17 +211,18 @@ async def player(port: int, until: float, tally: Tally, ll: bool, delay: float) 
     base = f"/live/{SLUG}"
     seen = -1
     try:
-        status, body = await playlists.get(f"{base}/index.m3u8")
+        status, body, _ = await playlists.get(f"{base}/index.m3u8", keep=True)
         tally.requests += 1
         while loop.time() < until:
             text = body.decode()
             if ll and (hint := HINT.search(text)):
                 msn, part = int(hint.group(1)), int(hint.group(2))
                 began = loop.time()
-                _, data = await media.get(f"{base}/{msn:06d}.{part}.ts")
+                _, _, size = await media.get(f"{base}/{msn:06d}.{part}.ts")
                 tally.segment_seconds.append(loop.time() - began)
-                tally.bytes += len(data)
-                status, body = await playlists.get(f"{base}/index.m3u8?_HLS_msn={msn}&_HLS_part={part}")
+                tally.bytes += size
+                reload = f"{base}/index.m3u8?_HLS_msn={msn}&_HLS_part={part}"
+                status, body, _ = await playlists.get(reload, keep=True)
                 tally.requests += 2
                 continue
             names = [int(s) for s in SEGMENT_LINE.findall(text)]
@@ -167,17 +230,17 @@ async def player(port: int, until: float, tally: Tally, ll: bool, delay: float) 
                 seen = names[max(0, len(names) - 4)]
             for sequence in (s for s in names if s > seen):
                 began = loop.time()
-                status, data = await media.get(f"{base}/{sequence:06d}.ts")
+                status, _, size = await media.get(f"{base}/{sequence:06d}.ts")
                 tally.requests += 1
                 if status != 200:
                     tally.errors += 1
                     tally.kinds[f"HTTP {status}"] += 1
                     continue
                 tally.segment_seconds.append(loop.time() - began)
-                tally.bytes += len(data)
+                tally.bytes += size
                 seen = sequence
             await asyncio.sleep(1.0)
-            status, body = await playlists.get(f"{base}/index.m3u8")
+            status, body, _ = await playlists.get(f"{base}/index.m3u8", keep=True)
             tally.requests += 1
     except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
         tally.errors += 1
@@ -278,7 +341,14 @@ async def run(args: argparse.Namespace) -> None:
     h264 = make_stream(work)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     child = await asyncio.create_subprocess_exec(
-        sys.executable, __file__, "--origin", str(media_dir), str(h264), stdout=asyncio.subprocess.PIPE, env=env
+        sys.executable,
+        __file__,
+        "--origin",
+        str(media_dir),
+        str(h264),
+        args.serve,
+        stdout=asyncio.subprocess.PIPE,
+        env=env,
     )
     assert child.stdout is not None
     port = json.loads(await asyncio.wait_for(child.stdout.readline(), 60))["port"]
@@ -299,8 +369,10 @@ async def run(args: argparse.Namespace) -> None:
         for viewers in args.viewers:
             ours = await measure(port, [child.pid], viewers, args.seconds, args.ll)
             theirs = await measure(nginx_port, [nginx.pid, *workers], viewers, args.seconds, False)
+            load = Path("/proc/loadavg").read_text().split()[:3]
+            ours["load"] = theirs["load"] = " ".join(load)
             rows.append((ours, theirs))
-            print(f"\nN = {viewers}")
+            print(f"\nN = {viewers}   (Sitecast serving: {args.serve}; load average {' '.join(load)})")
             heads = ("segments", "errors", "p50 ms", "p99 ms", "MB/s", "CPU s", "CPU s/GB")
             print(f"{'server':10} " + " ".join(f"{h:>9}" for h in heads))
             for name, row in (("sitecast", ours), ("nginx", theirs)):
@@ -325,15 +397,21 @@ async def run(args: argparse.Namespace) -> None:
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--origin":
         sys.path.insert(0, str(ROOT))
-        origin(Path(sys.argv[2]), Path(sys.argv[3]))
+        origin(Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4])
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--viewers", type=int, nargs="+", default=[100, 500, 1000])
     parser.add_argument("--seconds", type=float, default=8.0, help="measured load per server and N")
     parser.add_argument("--ll", action="store_true", help="Sitecast's players follow the parts (LL-HLS)")
     parser.add_argument("--nginx-port", default="18931")
+    parser.add_argument(
+        "--serve",
+        choices=("raw", "asgi", "app"),
+        default="raw",
+        help="Sitecast's serving: raw HTTP path (as `make run`), ASGI fast path only, or the routes alone",
+    )
     parser.add_argument("--json", help="also write every number here")
-    asyncio.run(run(parser.parse_args()))
+    uvloop.run(run(parser.parse_args()))  # the load client on uvloop too: it must not be the bottleneck
 
 
 if __name__ == "__main__":
