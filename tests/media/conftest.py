@@ -74,6 +74,7 @@ class MediaServer:
     requests: list[str] = field(default_factory=list)  # path?query of every HTTP request the app got
     answered: list[tuple[str, float]] = field(default_factory=list)  # (path?query, loop time its answer began)
     raw_answered: list[tuple[str, float]] = field(default_factory=list)  # the same, by the raw HTTP path
+    arrived: list[tuple[str, float]] = field(default_factory=list)  # (path?query, loop time its head was complete)
 
     def client(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(base_url=self.url, timeout=MEDIA_WAIT_SECONDS)
@@ -136,6 +137,7 @@ async def run_media_server(
         query = scope["query_string"].decode()
         target = scope["path"] + (f"?{query}" if query else "")
         holder["server"].requests.append(target)
+        holder["server"].arrived.append((target, asyncio.get_running_loop().time()))
 
         async def timed(message):  # type: ignore[no-untyped-def]
             if message["type"] == "http.response.start":
@@ -148,6 +150,10 @@ async def run_media_server(
     if raw:
 
         class Recorded(LiveHttpProtocol):
+            def on_headers_complete(self) -> None:
+                holder["server"].arrived.append((self.url.decode(), self.loop.time()))
+                super().on_headers_complete()
+
             def _send(self, reply, answer):  # type: ignore[no-untyped-def]
                 holder["server"].raw_answered.append((self.url.decode(), self.loop.time()))
                 super()._send(reply, answer)

@@ -176,9 +176,12 @@ async def test_blocking_reload_answers_within_a_part_of_its_arrival(live_server:
                 assert response.headers["cache-control"] == "public, max-age=6"
             # The server starts every answer within a part duration of the part's arrival on the loop.
             blocking = f"/live/ev1/index.m3u8?_HLS_msn={msn}&_HLS_part={part}"
-            began = [at for target, at in media_server.answered + media_server.raw_answered if target == blocking]
-            assert len(began) == 20
-            assert max(began) - ready <= PART_TARGET_ADVERTISED, [at - ready for at in began]
+            began = sorted(at for target, at in media_server.answered + media_server.raw_answered if target == blocking)
+            # On a busy machine some reloads reach the server only after the part: from their arrival, then.
+            came = sorted(at for target, at in media_server.arrived if target == blocking)[-20:]
+            assert len(began) == 20 and len(came) == 20
+            late = [answer - max(ready, arrival) for answer, arrival in zip(began, came, strict=True)]
+            assert max(late) <= PART_TARGET_ADVERTISED, late
             part_response = await hinted
             assert part_response.status_code == 200 and part_response.content == edge.blobs[name]
             assert "immutable" in part_response.headers["cache-control"]
