@@ -61,6 +61,7 @@ def origin(media_dir: Path, h264: Path, serve: str) -> None:
     from starlette.applications import Starlette
     from starlette.requests import Request
 
+    from server.heap import HeapSteward
     from server.media.fastpath import LiveFastPath
     from server.media.feed import Feed
     from server.media.rawhttp import LiveHttpProtocol
@@ -90,11 +91,14 @@ def origin(media_dir: Path, h264: Path, serve: str) -> None:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        heap = HeapSteward()  # as the app's lifespan: no full GC walk of every connection, again and again
+        await heap.start()
         await service.start()
         task = asyncio.create_task(replay())
         yield
         task.cancel()
         await service.close()
+        await heap.close()
 
     app = Starlette(routes=media_routes(service, allow), lifespan=lifespan)
     # raw: as `make run` serves (the protocol answers live GETs itself, LiveFastPath behind it);
@@ -113,7 +117,9 @@ def origin(media_dir: Path, h264: Path, serve: str) -> None:
         print(json.dumps({"port": server.servers[0].sockets[0].getsockname()[1]}), flush=True)
         await task
 
-    asyncio.run(main())
+    # As `make run` serves: uvicorn.run picks uvloop, and the app's lifespan shortens the GIL switch interval.
+    sys.setswitchinterval(0.001)
+    uvloop.run(main())
 
 
 # -- load client -------------------------------------------------------------------------------------
