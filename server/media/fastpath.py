@@ -37,7 +37,7 @@ from .static import (
 )
 
 if TYPE_CHECKING:
-    from .live import LiveEdge, MediaFile
+    from .live import DiskFile, LiveEdge, MediaFile
     from .service import MediaService
 
 # /live/{slug}/[screen/][rendition/]name: the name is looked up in the live edge, never on disk here.
@@ -74,7 +74,7 @@ class Answer:
     status: int
     kind: Kind
     body: bytes
-    file: MediaFile | None = None  # the body in a memfd, for sendfile
+    file: MediaFile | DiskFile | None = None  # the body in a memfd (or a segment file), for sendfile
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+from pathlib import Path
 
 from .hls import LiveUpdate
 
@@ -48,6 +49,38 @@ class MediaFile:
             os.close(fd)
             return
         self.fd = fd
+
+    def __del__(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+class DiskFile:
+    """A segment file of the feed directory, open for one response: `sendfile` from it like a `MediaFile`
+    (`data` is read only if the bytes must go through the transport after all)."""
+
+    __slots__ = ("fd", "size")
+
+    def __init__(self, fd: int, size: int) -> None:
+        self.fd = fd
+        self.size = size
+
+    @classmethod
+    def open(cls, path: Path) -> DiskFile | None:
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return None
+        try:
+            return cls(fd, os.fstat(fd).st_size)
+        except OSError:
+            os.close(fd)
+            return None
+
+    @property
+    def data(self) -> bytes:
+        return os.pread(self.fd, self.size, 0)
 
     def __del__(self) -> None:
         if self.fd >= 0:

@@ -34,7 +34,8 @@ from typing import TYPE_CHECKING, Any
 
 from server.protocols import HttpProtocol
 
-from .fastpath import PATH, Answer, LiveFastPath, Wait, decide, edge_for, settle
+from .fastpath import MEDIA, PATH, Answer, LiveFastPath, Wait, decide, edge_for, settle
+from .live import DiskFile
 
 if TYPE_CHECKING:
     from .live import LiveEdge, MediaFile
@@ -43,6 +44,8 @@ if TYPE_CHECKING:
 _PATH = re.compile(PATH.pattern.encode())
 # Headers that ask for something other than the whole body: the app's FileResponse handles them.
 _PASS_ON = frozenset((b"range", b"if-range", b"if-none-match", b"if-modified-since"))
+# A whole segment of the feed directory: players that fell behind the in-memory window ask for these.
+_SEGMENT = re.compile(r"^(?:[A-Za-z0-9][A-Za-z0-9_-]{0,31}/)?\d{6}\.ts$")
 # Bodies below this are written with their head in one go (playlists, errors); above, sent from the memfd.
 SENDFILE_MIN_BYTES = 16 * 1024
 _STATUS = {
@@ -98,7 +101,7 @@ class _Reply:
         self.wait: Wait | None = None
         self.future: asyncio.Future[None] | None = None
         self.timer: asyncio.TimerHandle | None = None
-        self.file: MediaFile | None = None
+        self.file: MediaFile | DiskFile | None = None
         self.offset = 0
 
 
@@ -207,8 +210,8 @@ class LiveHttpProtocol(HttpProtocol):
         match = _PATH.match(path)
         if match is None or self.parser.should_upgrade():
             return False
-        for name, _value in self.headers:
-            if name in _PASS_ON:
+        for header, _value in self.headers:
+            if header in _PASS_ON:
                 return False
         service = find_service(self.app)
         if service is None:
@@ -218,6 +221,14 @@ class LiveHttpProtocol(HttpProtocol):
             return False
         name = match.group(3).decode()
         answer = decide(service, edge, name, query)
+        if answer is None and not query and _SEGMENT.match(name):
+            # Older than the live window: from the disk, by sendfile too, rather than through the thread
+            # pool (a player that fell behind would otherwise cost several times more per byte, and fall
+            # further behind).
+            directory = service.feed_dir(match.group(1).decode(), "screen" if match.group(2) is not None else "camera")
+            disk = DiskFile.open(directory / name)
+            if disk is not None:
+                answer = Answer(200, MEDIA["ts"], b"", disk)
         if answer is None:
             return False
         self._disarm()  # server/protocols.py: the head arrived in time
@@ -258,7 +269,7 @@ class LiveHttpProtocol(HttpProtocol):
         if defaults is not self._default_headers:
             self._default_headers = defaults
             self._default_raw = b"".join(name + b": " + value + b"\r\n" for name, value in defaults)
-        length = b"content-length: %d\r\n" % len(answer.body)
+        length = b"content-length: %d\r\n" % (answer.file.size if answer.file is not None else len(answer.body))
         close = b"" if reply.keep_alive else _CLOSE
         return b"".join((_STATUS[answer.status], self._default_raw, answer.kind.raw, length, close, b"\r\n"))
 
@@ -268,18 +279,24 @@ class LiveHttpProtocol(HttpProtocol):
             self._done(reply)
             return
         head = self._head(reply, answer)
-        body = answer.body
         file = answer.file
-        if reply.head_only or len(body) < SENDFILE_MIN_BYTES or file is None or file.fd < 0 or self._fd < 0:
-            transport.write(head + body if len(body) < SENDFILE_MIN_BYTES and not reply.head_only else head)
-            if not reply.head_only and len(body) >= SENDFILE_MIN_BYTES:
+        if reply.head_only:
+            transport.write(head)
+            self._done(reply)
+            return
+        if file is None or file.fd < 0 or self._fd < 0 or file.size < SENDFILE_MIN_BYTES:
+            body = answer.body if file is None else file.data
+            if len(body) < SENDFILE_MIN_BYTES:
+                transport.write(head + body)
+            else:
+                transport.write(head)
                 transport.write(body)
             self._done(reply)
             return
         if transport.get_write_buffer_size():
             # The transport still holds bytes for this socket: ours must follow them, through it.
             transport.write(head)
-            transport.write(body)
+            transport.write(file.data)
             self._done(reply)
             return
         try:
@@ -291,7 +308,7 @@ class LiveHttpProtocol(HttpProtocol):
             return
         if written < len(head):
             transport.write(head[written:])
-            transport.write(body)
+            transport.write(file.data)
             self._done(reply)
             return
         reply.file, reply.offset = file, 0
