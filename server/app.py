@@ -94,6 +94,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         on_stage=on_stage,
         guest_seconds=settings.stage_guest_seconds,
         remux_on_end=False,
+        low_rendition=settings.low_rendition,
         audio_tap=audio_tap,
     )
 

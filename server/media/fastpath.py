@@ -30,9 +30,12 @@ if TYPE_CHECKING:
     from .live import LiveEdge
     from .service import MediaService
 
-_PATH = re.compile(r"^/live/([A-Za-z0-9][A-Za-z0-9_-]{0,63})/(?:(screen)/)?(index\.m3u8|\d{6}\.ts|\d{6}\.\d{1,3}\.ts)$")
+_PATH = re.compile(
+    r"^/live/([A-Za-z0-9][A-Za-z0-9_-]{0,63})/(?:(screen)/)?(?:(360p)/)?(index\.m3u8|\d{6}\.ts|\d{6}\.\d{1,3}\.ts)$"
+)
 # What hls.js and Safari send; anything else (other orders, extra parameters) takes the slow path.
-_BLOCKING = re.compile(rb"^_HLS_msn=(\d{1,9})(?:&_HLS_part=(\d{1,4}))?$")
+_BLOCKING = re.compile(rb"^_HLS_msn=(\d{1,9})(?:&_HLS_part=(\d{1,4}))?(&_HLS_skip=(?:YES|v2))?$")
+_SKIP = (b"_HLS_skip=YES", b"_HLS_skip=v2")  # a plain reload asking for the delta update
 _COMMON = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"same-origin")]
 
 
@@ -61,15 +64,17 @@ class LiveFastPath:
     async def _answer(self, match: re.Match[str], scope: Scope, send: Send) -> bool:
         feed = self.service.feed(match.group(1), "screen" if match.group(2) else "camera")
         edge = feed.edge if feed is not None else None
+        if match.group(3):  # the low rendition
+            edge = feed.low.edge if feed is not None and feed.low is not None else None
         if edge is None or edge.playlist is None:
             return False
-        name = match.group(3)
+        name = match.group(4)
         query: bytes = scope["query_string"]
         wait = BLOCK_TARGET_DURATIONS * self.service.segment_seconds
         head = scope["method"] == "HEAD"
         if name == "index.m3u8":
-            if not query:
-                await _send(send, 200, _PLAYLIST, edge.playlist, head)
+            if not query or query in _SKIP:
+                await _send(send, 200, _PLAYLIST, edge.playlist_for(bool(query)), head)
                 return True
             return await self._blocking_reload(edge, query, wait, send, head)
         if query:
@@ -100,8 +105,7 @@ class LiveFastPath:
                 return False  # the app answers the final playlist
             await _error(send, 503, "not_yet", "that part did not arrive in time; reload the playlist", head)
             return True
-        assert edge.playlist is not None
-        await _send(send, 200, _BLOCKED_PLAYLIST, edge.playlist, head)
+        await _send(send, 200, _BLOCKED_PLAYLIST, edge.playlist_for(position.group(3) is not None), head)
         return True
 
 

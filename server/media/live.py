@@ -20,6 +20,10 @@ _PART = re.compile(r"^(\d{6})\.(\d{1,3})\.ts$")
 class LiveEdge:
     def __init__(self) -> None:
         self.playlist: bytes | None = None
+        self.delta: bytes = b""  # the playlist's delta update, for `_HLS_skip=YES` (DVR: the event is long)
+        self.bandwidth = 0  # peak and average segment bit rates, codecs: for the multivariant playlist
+        self.average_bandwidth = 0
+        self.codecs = ""
         self.blobs: dict[str, bytes] = {}
         self.open_sequence: int | None = None
         self.open_parts = 0
@@ -34,6 +38,8 @@ class LiveEdge:
         """On the event loop, for each update of the writer thread, in order."""
         now = asyncio.get_running_loop().time()
         self.playlist = update.playlist
+        self.delta = update.delta
+        self.bandwidth, self.average_bandwidth, self.codecs = update.bandwidth, update.average_bandwidth, update.codecs
         self.blobs.update(update.blobs)
         for name in [n for n in self.blobs if n not in update.listed and n not in update.blobs]:
             del self.blobs[name]
@@ -89,6 +95,11 @@ class LiveEdge:
         if self.has(sequence, index) or not self.next_sequence <= sequence <= self.next_sequence + 1:
             return None
         return sequence, index
+
+    def playlist_for(self, skip: bool) -> bytes:
+        """The full playlist, or (`skip`: the player asked `_HLS_skip=YES`) its delta update when there is one."""
+        assert self.playlist is not None
+        return self.delta if skip and self.delta else self.playlist
 
     @property
     def waiting(self) -> int:

@@ -94,9 +94,10 @@ async def wait_for(predicate, within: float = MEDIA_WAIT_SECONDS, interval: floa
 
 @contextlib.asynccontextmanager
 async def run_media_server(
-    media_dir: Path, segment_seconds: float = 1.0, fast_path: bool = True
+    media_dir: Path, segment_seconds: float = 1.0, fast_path: bool = True, low_rendition: bool = False
 ) -> AsyncIterator[MediaServer]:
-    """`fast_path`: live media from memory before the router, as the app does (server/media/fastpath.py)."""
+    """`fast_path`: live media from memory before the router, as the app does (server/media/fastpath.py);
+    `low_rendition`: the 360p rendition too (server/media/rendition.py)."""
     holder: dict[str, MediaServer] = {}
 
     def on_state(slug: str, state: str) -> None:
@@ -107,6 +108,7 @@ async def run_media_server(
         segment_seconds=segment_seconds,
         on_state=on_state,
         on_segment=lambda slug, seg: holder["server"].segments.append((slug, seg)),
+        low_rendition=low_rendition,
     )
 
     @contextlib.asynccontextmanager
