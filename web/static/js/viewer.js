@@ -354,6 +354,13 @@ const renderSoon = coalesced(() => render());
 
 function render() {
   if (!ready) return;
+  player.setChapters(
+    store
+      .all()
+      .filter((q) => q.answering_at && (q.status === "answering" || q.status === "answered"))
+      .sort((a, b) => a.answering_at - b.answering_at)
+      .map((q) => ({ id: q.id, text: q.text, at: q.answering_at })),
+  );
   const list = $("#queue-list");
   let items;
   let empty;
