@@ -14,6 +14,7 @@ from server.media.playlist import Entry, Part, Variant, render, render_multivari
 
 from .conftest import (
     MediaServer,
+    expert_token,
     ffmpeg_errors,
     ffprobe_streams,
     publish_token,
@@ -188,3 +189,47 @@ async def check_renditions(server: MediaServer) -> None:
         assert (await http.get("/archive/ev1/index.m3u8")).status_code == 200
         assert (await http.get("/archive/ev1/360p/index.m3u8")).status_code == 404
         assert (await http.get("/archive/ev1/master.m3u8")).status_code == 404
+
+
+@pytest.mark.slow
+@pytest.mark.media
+@requires_ffmpeg
+async def test_the_360p_rendition_follows_the_stage_into_the_composed_programme_and_a_vp8_publisher(
+    tmp_path: Path,
+) -> None:
+    """Composed: the compositor hands over its pictures (no decode of the programme); VP8: the fallback's own."""
+    async with run_media_server(tmp_path / "media", low_rendition=True) as server:
+        service = server.service
+        alice = AiortcPublisher(server.url, "ev2", expert_token("ev2", "alice"), video_codec="VP8")
+        bob = AiortcPublisher(server.url, "ev2", expert_token("ev2", "bob"))
+        low_dir = server.media_dir / "ev2" / "360p"
+
+        def low_segments() -> list[str]:
+            log = low_dir / "segments.log"
+            return [line.split()[4] for line in log.read_text().splitlines()] if log.is_file() else []
+
+        try:
+            assert (await alice.start()).status_code == 201
+            await wait_for(lambda: len(low_segments()) >= 2, what="360p of the VP8 publisher")
+            vp8_segment = low_dir / low_segments()[-1]
+            assert (await bob.start()).status_code == 201
+            await service.set_on_air("ev2", bob.location.rsplit("/", 1)[1], True)
+            programme = service.feed("ev2")
+            assert programme is not None and programme.low is not None
+            await wait_for(
+                lambda: (c := service.compositor("ev2")) is not None and programme.publisher == c.session_id,
+                what="the compositor takes the programme",
+            )
+            at_compose = len(low_segments())
+            await wait_for(lambda: len(low_segments()) >= at_compose + 3, what="composed 360p segments")
+            composed = low_dir / low_segments()[-1]
+        finally:
+            await alice.close()
+            await bob.close()
+        # Alice's 320x240 camera is not upscaled; the 1280x720 programme is 640x360.
+        vp8_video = next(s for s in ffprobe_streams(vp8_segment) if s["codec_type"] == "video")
+        assert (vp8_video["width"], vp8_video["height"]) == (320, 240)
+        video = next(s for s in ffprobe_streams(composed) if s["codec_type"] == "video")
+        assert (video["width"], video["height"]) == (640, 360)
+        assert ffmpeg_errors(composed) == ""
+        assert programme.low.skipped == 0
