@@ -173,8 +173,9 @@ class Feed:
             self._vp8 = Vp8ToH264(self._segment_seconds)
             if self.low is not None:
                 low = self.low  # the fallback decodes VP8 anyway: its pictures, not a second decode
+                # At the time the writer gets for the H.264 made of it (pts / 90 kHz), to cut where it cuts.
                 self._vp8.picture_tap = lambda frame, when, key: self._loop.call_soon_threadsafe(
-                    low.picture, frame, when, key
+                    low.picture, frame, round(when * 90_000) / 90_000, key
                 )
         force, self._idr_wanted = self._idr_wanted, False
         out = self._vp8.encode(data, seconds, force)

@@ -13,13 +13,14 @@ keyframes are forced where the main rendition's are, so both cut segments (and p
 moments with the same timestamps and numbers: players switch between them at any segment. Audio is
 the main rendition's AAC, muxed as is (held until the video has caught up with it: the video here
 comes a decode and an encode later). Segments, parts and the playlist are the writer's (hls.py), in the
-feed directory's `360p/`; the archive keeps only the full-quality rendition.
+feed directory's `360p/`, removed when the event ends: the archive keeps only the full-quality rendition.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import shutil
 from collections import deque
 from collections.abc import Callable
 from fractions import Fraction
@@ -80,6 +81,7 @@ class LowRendition:
         self._encoder: av.VideoCodecContext | None = None
         self._scaler = VideoReformatter()
         self._audio: deque[tuple[bytes, float]] = deque()
+        self._seconds: dict[int, float] = {}  # pts → the main rendition's time of that frame, until encoded
         self._last_video = -1.0
         self._backlog = 0  # frames submitted and not yet handled (read on the loop, approximately)
         self._skipping = False
@@ -118,10 +120,12 @@ class LowRendition:
         self._worker.submit(self._discontinuity)
 
     async def finish(self) -> None:
+        """The event ended: the 360p files go (the archive keeps the full-quality rendition only; DVR is over)."""
         try:
             await self._worker.call(self._writer.finish, False)
         finally:
             await self._worker.stop()
+            await asyncio.to_thread(shutil.rmtree, self.directory, True)
 
     async def close(self) -> None:
         self._worker.submit(self._discontinuity)
@@ -139,6 +143,7 @@ class LowRendition:
 
     def _discontinuity(self) -> None:
         self._audio.clear()
+        self._seconds.clear()
         self._decoder = None  # the next source starts at a keyframe, maybe with other parameters
         self._writer.discontinuity()
 
@@ -180,8 +185,12 @@ class LowRendition:
         scaled.time_base = Fraction(1, 90_000)
         # The main rendition's keyframes, and only those: both renditions cut segments at the same frames.
         scaled.pict_type = av.video.frame.PictureType.I if keyframe else av.video.frame.PictureType.NONE
+        self._seconds[scaled.pts] = seconds
         for packet in encoder.encode(scaled):
-            when = packet.pts / 90_000
+            # Exactly the main rendition's float, not pts / 90 kHz: the writer cuts a segment at a keyframe
+            # once it is `segment_seconds` (less a tolerance) long, and a rounding either side of that line
+            # would cut one rendition and not the other.
+            when = self._seconds.pop(packet.pts, packet.pts / 90_000)
             self._last_video = when
             self._writer.write_video(bytes(packet), when, packet.is_keyframe, wall if packet.is_keyframe else None)
             self.frames_out += 1
