@@ -240,3 +240,18 @@ async def test_the_360p_rendition_follows_the_stage_into_the_composed_programme_
         assert (video["width"], video["height"]) == (640, 360)
         assert ffmpeg_errors(composed) == ""
         assert programme.low.skipped == 0
+
+
+def test_after_a_restart_the_live_playlist_still_goes_back_to_the_start(tmp_path: Path) -> None:
+    first = HlsWriter(tmp_path, 1.0)
+    write(first, 3.0)
+    first.discontinuity()  # the server stops (Feed.close): the open segment is flushed
+    again = HlsWriter(tmp_path, 1.0)  # a restarted server resumes the recording from segments.log
+    write(again, 3.0, offset=again.end + 0.1)
+    lines = (tmp_path / LIVE_PLAYLIST).read_text().splitlines()
+    names = [line for line in lines if re.fullmatch(r"\d{6}\.ts", line)]
+    assert names[0] == "000000.ts" and len(names) >= 4, names
+    # The resumed part is dated again after its discontinuity: the timeline maps moments across the gap.
+    marker = lines.index("#EXT-X-DISCONTINUITY")
+    assert lines[marker + 1].startswith("#EXT-X-PROGRAM-DATE-TIME:")
+    assert sum(line.startswith("#EXT-X-PROGRAM-DATE-TIME:") for line in lines) == 2
