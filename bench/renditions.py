@@ -89,7 +89,7 @@ async def measure(packets: list[tuple[bytes, float, bool]], pictures: list[av.Vi
                     low.video(data, when, key, None)
                 else:
                     low.picture(picture, when, key)
-                if low._backlog > 20:  # paced: a backlog would skip
+                if low.backlog > 20:  # paced: a backlog would skip
                     await asyncio.sleep(0.01)
             end = await on_thread(low)
             assert low.skipped == 0 and low.size == (640, 360), (low.skipped, low.size)

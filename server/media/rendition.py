@@ -83,7 +83,10 @@ class LowRendition:
         self._audio: deque[tuple[bytes, float]] = deque()
         self._seconds: dict[int, float] = {}  # pts → the main rendition's time of that frame, until encoded
         self._last_video = -1.0
-        self._backlog = 0  # frames submitted and not yet handled (read on the loop, approximately)
+        # Frames submitted (counted on the loop) and handled (in the thread): one writer each, so no update is
+        # lost between threads; their difference is the backlog.
+        self._submitted = 0
+        self._handled = 0
         self._skipping = False
         self.size: tuple[int, int] | None = None  # what is encoded now (RESOLUTION)
         self.source_size: tuple[int, int] | None = None  # the main rendition's pictures
@@ -107,14 +110,18 @@ class LowRendition:
             self._worker.submit(self._encode_counted, frame, seconds, keyframe, wall)
 
     def _admit(self, keyframe: bool) -> bool:
-        if self._backlog > MAX_BACKLOG_FRAMES and not keyframe:
+        if self.backlog > MAX_BACKLOG_FRAMES and not keyframe:
             self._skipping = True
         if self._skipping and not keyframe:
             self.skipped += 1
             return False
         self._skipping = False
-        self._backlog += 1
+        self._submitted += 1
         return True
+
+    @property
+    def backlog(self) -> int:
+        return self._submitted - self._handled
 
     def discontinuity(self) -> None:
         self._worker.submit(self._discontinuity)
@@ -148,7 +155,7 @@ class LowRendition:
         self._writer.discontinuity()
 
     def _decode(self, data: bytes, seconds: float, keyframe: bool, wall: float | None) -> None:
-        self._backlog -= 1
+        self._handled += 1
         if self._decoder is None:
             if not keyframe:
                 return
@@ -164,7 +171,7 @@ class LowRendition:
             self._encode(frame, seconds, keyframe, wall)
 
     def _encode_counted(self, frame: av.VideoFrame, seconds: float, keyframe: bool, wall: float | None) -> None:
-        self._backlog -= 1
+        self._handled += 1
         self._encode(frame, seconds, keyframe, wall)
 
     def _encode(self, frame: av.VideoFrame, seconds: float, keyframe: bool, wall: float | None) -> None:
