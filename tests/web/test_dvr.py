@@ -57,6 +57,8 @@ async def test_a_late_viewer_goes_back_to_the_start_and_to_live_and_seeks_to_an_
 
         # The viewer joins late: wait until the event is long enough to go back in.
         await page.wait_for_function(f"() => Number({RANGE}.max) - Number({RANGE}.min) > 12", timeout=MEDIA_WAIT_MS)
+        # hls.js reloads the (long) playlists as delta updates, blocking on the next part.
+        assert any("_HLS_part=" in url and url.endswith("&_HLS_skip=YES") for url in fetched), fetched[-20:]
         dvr = page.locator("#dvr")
         assert await dvr.is_visible() and not await dvr.evaluate("d => d.classList.contains('behind')")
         mark = page.locator(".dvr-chapter")
