@@ -91,8 +91,10 @@ export class WhipSession {
 }
 
 export class WhepSession {
-  constructor(slug) {
-    this.url = `/whep/${encodeURIComponent(slug)}`;
+  /** `member`: one stage member as they publish (experts among themselves, a moderator's backstage
+   * preview of a viewer invited on air); none: the programme. */
+  constructor(slug, member = null) {
+    this.url = `/whep/${encodeURIComponent(slug)}${member ? `?member=${encodeURIComponent(member)}` : ""}`;
     this.pc = null;
     this.location = null;
   }
@@ -111,6 +113,11 @@ export class WhepSession {
     pc.addEventListener("connectionstatechange", () => onState && onState(pc.connectionState));
     this.location = await exchange(this.url, pc);
     return this;
+  }
+
+  /** The stage member id the server gave this session (the last part of its Location). */
+  get id() {
+    return this.location ? this.location.split("/").pop() : null;
   }
 
   /** `release`: DELETE the session on the server; false once the server closed it itself (the event
