@@ -71,6 +71,11 @@ export class WhipSession {
     return this;
   }
 
+  /** The stage member id the server gave this session (the last part of its Location). */
+  get id() {
+    return this.location ? this.location.split("/").pop() : null;
+  }
+
   async replace(track) {
     const sender = this.senders[track.kind];
     if (sender) await sender.replaceTrack(track);
@@ -99,25 +104,24 @@ export class WhepSession {
     this.location = null;
   }
 
-  async start(video, onState) {
+  /** `audio`: an element of its own for the sound (a stage member's monitor: a voice-only member's
+   * <video> would never start, waiting for pictures that do not come). */
+  async start(video, onState, { audio = null } = {}) {
     const pc = new RTCPeerConnection();
     this.pc = pc;
     pc.addTransceiver("video", { direction: "recvonly" });
     pc.addTransceiver("audio", { direction: "recvonly" });
     const stream = new MediaStream();
+    const sound = new MediaStream();
     pc.addEventListener("track", (event) => {
-      stream.addTrack(event.track);
-      video.srcObject = stream;
-      video.play().catch(() => {});
+      const [element, target] = audio && event.track.kind === "audio" ? [audio, sound] : [video, stream];
+      target.addTrack(event.track);
+      element.srcObject = target;
+      element.play().catch(() => {});
     });
     pc.addEventListener("connectionstatechange", () => onState && onState(pc.connectionState));
     this.location = await exchange(this.url, pc);
     return this;
-  }
-
-  /** The stage member id the server gave this session (the last part of its Location). */
-  get id() {
-    return this.location ? this.location.split("/").pop() : null;
   }
 
   /** `release`: DELETE the session on the server; false once the server closed it itself (the event
