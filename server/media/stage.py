@@ -121,7 +121,8 @@ class Stage:
         self.speaker: str | None = None  # member the host put large in the speaker layout
         self.grants: dict[int, Grant] = {}  # participant id → grant
         self.hands: dict[int, Hand] = {}  # question id → raised hand
-        self.returning: dict[str, float] = {}  # identity key → when it left while on air
+        # identity key → (when it left while on air, since when it was on air: its place in the layout)
+        self.returning: dict[str, tuple[float, float | None]] = {}
 
     # -- members ---------------------------------------------------------------------------
 
@@ -147,10 +148,12 @@ class Stage:
         first_of_its_kind = (identity.kind == "expert" and screens == len(on_air)) or (
             identity.kind == "screen" and screens == 0
         )
-        left_at = self.returning.pop(identity.key, None)
+        left_at, since = self.returning.pop(identity.key, (None, None))
         back = left_at is not None and time.time() - left_at <= RETURN_SECONDS
         if (first_of_its_kind or back) and len(on_air) < MAX_ON_AIR:
             self._put_on_air(member)
+            if back and since is not None:
+                member.on_air_since = since  # back in its place in the layout: nobody else moves
         return member
 
     def leave(self, session_id: str) -> Member | None:
@@ -160,7 +163,7 @@ class Stage:
         if self.speaker == session_id:
             self.speaker = None
         if member.on_air and member.kind != "guest":
-            self.returning[member.identity.key] = time.time()
+            self.returning[member.identity.key] = (time.time(), member.on_air_since)
         if member.kind == "guest" and member.identity.participant_id is not None:
             self.grants.pop(member.identity.participant_id, None)  # a guest who leaves needs a new invitation
         return member

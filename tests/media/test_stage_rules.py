@@ -54,8 +54,13 @@ def test_an_expert_who_drops_out_on_air_comes_back_on_air(monkeypatch: pytest.Mo
     stage.join("b", expert("bob"), True, True)
     stage.set_on_air("b", True)
     stage.leave("b")  # Bob's connection dropped; his studio publishes again
+    stage.join("c", expert("carol"), True, True)
+    now[0] += 1
+    stage.set_on_air("c", True)
     now[0] += 5
     assert stage.join("b2", expert("bob"), True, True).on_air is True
+    assert stage.plan().members == ("a", "b2", "c")  # in his place: the layout does not move
+    stage.leave("c")
     stage.leave("b2")
     now[0] += stage_module.RETURN_SECONDS + 1  # too late: the host decides again
     assert stage.join("b3", expert("bob"), True, True).on_air is False

@@ -266,10 +266,9 @@ async def test_two_experts_and_a_viewer_on_air_from_the_pages(stage_server: Live
             assert question in (await viewer.locator("#now-answering .now-text").text_content() or "")
             await assert_fits_phone(viewer, "viewer on air")
             await viewer.screenshot(path=screenshot_path("stage-viewer-on-air-phone"))
-            await mod.screenshot(path=screenshot_path("stage-moderator"), full_page=True)
-            await anna.screenshot(path=screenshot_path("stage-studio"), full_page=True)
-            await _segments_after(media, 5)
+            await _segments_after(media, 4)
             marks["guest"] = listed(media)
+            assert await viewer.get_attribute("#stage-guest", "data-state") == "on_air"  # still on air
 
             # 8. Cut with one click: the viewer is told, and leaves the stage and the layout.
             await mod.locator(f'li[data-member="{guest_id}"] [data-role="cut"]').click()
@@ -278,6 +277,8 @@ async def test_two_experts_and_a_viewer_on_air_from_the_pages(stage_server: Live
             await anna.wait_for_selector(f'li[data-member="{guest_id}"]', state="detached", timeout=WAIT_MS)
             await _segments_after(media, 4)
             marks["cut"] = listed(media)
+            await mod.screenshot(path=screenshot_path("stage-moderator"), full_page=True)
+            await anna.screenshot(path=screenshot_path("stage-studio"), full_page=True)
         except BaseException:
             print("page errors:", errors)  # what the pages said, to tell a defect from a slow machine
             for ctx in browsers:
