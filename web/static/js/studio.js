@@ -16,6 +16,8 @@ const slug = page.slug;
 const base = `/api/v1/events/${encodeURIComponent(slug)}`;
 // After a dropped publish connection, try again this soon (the server shows viewers "reconnecting").
 const REPUBLISH_MS = 2000;
+// A publish connection "disconnected" this long is given up (before that it may come back by itself).
+const DISCONNECTED_GRACE_MS = 5000;
 
 const store = new QuestionStore({ staff: true });
 const notes = new Notes($("#notes"), $("#note-form"), $("#note-text"), base);
@@ -132,15 +134,22 @@ async function publish() {
   if (!camera) await openCamera();
   publisher = new WhipSession(slug, "camera");
   setPublishStatus(t["studio.connecting"]);
-  await publisher.start(camera, (state) => {
+  const session = publisher;
+  const republish = () => {
+    if (!wantLive || publisher !== session) return;
+    setPublishStatus(t["studio.retrying"]);
+    publisher = null;
+    session.stop();
+    setTimeout(() => wantLive && !publisher && publish().catch((err) => setPublishStatus(errorMessage(err))), REPUBLISH_MS);
+  };
+  let disconnectedTimer = null;
+  await session.start(camera, (state) => {
+    clearTimeout(disconnectedTimer);
     if (state === "connected") setPublishStatus(t["studio.publishing"]);
-    if ((state === "failed" || state === "disconnected") && wantLive) {
-      setPublishStatus(t["studio.retrying"]);
-      const dead = publisher;
-      publisher = null;
-      dead.stop();
-      setTimeout(() => wantLive && !publisher && publish().catch((err) => setPublishStatus(errorMessage(err))), REPUBLISH_MS);
-    }
+    if (state === "failed") republish();
+    // "disconnected" often heals by itself (a busy machine, a network blip): a new session would put this
+    // expert through the stage again, so give the old one a moment first.
+    if (state === "disconnected") disconnectedTimer = setTimeout(republish, DISCONNECTED_GRACE_MS);
   });
   stagePanel.render(); // this session is ours: no monitor of it
 }
