@@ -335,3 +335,94 @@ async def _segments_after(media: Path, n: int) -> None:
 
     at = listed(media)
     await wait_for(lambda: listed(media) >= at + n, 30, message=f"{n} more segments")
+
+
+async def test_a_viewer_is_brought_on_air_and_cut_from_the_pages(browser: Any, page_server: LiveServer) -> None:
+    """The lighter half, in one Chromium: the viewer (English, phone width) raises a hand by keyboard, the
+    moderator (Chinese) sees it with the question, invites, previews the voice backstage, puts them on air and
+    cuts them with one click. Nobody else is on air, so the programme is the viewer's voice forwarded as is."""
+    base = page_server.base_url
+    slug = unique_slug("guest")
+    async with httpx.AsyncClient(base_url=base, timeout=20) as api:
+        made = await api.post("/api/v1/events", headers=ADMIN, json={"slug": slug, "title_zh": "连麦答疑"})
+        assert made.status_code == 201, made.text
+        assert (
+            await api.post(f"/api/v1/events/{slug}/state", json={"state": "live"}, headers=ADMIN)
+        ).status_code == 200
+        invites = f"/api/v1/events/{slug}/invites"
+        mod_url = (await api.post(invites, headers=ADMIN, json={"role": "moderator", "name": "李主持"})).json()["url"]
+        joined = await api.post(f"/api/v1/events/{slug}/join", json={"name": "Li Wei", "organisation": "Line 5"})
+        viewer_token = joined.json()["token"]
+        question = "How close to the tunnel may we dewater?"
+        auth = {"Authorization": f"Bearer {viewer_token}"}
+        qid = (await api.post(f"/api/v1/events/{slug}/questions", json={"text": question}, headers=auth)).json()["id"]
+        approved = await api.post(
+            f"/api/v1/events/{slug}/questions/{qid}/actions", json={"action": "approve"}, headers=ADMIN
+        )
+        assert approved.status_code == 200, approved.text
+
+    errors: list[str] = []
+    viewer_ctx = await browser.new_context(locale="en-US", viewport=PHONE)
+    mod_ctx = await browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
+    try:
+        await viewer_ctx.add_init_script(UNSUPPRESSED)
+        await viewer_ctx.add_cookies([{"name": f"sitecast_{slug}", "value": viewer_token, "url": base}])
+        viewer = await viewer_ctx.new_page()
+        watch_page(viewer, errors)
+        await viewer.goto(f"{base}/e/{slug}")
+        hand = viewer.get_by_role("button", name="Raise hand to speak")
+        await hand.wait_for(timeout=WAIT_MS)
+        await hand.focus()
+        await viewer.keyboard.press("Enter")
+        await viewer.wait_for_selector('#stage-guest[data-state="hand"]', timeout=WAIT_MS)
+        assert "moderator sees your question" in (await viewer.locator("#stage-guest").text_content() or "")
+        await assert_fits_phone(viewer, "viewer with a raised hand")
+
+        mod = await mod_ctx.new_page()
+        watch_page(mod, errors)
+        await mod.goto(mod_url)
+        assert await mod.locator("#stage-title").text_content() == "舞台：上播与连麦"
+        hand_item = mod.locator(f'#stage-panel li[data-question="{qid}"]')
+        await hand_item.wait_for(timeout=WAIT_MS)
+        assert question in (await hand_item.text_content() or "") and "Li Wei" in (await hand_item.text_content() or "")
+        invite = hand_item.get_by_role("button", name="邀请（麦克风）")
+        await invite.focus()
+        await mod.keyboard.press("Enter")
+
+        # Invited: nobody is on air until the moderator says so.
+        await viewer.wait_for_selector('#stage-guest[data-state="invited"]', timeout=WAIT_MS)
+        await viewer.get_by_role("button", name="Allow microphone and join").click()
+        await viewer.wait_for_selector('#stage-guest[data-state="backstage"]', timeout=MEDIA_WAIT_MS)
+        await viewer.get_by_text("The moderator is listening", exact=False).wait_for(timeout=MEDIA_WAIT_MS)
+        guest_row = mod.locator('#stage-panel li[data-kind="guest"]')
+        await guest_row.wait_for(timeout=MEDIA_WAIT_MS)
+        assert await guest_row.get_attribute("data-on-air") == "false"
+        assert "Li Wei" in (await guest_row.text_content() or "")
+        guest_id = await guest_row.get_attribute("data-member")
+        await mod.wait_for_function(
+            f"() => +document.querySelector('li[data-member=\"{guest_id}\"] .stage-tile').dataset.level > 5",
+            timeout=MEDIA_WAIT_MS,
+        )  # the moderator hears the guest backstage
+        await guest_row.get_by_role("button", name="上播").click()
+
+        await viewer.wait_for_selector('#stage-guest[data-state="on_air"]', timeout=WAIT_MS)
+        await viewer.wait_for_function(
+            "() => /^\\d+:\\d\\d left$/.test(document.querySelector('#stage-guest .remaining').textContent)"
+        )
+        await viewer.wait_for_selector("#now-answering:not([hidden])", timeout=WAIT_MS)
+        assert question in (await viewer.locator("#now-answering .now-text").text_content() or "")
+        await assert_fits_phone(viewer, "viewer on air")
+        await viewer.screenshot(path=screenshot_path("stage-guest-on-air-phone-en"))
+        await mod.screenshot(path=screenshot_path("stage-moderator-zh"), full_page=True)
+
+        await guest_row.get_by_role("button", name="挂断").click()  # one click
+        await viewer.wait_for_selector('#stage-guest[data-state="ended"]', timeout=WAIT_MS)
+        assert "has ended" in (await viewer.locator("#stage-guest").text_content() or "")
+        await mod.wait_for_selector('#stage-panel li[data-kind="guest"]', state="detached", timeout=WAIT_MS)
+        async with httpx.AsyncClient(base_url=base, timeout=20) as api:
+            mine = (await api.get(f"/api/v1/events/{slug}/stage", headers=auth)).json()["mine"]
+        assert (mine["invited"], mine["member"]) == (False, None)  # coming back needs a new invitation
+    finally:
+        await viewer_ctx.close()
+        await mod_ctx.close()
+    assert errors == []
