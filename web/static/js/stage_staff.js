@@ -137,6 +137,7 @@ export class StagePanel {
     this.rows = new Map(); // member id → <li>
     this.slot = (name) => root.querySelector(`[data-stage="${name}"]`);
     this.onChange = () => {};
+    this.closed = false;
   }
 
   load(stage) {
@@ -204,7 +205,7 @@ export class StagePanel {
         this.monitors.delete(member.id);
         monitor = null;
       }
-      if (!monitor && this.watch(member) && !mine.has(member.id)) {
+      if (!monitor && !this.closed && this.watch(member) && !mine.has(member.id)) {
         monitor = new Monitor(this.slug, member);
         this.monitors.set(member.id, monitor);
       }
@@ -343,7 +344,9 @@ export class StagePanel {
     }
   }
 
+  /** The event is over (or the page leaves the stage): no monitor now, and none opened later. */
   stopAll() {
+    this.closed = true;
     for (const monitor of this.monitors.values()) monitor.stop();
     this.monitors.clear();
   }

@@ -67,7 +67,13 @@ export class WhipSession {
       if (track.kind === "video") preferH264(transceiver);
     }
     pc.addEventListener("connectionstatechange", () => onState && onState(pc.connectionState));
-    this.location = await exchange(this.url, pc);
+    const location = await exchange(this.url, pc);
+    if (this.pc !== pc) {
+      // Stopped while the offer was on its way: end the session the server has just made, not in 30 s.
+      await fetch(location, { method: "DELETE", credentials: "same-origin" }).catch(() => {});
+      return this;
+    }
+    this.location = location;
     return this;
   }
 
@@ -120,7 +126,13 @@ export class WhepSession {
       element.play().catch(() => {});
     });
     pc.addEventListener("connectionstatechange", () => onState && onState(pc.connectionState));
-    this.location = await exchange(this.url, pc);
+    const location = await exchange(this.url, pc);
+    if (this.pc !== pc) {
+      // Stopped while the offer was on its way: end the session the server has just made, not in 30 s.
+      await fetch(location, { method: "DELETE", credentials: "same-origin" }).catch(() => {});
+      return this;
+    }
+    this.location = location;
     return this;
   }
 
