@@ -406,6 +406,7 @@ class MediaService:
         member = event.stage.member(member_id)
         if member.kind == "guest" and member.identity.participant_id is not None:
             event.stage.revoke(member.identity.participant_id)
+        event.stage.set_on_air(member_id, False)  # cut, not dropped: a re-publish waits backstage
         peer = next((p for p in self.registry.peers(slug, "whip") if p.id == member_id), None)
         if peer is not None:
             await self.registry.close(peer, "deleted")
