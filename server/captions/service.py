@@ -31,6 +31,7 @@ from archive.glossary import hotwords
 from archive.phrases import PhraseRecogniser
 from archive.transcript import Transcriber
 from server.captions.recent import RecentCaptions, line_view
+from server.captions.subtitles import SubtitleSource
 from server.captions.tap import EventTap
 from server.captions.worker import CaptionWorker, Recogniser, Result
 from server.db.engine import Database
@@ -99,6 +100,7 @@ class CaptionService:
         self._inflight_lock = threading.Lock()
         self._settled = asyncio.Condition()
         self.recent = RecentCaptions()  # the WebSocket snapshot's latest lines (late joiners, resyncs)
+        self.subtitles = SubtitleSource(media_dir)  # the HLS subtitles track (server/api/captions.py)
 
     # -- lifespan --------------------------------------------------------------------------
 
