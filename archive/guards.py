@@ -36,6 +36,13 @@ MIN_DENSITY_SECONDS = 1.0
 ECHO_MIN_TERMS = 2
 # A whole line found verbatim inside the prompt (at least this long, folded) is an echo too.
 ECHO_MIN_CHARS = 4
+# A run of this many Chinese characters written this many times in one line is a loop, however varied
+# the rest: a biased decode stringing prompt words together without separators
+# ("…沉降监测盾构隧道降水沉降监测盾构隧道降水沉降监测…") compresses too poorly for MAX_COMPRESSION_RATIO
+# and has no clause to drop. Speech repeats a 4-character word three times in one phrase rarely; then
+# the unbiased decode is tried.
+LOOP_RUN_CHARS = 4
+LOOP_RUN_TIMES = 3
 
 
 def tidy(text: str, language: str) -> str:
@@ -55,6 +62,15 @@ def compression_ratio(text: str) -> float:
 def is_loop(text: str) -> bool:
     """A decode stuck repeating itself compresses far better than language does."""
     return len(text) >= 24 and compression_ratio(text) > MAX_COMPRESSION_RATIO
+
+
+def repeats_a_run(text: str) -> bool:
+    """Some LOOP_RUN_CHARS Chinese characters occur LOOP_RUN_TIMES times (not overlapping) in the line."""
+    han = "".join(_CJK.findall(text))
+    if len(han) < LOOP_RUN_CHARS * LOOP_RUN_TIMES:
+        return False
+    runs = {han[i : i + LOOP_RUN_CHARS] for i in range(len(han) - LOOP_RUN_CHARS + 1)}
+    return any(han.count(run) >= LOOP_RUN_TIMES for run in runs)
 
 
 def too_dense(text: str, seconds: float) -> bool:
@@ -143,6 +159,6 @@ def checked(text: str, language: str, seconds: float, prompts: Iterable[str] = (
     text = tidy(without_repeats(strip_echo(tidy(text, language), prompts)), language)
     if not _fold(text):
         return None
-    if is_loop(text) or too_dense(text, seconds):
+    if is_loop(text) or repeats_a_run(text) or too_dense(text, seconds):
         return None
     return text

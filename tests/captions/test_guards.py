@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from archive.glossary import hotwords, vocabulary
-from archive.guards import checked, is_repeat_of, strip_echo, tidy, too_dense, without_repeats
+from archive.guards import checked, is_repeat_of, repeats_a_run, strip_echo, tidy, too_dense, without_repeats
 
 PROMPTS = vocabulary(hotwords("基坑开挖答疑", "Foundation pit Q&A", ["基坑", "沉降监测"]))
 
@@ -43,3 +43,14 @@ def test_a_loop_and_a_restarted_sentence_are_never_shown_twice() -> None:
     assert checked("谢谢。" * 20, "zh", 30.0) == "谢谢。"
     assert checked("基坑沉降" * 15, "zh", 30.0) is None  # compresses like a loop, not like language
     assert is_repeat_of("基坑 开挖。", ["基坑开挖。"])
+
+
+def test_prompt_words_strung_together_in_a_loop_without_separators_are_refused() -> None:
+    # Seen from the live recogniser on espeak-ng pinyin speech at 80 words a minute, biased: it passed
+    # the compression, density and echo checks (one clause, no separators).
+    line = "基坑开挖阴基周边天周沉降监测盾构隧道降水沉降监测盾构隧道降水沉降监测盾构隧道降水沉降监测"
+    assert repeats_a_run(line) and checked(line, "zh", 8.0, PROMPTS) is None
+    # A word said twice, or three times in different words, is speech.
+    assert checked("沉降监测很重要，沉降监测要每天做。", "zh", 4.0, PROMPTS) is not None
+    assert not repeats_a_run("监测点、监测数据和监测报告都要检查。")
+    assert not repeats_a_run("the other further there these three")
