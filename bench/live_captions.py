@@ -174,14 +174,30 @@ async def session(
                 break
             if worker and worker.idle(slug) and time.monotonic() - track.started_monotonic > script.seconds + 8:
                 break  # everything said was recognised: some phrases were merged
+    stored: list[tuple[int, float, str]] = []
+    if captions:
+        # The finals as stored (the recogniser's output), whoever received them: the viewers' receipts
+        # are looked up by line id, so a viewer that missed one shows as a loss, not as a shifted list.
+        from sqlalchemy import select
+
+        from server.db.models import TranscriptSegment
+        from server.services.events import get_event
+
+        async with server.app.state.ctx.session() as db_session:
+            event_id = (await get_event(db_session, slug)).id
+            rows = await db_session.execute(
+                select(TranscriptSegment.id, TranscriptSegment.end, TranscriptSegment.text)
+                .where(TranscriptSegment.event_id == event_id)
+                .order_by(TranscriptSegment.start)
+            )
+            stored = [(int(i), float(e), str(t)) for i, e, t in rows]
     receipts: dict[int, list[int]] = {}
     if crowd and captions:
         # The last of the N viewers may get the last final a little after the Python viewer.
-        wanted = {int(data["id"]) for _, data in arrivals}
         settle = time.monotonic() + 15
         while time.monotonic() < settle:
             receipts = await crowd_receipts(crowd)
-            if all(receipts.get(i, [0])[0] >= crowd_size for i in wanted):
+            if all(receipts.get(i, [0])[0] >= crowd_size for i, _, _ in stored):
                 break
             await asyncio.sleep(0.5)
     used = cpu() - before
@@ -196,22 +212,27 @@ async def session(
     }
     if captions:
         assert track.started_monotonic is not None
-        phrase_of = match_phrases([float(data["end"]) for _, data in arrivals], script.phrase_ends)
+        phrase_of = match_phrases([end for _, end, _ in stored], script.phrase_ends)
         ends = [track.started_monotonic + script.phrase_ends[j] for j in phrase_of]
-        firsts, lasts, lost = [], [], 0
-        for (_, data), end in zip(arrivals, ends, strict=True):
-            count, first, last = receipts.get(int(data["id"]), [0, 0, 0])
+        arrived = {int(data["id"]): at for at, data in arrivals}
+        latencies, firsts, lasts, lost = [], [], [], 0
+        for (line_id, _, _), end in zip(stored, ends, strict=True):
+            if line_id in arrived:
+                latencies.append(round(arrived[line_id] - end, 3))
+            count, first, last = receipts.get(line_id, [0, 0, 0])
             lost += crowd_size - count if crowd else 0
             if count:
                 firsts.append(round(first / 1e6 - end, 3))
                 lasts.append(round(last / 1e6 - end, 3))
         now = (worker.dropped, worker.merged, worker.skipped_interims) if worker else (0, 0, 0)
         out |= {
-            "finals": len(arrivals),
+            "finals": len(stored),
+            "finals_at_python_viewer": len(arrived),
+            "python_viewer_closed": viewer.closed_code,
             "phrases": len(script.phrase_ends),
             "phrase_of_final": phrase_of,
-            "latencies": [round(at - end, 3) for (at, _), end in zip(arrivals, ends, strict=True)],
-            "texts": [str(data["text"]) for _, data in arrivals],
+            "latencies": latencies,
+            "texts": [text for _, _, text in stored],
             "dropped": now[0] - counters[0],
             "merged": now[1] - counters[1],
             "skipped_interims": now[2] - counters[2],
@@ -413,8 +434,12 @@ async def main() -> None:
             "viewers_closed": on["viewers_closed"],
         }
     print(f"load average before {load_before}, after {result['load_average_after']}")
-    print(f"audio {result['audio_seconds']} s, {len(texts)} sentences → {on['finals']} final captions")
-    for text, latency, phrase in zip(on["texts"], latencies, on["phrase_of_final"], strict=True):  # type: ignore[call-overload]
+    print(
+        f"audio {result['audio_seconds']} s, {len(texts)} sentences → {on['finals']} final captions stored, "
+        f"{on['finals_at_python_viewer']} at the bench's own viewer (closed: {on['python_viewer_closed']})"
+    )
+    lasts_printed = on["crowd_last"] if args.viewers else latencies
+    for text, phrase, latency in zip(on["texts"], on["phrase_of_final"], lasts_printed, strict=False):  # type: ignore[call-overload]
         print(f"  {latency:5.2f} s  (phrase {phrase + 1:2})  {text}")
     print(
         f"final caption after phrase end: median {result['latency_median_s']} s, "
