@@ -213,7 +213,11 @@ async def session(
     if captions:
         assert track.started_monotonic is not None
         phrase_of = match_phrases([end for _, end, _ in stored], script.phrase_ends)
-        ends = [track.started_monotonic + script.phrase_ends[j] for j in phrase_of]
+        planned = [track.started_monotonic + script.phrase_ends[j] for j in phrase_of]
+        # The phrase ends when its last sample leaves the publisher's track: on a starved loop that is
+        # later than planned (then it catches up), and that lag is the publisher's, not the captions'.
+        ends = [track.handed_at(script.phrase_ends[j]) or p for j, p in zip(phrase_of, planned, strict=True)]
+        publisher_lag = [round(e - p, 3) for e, p in zip(ends, planned, strict=True)]
         arrived = {int(data["id"]): at for at, data in arrivals}
         latencies, firsts, lasts, lost = [], [], [], 0
         for (line_id, _, _), end in zip(stored, ends, strict=True):
@@ -239,6 +243,7 @@ async def session(
             "crowd_first": firsts,
             "crowd_last": lasts,
             "crowd_lost": lost,
+            "publisher_lag": publisher_lag,
         }
     return out
 
@@ -416,6 +421,7 @@ async def main() -> None:
         "dropped": on["dropped"],
         "merged": on["merged"],
         "skipped_interims": on["skipped_interims"],
+        "publisher_lag_max_s": max(on["publisher_lag"], default=None),  # type: ignore[call-overload]
         "load_average_before": load_before,
         "load_average_after": on["load_average"],
     }
@@ -457,6 +463,10 @@ async def main() -> None:
             f"lost receipts {result['crowd_lost']}; closed {result['viewers_closed']}; viewers' own CPU "
             f"{result['viewer_cpu_off']} s off, {result['viewer_cpu_on']} s on"
         )
+    print(
+        f"the publisher's track ran up to {result['publisher_lag_max_s']} s behind its plan (a starved loop); "
+        "latencies count from when each phrase really left it"
+    )
     print(
         f"interims skipped (machine busy): {result['skipped_interims']}; merged {result['merged']}, "
         f"dropped {result['dropped']}; load average {result['load_average_after']}"

@@ -77,6 +77,9 @@ class SpeechTrack(MediaStreamTrack):
         self._start: float | None = None
         self.started_at: float | None = None
         self.started_monotonic: float | None = None
+        # (samples handed over so far, time.monotonic() then) per frame: when each moment of the script
+        # really left the track, which is later than planned when the loop runs late.
+        self.handed: list[tuple[int, float]] = []
 
     async def recv(self) -> av.AudioFrame:
         if self._start is None:
@@ -93,4 +96,10 @@ class SpeechTrack(MediaStreamTrack):
         frame.pts, frame.sample_rate = self._samples, RATE
         frame.time_base = fractions.Fraction(1, RATE)
         self._samples += FRAME_SAMPLES
+        self.handed.append((self._samples, time.monotonic()))
         return frame
+
+    def handed_at(self, seconds: float) -> float | None:
+        """time.monotonic() when the sample `seconds` into the script was handed over (None: not yet)."""
+        wanted = round(seconds * RATE)
+        return next((at for count, at in self.handed if count >= wanted), None)
