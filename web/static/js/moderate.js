@@ -61,6 +61,7 @@ const staffPolls = new StaffPolls($("#polls-staff"), `/api/v1/events/${encodeURI
 
 const socket = new LiveSocket(slug, {
   onSnapshot(data) {
+    captions.load(data.captions);
     staffPolls.load(data.polls);
     store.load(data);
     notes.load(data.notes || []);

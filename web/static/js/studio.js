@@ -422,6 +422,7 @@ function render() {
 
 new LiveSocket(slug, {
   onSnapshot(data) {
+    captions.load(data.captions);
     store.load(data);
     notes.load(data.notes || []);
     $("#n-viewers").textContent = String(data.viewers);

@@ -35,6 +35,7 @@ surveyAtTheEnd($("#survey-panel"), base, () => registration.ensureJoined());
 
 const socket = new LiveSocket(slug, {
   onSnapshot(data) {
+    captions.load(data.captions);
     polls.load(data);
     store.load(data);
     ready = true;
