@@ -126,10 +126,13 @@ class MediaService:
         guest_seconds: float = DEFAULT_GUEST_SECONDS,
         x264_preset: str | None = None,
         low_rendition: bool = False,
+        subtitles: tuple[str, str] | None = None,
     ) -> None:
         """`remux_on_end`: write recording.mp4 when the event ends. The app leaves it to the
         archive jobs instead, so ending an event never waits for a remux. `low_rendition`: the programme
-        also in 360p for weak networks (rendition.py), with a multivariant playlist naming both."""
+        also in 360p for weak networks (rendition.py), with a multivariant playlist naming both.
+        `subtitles`: the multivariant playlist's `EXT-X-MEDIA` line for a subtitles rendition and the
+        attribute tying each variant to it (the live captions' WebVTT track), or None."""
         if not MIN_SEGMENT_SECONDS <= segment_seconds <= MAX_SEGMENT_SECONDS:
             raise ValueError(f"segment_seconds must be within 1–2 s, got {segment_seconds}")
         self.media_dir = Path(media_dir)
@@ -143,6 +146,7 @@ class MediaService:
         self.guest_seconds = guest_seconds
         self._x264_preset = x264_preset
         self.low_rendition = low_rendition
+        self.subtitles = subtitles
         self._events: dict[str, _Event] = {}
         self._registry: PeerRegistry | None = None
         self._state_tasks: set[asyncio.Task[None]] = set()

@@ -75,7 +75,7 @@ async def live_file(
     directory = service.feed_dir(slug, source)
     feed = service.feed(slug, source)
     if name == MULTIVARIANT:
-        return _multivariant(feed, directory)
+        return _multivariant(feed, directory, None if sub else service.subtitles)
     edge = feed.edge if feed is not None else None
     if low:
         directory = directory / LOW_DIRECTORY
@@ -115,15 +115,16 @@ def _blocking_position(query: Mapping[str, str]) -> tuple[int, int | None] | Non
     return int(msn), int(part) if part is not None else None
 
 
-def _multivariant(feed: Feed | None, directory: Path) -> Response:
+def _multivariant(feed: Feed | None, directory: Path, subtitles: tuple[str, str] | None) -> Response:
     """The renditions by bandwidth (hls.js and native players switch between them); measured, not cached long."""
     low = feed.low if feed is not None else None
     found = variants(
         feed.edge if feed is not None else None, low, (directory / LOW_DIRECTORY / LIVE_PLAYLIST).is_file()
     )
-    # A subtitles rendition (WebVTT live captions) joins here: its `#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="subs",...`
-    # line in `media`, and `group='SUBTITLES="subs"'` on every variant.
-    body = render_multivariant(found, media=(), group="")
+    # The subtitles rendition (WebVTT live captions): its `#EXT-X-MEDIA:TYPE=SUBTITLES` line, and the
+    # `SUBTITLES="subs"` attribute on every variant.
+    media, group = ((subtitles[0],), subtitles[1]) if subtitles is not None else ((), "")
+    body = render_multivariant(found, media=media, group=group)
     return _bytes(body.encode(), PLAYLIST_TYPE, LIVE_PLAYLIST_CACHE)
 
 

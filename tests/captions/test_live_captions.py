@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from server.captions.webvtt import media_line
 from server.db.migrate import upgrade
 from tests.captions.speech import Script, SpeechTrack, espeak
 from tests.conftest import ADMIN, unique_slug
@@ -67,6 +68,9 @@ async def test_a_spoken_phrase_reaches_viewers_as_interim_then_final_captions_an
         finally:
             await publisher.close()
         lines = finals(viewer)
+        # The programme's multivariant playlist names the captions' WebVTT track for players that show it.
+        master = (await http.get(f"/live/{slug}/master.m3u8")).text
+        assert media_line() in master.splitlines() and 'SUBTITLES="subs"' in master, master
         text = " ".join(c["text"] for c in lines).lower()
         assert "monitored" in text and "building" in text and SECOND in text, lines
         assert all(isinstance(c["id"], int) and c["language"] == "en" for c in lines)

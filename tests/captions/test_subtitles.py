@@ -57,6 +57,10 @@ async def test_the_subtitles_track_lists_segments_after_a_lag_and_each_maps_onto
     assert listed.headers["content-type"].startswith("application/vnd.apple.mpegurl")
     assert "s-maxage=1" in listed.headers["cache-control"]
     playlist = listed.text
+    # With live captions off (LIVE_CAPTIONS=0, as here) the multivariant playlist names no empty track;
+    # test_live_captions checks it is named when they are on.
+    master = (await client.get(f"/live/{slug}/master.m3u8")).text
+    assert "#EXT-X-STREAM-INF:" in master and "TYPE=SUBTITLES" not in master and "SUBTITLES=" not in master
     assert playlist.startswith("#EXTM3U") and "#EXT-X-ENDLIST" not in playlist
     log = [line.split() for line in (feed / "segments.log").read_text().splitlines()]
     edge = float(log[-1][1]) + float(log[-1][2])
