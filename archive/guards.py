@@ -36,6 +36,19 @@ MIN_DENSITY_SECONDS = 1.0
 ECHO_MIN_TERMS = 2
 # A whole line found verbatim inside the prompt (at least this long, folded) is an echo too.
 ECHO_MIN_CHARS = 4
+# A run of this many Chinese characters written this many times in one line is a loop, however varied
+# the rest: a biased decode stringing prompt words together without separators
+# ("…沉降监测盾构隧道降水沉降监测盾构隧道降水沉降监测…") compresses too poorly for MAX_COMPRESSION_RATIO
+# and has no clause to drop. Speech repeats a 4-character word three times in one phrase rarely; then
+# the unbiased decode is tried.
+LOOP_RUN_CHARS = 4
+LOOP_RUN_TIMES = 3
+# A Chinese line made this much of prompt terms (longest first), with at least this many of them, is the
+# prompt recited without its separators ("土下工程盾构隧道降水地下水沉降监测点预警值轨道交通地铁", written
+# for a sentence about something else). Real sentences full of domain words stay well under it (the
+# bench's densest, "住宅工程渗漏和开裂是常见的质量通病": 0.71).
+ECHO_COVERAGE = 0.8
+ECHO_COVERAGE_TERMS = 4
 
 
 def tidy(text: str, language: str) -> str:
@@ -55,6 +68,15 @@ def compression_ratio(text: str) -> float:
 def is_loop(text: str) -> bool:
     """A decode stuck repeating itself compresses far better than language does."""
     return len(text) >= 24 and compression_ratio(text) > MAX_COMPRESSION_RATIO
+
+
+def repeats_a_run(text: str) -> bool:
+    """Some LOOP_RUN_CHARS Chinese characters occur LOOP_RUN_TIMES times (not overlapping) in the line."""
+    han = "".join(_CJK.findall(text))
+    if len(han) < LOOP_RUN_CHARS * LOOP_RUN_TIMES:
+        return False
+    runs = {han[i : i + LOOP_RUN_CHARS] for i in range(len(han) - LOOP_RUN_CHARS + 1)}
+    return any(han.count(run) >= LOOP_RUN_TIMES for run in runs)
 
 
 def too_dense(text: str, seconds: float) -> bool:
@@ -105,6 +127,23 @@ def strip_echo(text: str, prompts: Iterable[str]) -> str:
     return "".join(c for c, k in zip(clauses, keep, strict=True) if k).strip()
 
 
+def recites_prompt(text: str, prompts: Iterable[str]) -> bool:
+    """The line's Chinese characters are mostly prompt terms strung together (see ECHO_COVERAGE)."""
+    han = "".join(_CJK.findall(text))
+    terms = sorted({t for p in prompts if p for t in glossary_terms(p) if len(t) >= 2 and _CJK.search(t)}, key=len)
+    if len(han) < 2 * ECHO_COVERAGE_TERMS or not terms:
+        return False
+    terms.reverse()
+    i = covered = count = 0
+    while i < len(han):
+        term = next((t for t in terms if han.startswith(t, i)), None)
+        if term is None:
+            i += 1
+            continue
+        covered, count, i = covered + len(term), count + 1, i + len(term)
+    return count >= ECHO_COVERAGE_TERMS and covered / len(han) >= ECHO_COVERAGE
+
+
 def _echo_terms(clause: str, terms: set[str]) -> int:
     """How many prompt terms the clause consists of (0: it says something else too)."""
     whole = _fold(clause)
@@ -140,9 +179,10 @@ def is_repeat_of(text: str, recent: Sequence[str]) -> bool:
 
 def checked(text: str, language: str, seconds: float, prompts: Iterable[str] = ()) -> str | None:
     """The line as it may be shown, or None when it cannot have come from `seconds` of speech."""
+    prompts = list(prompts)
     text = tidy(without_repeats(strip_echo(tidy(text, language), prompts)), language)
-    if not _fold(text):
+    if not _fold(text) or recites_prompt(text, prompts):
         return None
-    if is_loop(text) or too_dense(text, seconds):
+    if is_loop(text) or repeats_a_run(text) or too_dense(text, seconds):
         return None
     return text

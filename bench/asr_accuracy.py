@@ -14,17 +14,25 @@ each plain (no prompt) and biased (hotwords from the event's title, topics and g
 guards of archive/guards.py). Printed per run: WER (English) or CER (Chinese, punctuation ignored),
 CPU-s per audio-second, and `twice`: reference sentences whose text appears in more than one output
 line (a sentence written twice). Goal: biased ≤ plain on every row, twice = 0.
+Mandarin: espeak-ng's `cmn` voice reads Chinese characters as pinyin with the tone digits spoken in
+English ("ji one keng one…", espeak-ng 1.51 here), which Whisper cannot hear as Chinese. The sentences
+are therefore turned into tone-numbered pinyin (pypinyin, neutral tone 5) and spoken by the
+`cmn-latn-pinyin` voice (--zh-voice, --zh-rate, --zh-pitch choose the variant). No intelligible
+offline Mandarin TTS installable from PyPI or Debian was found (bench/README.md says what was tried).
 Not a test: numbers vary with the machine and whatever else runs on it.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import re
 import resource
+import subprocess
 import sys
 import tempfile
+import wave
 from pathlib import Path
 
 import numpy as np
@@ -61,10 +69,42 @@ SENTENCES = {
         "监理单位要对支护结构进行检查。",
     ),
 }
-VOICES = {"en": "en-us", "zh": "cmn"}
+VOICES = {"en": "en-us", "zh": "cmn-latn-pinyin+m3"}
+# Words a minute for the pinyin voice: slower than espeak-ng's default 175 is easier to hear (measured
+# on 4 sentences, live recogniser, plain: 0.89–0.95 CER at 80–100, 1.77 at 145).
+ZH_RATE = 90
 TITLE = ("地下工程施工扰动安全防范直播答疑", "Underground construction safety Q&A")
 TOPICS = ["基坑", "盾构", "降水", "沉降监测"]
 GAP_SECONDS = 1.0
+
+
+def tone_pinyin(text: str) -> str:
+    """`text` as tone-numbered pinyin syllables ("ji1 keng1 kai1 wa1"), punctuation as pauses."""
+    from pypinyin import Style, lazy_pinyin
+
+    out = []
+    for syllable in lazy_pinyin(text, style=Style.TONE3, neutral_tone_with_five=True):
+        syllable = syllable.strip().replace("ü", "v")
+        if re.fullmatch(r"[a-zv]+[1-5]", syllable):
+            out.append(syllable)
+        elif re.search(r"[，,。.！!？?；;]", syllable):
+            out.append(",")
+    return " ".join(out).replace(" ,", ",").strip(", ")
+
+
+def speak_zh(text: str, voice: str, rate: int, pitch: int) -> np.ndarray:
+    """Mandarin through espeak-ng's pinyin voice, 16 kHz mono float32."""
+    raw = subprocess.run(
+        ["espeak-ng", "-v", voice, "-s", str(rate), "-p", str(pitch), "--stdout", tone_pinyin(text)],
+        capture_output=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    with wave.open(io.BytesIO(raw)) as w:
+        rate_in = w.getframerate()
+        data = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16).astype(np.float32) / 32768
+    n = int(len(data) * RATE / rate_in)
+    return np.interp(np.linspace(0, len(data) - 1, n), np.arange(len(data)), data).astype(np.float32)
 
 
 def cpu() -> float:
@@ -133,6 +173,9 @@ def main() -> None:
     parser.add_argument("--sentences", type=int, default=6)
     parser.add_argument("--languages", default="en,zh")
     parser.add_argument("--passes", default="archive,live")
+    parser.add_argument("--zh-voice", default=VOICES["zh"], help="espeak-ng voice for the pinyin")
+    parser.add_argument("--zh-rate", type=int, default=ZH_RATE, help="words a minute of the Mandarin voice")
+    parser.add_argument("--zh-pitch", type=int, default=50, help="espeak-ng pitch 0–99 of the Mandarin voice")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     model = resolve_model("", Path(tempfile.gettempdir()) / "sitecast-bench-models")
@@ -146,7 +189,10 @@ def main() -> None:
         work = Path(tmp)
         for language in args.languages.split(","):
             references = list(SENTENCES[language][: args.sentences])
-            voices = [speak(text, VOICES[language]) for text in references]
+            if language == "zh":
+                voices = [speak_zh(text, args.zh_voice, args.zh_rate, args.zh_pitch) for text in references]
+            else:
+                voices = [speak(text, VOICES[language]) for text in references]
             gap = np.zeros(int(GAP_SECONDS * RATE), np.float32)
             separate = [np.concatenate([gap, v, gap]) for v in voices]
             joined = [np.concatenate([x for v in voices for x in (gap, v)] + [gap])]

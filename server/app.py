@@ -22,6 +22,8 @@ from server.api import stage as stage_api
 from server.attendance import AttendanceRecorder
 from server.auth import Tokens
 from server.captions.service import CaptionService
+from server.captions.webvtt import GROUP_ID as SUBTITLES_GROUP
+from server.captions.webvtt import media_line as subtitles_media_line
 from server.context import AppContext
 from server.db.engine import Database
 from server.errors import HANDLERS
@@ -94,7 +96,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         on_stage=on_stage,
         guest_seconds=settings.stage_guest_seconds,
         remux_on_end=False,
+        low_rendition=settings.low_rendition,
         audio_tap=audio_tap,
+        subtitles=(subtitles_media_line(), f'SUBTITLES="{SUBTITLES_GROUP}"') if settings.live_captions else None,
     )
 
     @asynccontextmanager

@@ -46,6 +46,14 @@ class Settings:
     segment_seconds: float = field(
         default=1.0, metadata={"env": "SEGMENT_SECONDS", "doc": "HLS segment length, 1 to 2 seconds"}
     )
+    low_rendition: bool = field(
+        default=True,
+        metadata={
+            "env": "LOW_RENDITION",
+            "doc": "a 360p (~500 kb/s) rendition for weak networks beside the full one (one server encode; "
+            "bench/renditions.py); `false`: the full rendition only",
+        },
+    )
     stage_guest_seconds: float = field(
         default=180.0,
         metadata={

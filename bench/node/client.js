@@ -32,6 +32,7 @@ function resetStats() {
     closeCodes: {},
     approved: new Map(), // question id -> [receipts, first receive us, last receive us]
     votes: new Map(), // frame id -> [receipts, first, last]
+    captions: new Map(), // final caption line id -> [receipts, first, last] (bench/live_captions.py)
   };
 }
 resetStats();
@@ -96,6 +97,9 @@ function onMessage(c, data) {
   if (type === 'question.approved') {
     record(stats.approved, dataId, t);
     if (!samples.approved) samples.approved = data.toString('utf8');
+  } else if (type === 'caption' && dataId !== undefined) {
+    // A final line (an interim's data.id is null); a correction would re-send the same id.
+    record(stats.captions, dataId, t);
   } else if (type === 'question.votes') {
     record(stats.votes, id, t);
     if (!samples.votes) samples.votes = data.toString('utf8');
@@ -186,6 +190,7 @@ rl.on('line', async (line) => {
       close_codes: stats.closeCodes,
       approved: Object.fromEntries(stats.approved),
       votes: Object.fromEntries(stats.votes),
+      captions: Object.fromEntries(stats.captions),
       samples,
       rss_kib: Math.round(process.memoryUsage.rss() / 1024),
     });

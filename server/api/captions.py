@@ -1,17 +1,22 @@
-"""HTTP: correcting a caption line (staff), and the event's recogniser glossary (organiser)."""
+"""HTTP: correcting a caption line (staff), the event's recogniser glossary (organiser), and the live
+captions as an HLS subtitles track (anyone, like the video's playlist)."""
 
 from __future__ import annotations
 
+import re
+
 from pydantic import BaseModel, Field, field_validator
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from archive.glossary import MAX_EVENT_TERMS, MAX_TERM_CHARS
 from server.api.openapi import doc
 from server.auth import STAFF, Role, require
-from server.captions import corrections
+from server.captions import corrections, webvtt
 from server.context import ctx
+from server.errors import ApiError
+from server.lifecycle import EventState
 from server.schemas import Strict
 from server.validation import Text, path_id, read_json
 
@@ -91,8 +96,47 @@ async def put_glossary(request: Request) -> JSONResponse:
     return JSONResponse(saved)
 
 
+PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
+VTT_TYPE = "text/vtt; charset=utf-8"
+# As the video's live playlist: fresh for a second in shared caches, never in the browser.
+PLAYLIST_CACHE = "public, max-age=0, s-maxage=1"
+# A listed segment's cues are final (a later correction reaches the page's band, not a fetched segment).
+SEGMENT_CACHE = "public, max-age=60"
+_SEQUENCE = re.compile(r"\d{1,9}")
+
+
+@doc("The live captions as an HLS WebVTT subtitles playlist (after the event: all of it, ENDLIST)", tag="media")
+async def subtitles_playlist(request: Request) -> Response:
+    c = ctx(request)
+    async with c.session() as session:
+        event, _ = await c.event_and_caller(request, session)
+    spans = c.captions.subtitles.spans(event.slug)
+    if not spans:
+        raise ApiError(404, "not_found", "this event has no programme yet")
+    live = event.state == EventState.LIVE.value
+    text = webvtt.render_playlist(spans, live=live)
+    cache = PLAYLIST_CACHE if live else "public, max-age=60"
+    return Response(text, media_type=PLAYLIST_TYPE, headers={"Cache-Control": cache})
+
+
+@doc("One WebVTT segment of the subtitles track: the captions of that span of the programme", tag="media")
+async def subtitles_segment(request: Request) -> Response:
+    c = ctx(request)
+    async with c.session() as session:
+        event, _ = await c.event_and_caller(request, session)
+    raw = request.path_params["sequence"]
+    span = c.captions.subtitles.span(event.slug, int(raw)) if _SEQUENCE.fullmatch(raw) else None
+    if span is None:
+        raise ApiError(404, "not_found", f"subtitles segment {raw[:20]} not found")
+    text = await c.captions.subtitles.segment(c.session, event.id, span, webvtt.render_segment)
+    return Response(text, media_type=VTT_TYPE, headers={"Cache-Control": SEGMENT_CACHE})
+
+
 routes = [
     Route("/api/v1/events/{slug}/captions/{line_id}", correct, methods=["PATCH"]),
     Route("/api/v1/events/{slug}/glossary", get_glossary, methods=["GET"]),
     Route("/api/v1/events/{slug}/glossary", put_glossary, methods=["PUT"]),
+    # Before the media routes' /live/{slug}/{path}: these two are the captions'.
+    Route(f"/live/{{slug}}/{webvtt.PLAYLIST}", subtitles_playlist, methods=["GET", "HEAD"]),
+    Route(f"/live/{{slug}}/{webvtt.SEGMENT_DIR}/{{sequence}}.vtt", subtitles_segment, methods=["GET", "HEAD"]),
 ]

@@ -147,6 +147,7 @@ async def _bring_up_to_date(
             "event": {"state": event.state, "moderation_mode": event.moderation_mode},
             "stream": {"state": c.stream_state(event.slug), "sources": c.media.sources(event.slug)},
             "stage": stage_view(c, event.slug, None if conn.is_viewer else caller),
+            "captions": await c.captions.recent.get(c.session, event, conn.channel, position),
             "viewers": c.hub.viewers(event.id),
             "role": caller.role.value if caller else "viewer",
         }

@@ -24,6 +24,7 @@ from server.db import models
 from server.errors import ApiError
 from server.media.errors import MediaError
 from server.media.stage import Grant, Hand, Layout
+from server.questions.publisher import Publisher
 from server.schemas import Strict
 from server.schemas_questions import ActionRequest
 from server.validation import Id, path_id, read_json
@@ -38,6 +39,7 @@ class StageOut(BaseModel):
     layout: str
     speaker: str | None
     max_on_air: int
+    guest_seconds: float
     members: list[dict[str, Any]]
     hands: list[dict[str, Any]] | None = None
     grants: list[dict[str, Any]] | None = None
@@ -70,17 +72,23 @@ def _media(exc: MediaError) -> ApiError:
 def stage_view(c: AppContext, slug: str, caller: Principal | None) -> dict[str, Any]:
     stage = c.media.stage(slug)
     data = stage.snapshot(staff=acting_as(caller, STAFF) is not None)
+    data["guest_seconds"] = c.media.guest_seconds
     me = caller.participant_id if caller else None
     if me is not None:
         grant = stage.grants.get(me)
         hands = [h.question_id for h in stage.hands.values() if h.participant_id == me]
+        guests = (m for m in stage.members.values() if m.kind == "guest" and m.identity.participant_id == me)
+        member = next(guests, None)
+        since = member.on_air_since if member is not None else None
         data["mine"] = {
             "hands": hands,
             "invited": grant is not None,
             "camera": bool(grant and grant.camera),
-            "member": next(
-                (m.id for m in stage.members.values() if m.kind == "guest" and m.identity.participant_id == me), None
-            ),
+            "question_id": grant.question_id if grant is not None else None,
+            "member": member.id if member is not None else None,
+            "on_air": bool(member and member.on_air),
+            # Seconds left on air, counted by the server's clock (the page counts down from it).
+            "remaining": max(0.0, c.media.guest_seconds - (time.time() - since)) if since is not None else None,
         }
     return data
 
@@ -227,6 +235,9 @@ async def invite(request: Request) -> JSONResponse:
             at=time.time(),
         )
     await c.media.grant(event.slug, grant)
+    # The asker's own pages learn of it at once (the public `stage` frame never shows invitations).
+    notice = {"type": "stage.invited", "question_id": question.id, "camera": body.camera}
+    await Publisher(c.bus).notice(event.id, frozenset({asker.id}), notice)
     return JSONResponse(stage_view(c, event.slug, caller), 201)
 
 
@@ -240,6 +251,7 @@ async def uninvite(request: Request) -> Response:
     if participant_id not in c.media.stage(event.slug).grants:
         raise ApiError(404, "not_invited", "this participant is not invited on air")
     await c.media.revoke(event.slug, participant_id)
+    await Publisher(c.bus).notice(event.id, frozenset({participant_id}), {"type": "stage.uninvited"})
     return Response(status_code=204)
 
 

@@ -30,6 +30,8 @@ from archive.draft import publish_draft
 from archive.glossary import hotwords
 from archive.phrases import PhraseRecogniser
 from archive.transcript import Transcriber
+from server.captions.recent import RecentCaptions, line_view
+from server.captions.subtitles import SubtitleSource
 from server.captions.tap import EventTap
 from server.captions.worker import CaptionWorker, Recogniser, Result
 from server.db.engine import Database
@@ -71,16 +73,7 @@ class _EventCaptions:
 
 
 def caption_view(line: TranscriptSegment, phrase: int | None = None) -> dict[str, Any]:
-    return {
-        "id": line.id,
-        "phrase": phrase,
-        "final": True,
-        "start": line.start,
-        "end": line.end,
-        "language": line.language,
-        "text": line.text,
-        "edited": line.edited_at is not None,
-    }
+    return line_view(line, phrase)
 
 
 class CaptionService:
@@ -106,6 +99,8 @@ class CaptionService:
         self._inflight: dict[str, int] = {}
         self._inflight_lock = threading.Lock()
         self._settled = asyncio.Condition()
+        self.recent = RecentCaptions()  # the WebSocket snapshot's latest lines (late joiners, resyncs)
+        self.subtitles = SubtitleSource(media_dir)  # the HLS subtitles track (server/api/captions.py)
 
     # -- lifespan --------------------------------------------------------------------------
 

@@ -175,6 +175,9 @@ class Compositor:
         self._keyframe_wanted = False
         self._anchors: dict[tuple[str, bool], tuple[int, float]] = {}  # loop side: (member, audio) → (RTP, time)
         self.frames_out = 0
+        # Each composed picture (compositor thread; with its RTP timestamp and whether it was made a
+        # keyframe), for the low rendition to scale and encode: the canvas is never decoded again.
+        self.on_picture: Callable[[av.VideoFrame, int, bool], None] | None = None
         self.started_at: float | None = None  # time.monotonic() of the programme's first composed frame
         self._thread = threading.Thread(target=self._run, name=f"compose-{session_id[:8]}", daemon=True)
         self._thread.start()
@@ -334,6 +337,8 @@ class Compositor:
         for packet in self._video_encoder().encode(frame):
             self.frames_out += 1
             self._loop.call_soon_threadsafe(self._emit, "H264", bytes(packet), int(packet.pts))
+        if self.on_picture is not None:
+            self.on_picture(frame, int(frame.pts), keyframe)
 
     def _draw_tile(self, tile: Tile, rect: Rect, inp: _Input | None, picture: av.VideoFrame | None) -> None:
         y, u, v = self._planes()

@@ -40,14 +40,15 @@ if TYPE_CHECKING:
     from .live import DiskFile, LiveEdge, MediaFile
     from .service import MediaService
 
-# /live/{slug}/[screen/][rendition/]name: the name is looked up in the live edge, never on disk here.
+# /live/{slug}/[screen/][360p/]name: the name is looked up in that rendition's live edge, never on disk here.
 PATH = re.compile(
-    r"^/live/([A-Za-z0-9][A-Za-z0-9_-]{0,63})/(?:(screen)/)?"
-    r"((?:[A-Za-z0-9][A-Za-z0-9_-]{0,31}/)?[A-Za-z0-9][A-Za-z0-9_-]{0,63}(?:\.\d{1,3})?\.(?:m3u8|ts|m4s|mp4))$"
+    r"^/live/([A-Za-z0-9][A-Za-z0-9_-]{0,63})/(?:(screen)/)?(?:(360p)/)?"
+    r"([A-Za-z0-9][A-Za-z0-9_-]{0,63}(?:\.\d{1,3})?\.(?:m3u8|ts|m4s|mp4))$"
 )
 LIVE_PLAYLIST_NAME = "index.m3u8"
 # What hls.js and Safari send; anything else (other orders, extra parameters) takes the slow path.
-_BLOCKING = re.compile(rb"^_HLS_msn=(\d{1,9})(?:&_HLS_part=(\d{1,4}))?$")
+_BLOCKING = re.compile(rb"^_HLS_msn=(\d{1,9})(?:&_HLS_part=(\d{1,4}))?(&_HLS_skip=(?:YES|v2))?$")
+_SKIP = (b"_HLS_skip=YES", b"_HLS_skip=v2")  # a plain reload asking for the delta update
 _COMMON = ((b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"same-origin"))
 
 
@@ -84,15 +85,19 @@ class Wait:
     sequence: int
     part: int | None
     seconds: float
+    skip: bool = False  # a blocking reload that asked for the delta update
 
 
 def _error(status: int, code: str, message: str) -> Answer:
     return Answer(status, ERROR, json.dumps({"error": {"code": code, "message": message}}).encode())
 
 
-def edge_for(service: MediaService, slug: str, screen: bool) -> LiveEdge | None:
+def edge_for(service: MediaService, slug: str, screen: bool, low: bool = False) -> LiveEdge | None:
+    """The live edge of the feed's full rendition, or (`low`) of its 360p one."""
     feed = service.feed(slug, "screen" if screen else "camera")
-    edge = feed.edge if feed is not None else None
+    if feed is None:
+        return None
+    edge = feed.edge if not low else feed.low.edge if feed.low is not None else None
     return edge if edge is not None and edge.playlist is not None else None
 
 
@@ -100,8 +105,8 @@ def decide(service: MediaService, edge: LiveEdge, name: str, query: bytes) -> An
     """The answer for GET `name` of this feed with `query`; a `Wait`; or None: the app answers."""
     if name == LIVE_PLAYLIST_NAME:
         assert edge.playlist is not None
-        if not query:
-            return Answer(200, PLAYLIST, edge.playlist)
+        if not query or query in _SKIP:
+            return Answer(200, PLAYLIST, edge.playlist_for(bool(query)))
         position = _BLOCKING.match(query)
         if position is None:
             return None
@@ -109,11 +114,12 @@ def decide(service: MediaService, edge: LiveEdge, name: str, query: bytes) -> An
         part = int(position.group(2)) if position.group(2) is not None else None
         if sequence > edge.next_sequence + MAX_MSN_AHEAD:
             return None  # the app refuses it with a 400
+        skip = position.group(3) is not None
         if edge.has(sequence, part):
-            return Answer(200, BLOCKED_PLAYLIST, edge.playlist)
+            return Answer(200, BLOCKED_PLAYLIST, edge.playlist_for(skip))
         if edge.ended:
             return None  # the app answers the final playlist
-        return Wait(sequence, part, BLOCK_TARGET_DURATIONS * service.segment_seconds)
+        return Wait(sequence, part, BLOCK_TARGET_DURATIONS * service.segment_seconds, skip)
     if query:
         return None
     body = edge.blobs.get(name)
@@ -131,7 +137,7 @@ def settle(edge: LiveEdge, name: str, wait: Wait) -> Answer:
     if name == LIVE_PLAYLIST_NAME:
         assert edge.playlist is not None
         if arrived:
-            return Answer(200, BLOCKED_PLAYLIST, edge.playlist)
+            return Answer(200, BLOCKED_PLAYLIST, edge.playlist_for(wait.skip))
         if edge.ended:
             return Answer(200, FINAL_PLAYLIST, edge.playlist)  # with ENDLIST: players stop asking
         return _error(503, "not_yet", "that part did not arrive in time; reload the playlist")
@@ -158,10 +164,10 @@ class LiveFastPath:
         await self.app(scope, receive, send)
 
     async def _answer(self, match: re.Match[str], scope: Scope, send: Send) -> bool:
-        edge = edge_for(self.service, match.group(1), match.group(2) is not None)
+        edge = edge_for(self.service, match.group(1), match.group(2) is not None, match.group(3) is not None)
         if edge is None:
             return False
-        name = match.group(3)
+        name = match.group(4)
         answer = decide(self.service, edge, name, scope["query_string"])
         if isinstance(answer, Wait):
             await edge.wait_for(answer.sequence, answer.part, answer.seconds)

@@ -14,12 +14,15 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import av
+
 from .aiortc_hooks import H264Packetizer
 from .bitstream import h264_is_keyframe, h264_tidy_access_unit, vp8_is_keyframe
 from .errors import conflict
 from .hls import HlsWriter, LiveUpdate, Segment
 from .live import LiveEdge
 from .ntp import NtpClock, ntp_from_seconds
+from .rendition import LOW_DIRECTORY, LowRendition
 from .rtp_stream import OutgoingFrame
 from .timeline import Timeline
 from .transcode import OpusToAac, PcmTap, Vp8ToH264
@@ -46,7 +49,9 @@ class Feed:
         directory: Path,
         segment_seconds: float,
         on_segment: Callable[[Segment], None] | None = None,
+        low_rendition: bool = False,
     ) -> None:
+        """`low_rendition`: also a 360p rendition for weak networks (rendition.py), in `directory/360p`."""
         self.name = name
         self.directory = directory
         self.publisher: str | None = None
@@ -70,8 +75,10 @@ class Feed:
         )
         self._timeline = Timeline(resume_at=self._writer.end)
         self.ended = self._writer.finished
+        self.low = LowRendition(name, directory / LOW_DIRECTORY, segment_seconds) if low_rendition else None
+        self._pictures = False  # the source hands the low rendition its decoded pictures (`picture`)
         self._aac = OpusToAac()
-        self._writer.set_audio_config(self._aac.extradata)
+        self._set_audio_config(self._aac.extradata)
         self._vp8: Vp8ToH264 | None = None
         self.clock = NtpClock()
         self._h264 = H264Packetizer()
@@ -84,13 +91,18 @@ class Feed:
         if not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self.edge.apply, update)
 
+    def _set_audio_config(self, extradata: bytes | None) -> None:
+        self._writer.set_audio_config(extradata)
+        if self.low is not None:
+            self.low.set_audio_config(extradata)
+
     def set_audio_tap(self, tap: PcmTap | None) -> None:
         """Every decoded audio frame of this feed, with its recording time, to `tap` (writer thread)."""
         self._worker.submit(setattr, self._aac, "pcm_tap", tap)
 
     def expect_audio(self, present: bool) -> None:
         """Whether the publisher sends audio; segments started from now on declare an audio stream only then."""
-        self._writer.set_audio_config(self._aac.extradata if present else None)
+        self._set_audio_config(self._aac.extradata if present else None)
 
     @property
     def segments(self) -> list[Segment]:
@@ -98,13 +110,15 @@ class Feed:
 
     # -- publisher -------------------------------------------------------------------------
 
-    def claim(self, session_id: str, shared_clock: bool = False) -> None:
-        """`shared_clock`: the source stamps audio and video on one clock from 0 (the compositor)."""
+    def claim(self, session_id: str, shared_clock: bool = False, pictures: bool = False) -> None:
+        """`shared_clock`: the source stamps audio and video on one clock from 0 (the compositor);
+        `pictures`: it also hands over its pictures (`picture`), so the low rendition decodes nothing."""
         if self.ended:
             raise conflict("stream_ended", "this event's stream has ended")
         if self.publisher is not None:
             raise conflict("already_publishing", "another publisher holds this source")
         self.publisher = session_id
+        self._pictures = pictures
         self._timeline.new_session(shared_clock)
         self.video_codec = None
 
@@ -113,7 +127,10 @@ class Feed:
             return
         self.publisher = None
         self.keyframe_requester = None
+        self._pictures = False
         self._worker.submit(self._writer.discontinuity)
+        if self.low is not None:
+            self.low.discontinuity()
 
     def on_frame(self, codec: str, data: bytes, rtp_timestamp: int) -> None:
         """Called on the event loop for every complete encoded frame of the publisher."""
@@ -128,6 +145,8 @@ class Feed:
             # buffer), so moments of the event map onto the recording (EXT-X-PROGRAM-DATE-TIME).
             wall = time.time() - VIDEO_BUFFERED_SECONDS if keyframe else None
             self._worker.submit(self._writer.write_video, data, seconds, keyframe, wall)
+            if self.low is not None and not self._pictures:
+                self.low.video(data, seconds, keyframe, wall)
             if self.viewers:
                 self._forward("video", self._h264.payloads(data), seconds, VIDEO_CLOCK, keyframe)
         elif codec == "VP8":
@@ -141,9 +160,23 @@ class Feed:
             if self.viewers:
                 self._forward("audio", [data], seconds, AUDIO_CLOCK, True)
 
+    def picture(self, frame: av.VideoFrame, rtp_timestamp: int, keyframe: bool) -> None:
+        """On the loop, after the H.264 frame made from it (`on_frame`): the source's own picture, for the
+        low rendition (the compositor's canvas)."""
+        if self.low is None or not self._pictures:
+            return
+        seconds = self._timeline.at("video", rtp_timestamp, VIDEO_CLOCK, VIDEO_BUFFERED_SECONDS)
+        self.low.picture(frame, seconds, keyframe, time.time() - VIDEO_BUFFERED_SECONDS if keyframe else None)
+
     def _transcode_vp8(self, data: bytes, seconds: float) -> None:  # writer thread
         if self._vp8 is None:
             self._vp8 = Vp8ToH264(self._segment_seconds)
+            if self.low is not None:
+                low = self.low  # the fallback decodes VP8 anyway: its pictures, not a second decode
+                # At the time the writer gets for the H.264 made of it (pts / 90 kHz), to cut where it cuts.
+                self._vp8.picture_tap = lambda frame, when, key: self._loop.call_soon_threadsafe(
+                    low.picture, frame, round(when * 90_000) / 90_000, key
+                )
         force, self._idr_wanted = self._idr_wanted, False
         out = self._vp8.encode(data, seconds, force)
         for packet, when, keyframe in out:
@@ -168,6 +201,8 @@ class Feed:
     def _transcode_opus(self, data: bytes, seconds: float) -> None:  # writer thread
         for packet, when in self._aac.encode(data, seconds):
             self._writer.write_audio(packet, when)
+            if self.low is not None:
+                self.low.audio(packet, when)
 
     async def request_keyframe(self) -> None:
         """A keyframe as soon as possible, from whoever encodes the video viewers get."""
@@ -198,6 +233,8 @@ class Feed:
             return await self._worker.call(self._writer.finish, remux)  # type: ignore[no-any-return]
         finally:
             await self._worker.stop()
+            if self.low is not None:
+                await self.low.finish()
 
     async def close(self) -> None:
         """Shutdown without ending the event: flush the open segment, keep the recording open."""
@@ -205,3 +242,5 @@ class Feed:
             viewer.stop()
         self._worker.submit(self._writer.discontinuity)
         await self._worker.stop()
+        if self.low is not None:
+            await self.low.close()

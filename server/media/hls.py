@@ -15,8 +15,9 @@ the next segment, and its parts, start with EXT-X-DISCONTINUITY.
 
 Files of a feed directory:
   NNNNNN.ts        segments, named by media sequence number, shared by live and archive
-  live.m3u8        sliding live playlist with the recent parts (its in-memory twin is served as
-                   /live/{slug}/index.m3u8; parts NNNNNN.K.ts are only ever in memory)
+  live.m3u8        the live EVENT playlist: every segment since the event began (DVR) and the recent
+                   parts (its in-memory twin is served as /live/{slug}/index.m3u8, and its delta
+                   update for `_HLS_skip=YES`; parts NNNNNN.K.ts are only ever in memory)
   segments.log     one line per segment ("sequence start duration discontinuity name wall"): the
                    durable record; a restarted server resumes numbering and timing from it. `wall`
                    (Unix seconds when its first frame arrived) maps moments of the event (a question
@@ -37,13 +38,25 @@ from pathlib import Path
 
 import av
 
-from .playlist import PART_TARGET_SECONDS, PARTS_LISTED_SEGMENTS, Entry, Part, part_name, render, target_duration
+from .playlist import (
+    PART_TARGET_SECONDS,
+    PARTS_LISTED_SEGMENTS,
+    Entry,
+    Part,
+    avc_codec,
+    part_name,
+    render,
+    segment_text,
+    target_duration,
+)
 
 MPEGTS_TIME_BASE = Fraction(1, 90_000)
 AAC_SAMPLE_RATE = 48_000
-# How many segments a live playlist lists: players start three segments from the end, and a
-# few more let a briefly stalled player catch up without a 404.
+# How many recent segments the live edge keeps in memory (live.py): players start three segments from
+# the end, and a few more let a briefly stalled player catch up from memory. The playlist lists every
+# segment of the event (DVR); older ones are served from the disk.
 LIVE_WINDOW_SEGMENTS = 6
+AAC_CODEC = "mp4a.40.2"  # AAC-LC, RFC 6381
 # A keyframe that arrives a little before the nominal boundary (publisher clock jitter,
 # frame rate not dividing the segment duration) still starts the next segment.
 CUT_EARLY_TOLERANCE_SECONDS = 0.1
@@ -84,6 +97,10 @@ class LiveUpdate:
     listed: frozenset[str] = field(default_factory=frozenset)  # names the playlist still refers to
     ended: bool = False
     parts: tuple[Part, ...] = ()  # the parts in `blobs`
+    delta: bytes = b""  # the playlist's delta update (`_HLS_skip=YES`); empty: none offered
+    bandwidth: int = 0  # peak segment bit rate so far (bits/s; 0: no segment yet)
+    average_bandwidth: int = 0
+    codecs: str = ""  # RFC 6381 codecs of what is being written ("avc1.42e01f,mp4a.40.2")
 
 
 class _Sink:
@@ -181,6 +198,13 @@ class HlsWriter:
         self._audio_extradata: bytes | None = None
         self._target_duration = target_duration(segment_seconds)
         self._parts: dict[int, tuple[Part, ...]] = {}  # parts of the recent closed segments, listed live
+        self._plain: list[Entry] = []  # every segment as the live playlist lists it once its parts are gone
+        self._body = ""  # the live playlist's text of the first `_body_count` segments: they never change
+        self._body_count = 0
+        self._bits = 0.0  # of the segments written this run, for the multivariant playlist's BANDWIDTH
+        self._seconds = 0.0
+        self.peak_bitrate = 0
+        self._avc = ""
         self._frame_interval = NOMINAL_FRAME_SECONDS
         self.finished = False
         self.dropped_video = 0
@@ -213,6 +237,7 @@ class HlsWriter:
             self.segments.append(
                 Segment(int(sequence), name, float(start), float(duration), disc == "1", 0.0, 0.0, wall)
             )
+        self._plain = [Entry(s.sequence, s.name, s.duration, s.discontinuity, s.wall) for s in self.segments]
         if self.segments:
             self._next_sequence = self.segments[-1].sequence + 1
             self._pending_discontinuity = True
@@ -244,6 +269,7 @@ class HlsWriter:
         if not self._video_started:
             if not keyframe:
                 return  # a segment must start with a keyframe to be decodable alone
+            self._avc = _avc_of(data) or self._avc
             self._video_started = True
             self._session_start = seconds
         seg = self._open
@@ -290,7 +316,7 @@ class HlsWriter:
             return self.directory / RECORDING if self.segments and remux else None
         self.discontinuity()
         self.finished = True
-        self._write(self.directory / ARCHIVE_PLAYLIST, self._render(self.segments, vod=True))
+        self._write(self.directory / ARCHIVE_PLAYLIST, self._render(list(self._plain), vod=True))
         self._publish({}, ())
         if not self.segments or not remux:
             return None
@@ -346,6 +372,11 @@ class HlsWriter:
         )
         self._next_sequence = seg.sequence + 1
         self.segments.append(segment)
+        self._plain.append(Entry(segment.sequence, segment.name, duration, segment.discontinuity, segment.wall))
+        self._bits += len(data) * 8
+        self._seconds += duration
+        if duration >= self.segment_seconds / 2:  # a stub cut by a session end says nothing of the rate
+            self.peak_bitrate = max(self.peak_bitrate, round(len(data) * 8 / duration))
         self._parts[segment.sequence] = tuple(seg.parts)
         for old in [s for s in self._parts if s <= segment.sequence - PARTS_LISTED_SEGMENTS]:
             del self._parts[old]
@@ -365,10 +396,11 @@ class HlsWriter:
     def _publish(self, blobs: dict[str, bytes], parts: tuple[Part, ...]) -> None:
         """Write the live playlist and hand the change to the event loop."""
         window = self.segments[-LIVE_WINDOW_SEGMENTS:]
-        text = self._render(window, vod=False)
+        text = self._render_live(skip=False)
         self._write(self.directory / LIVE_PLAYLIST, text)
         if self._on_live is None:
             return
+        codecs = ",".join(c for c in (self._avc, AAC_CODEC if self._audio_extradata else "") if c)
         listed = {s.name for s in window}
         listed.update(p.name for parts_ in self._parts.values() for p in parts_)
         if self._open is not None:
@@ -383,17 +415,32 @@ class HlsWriter:
                 listed=frozenset(listed),
                 ended=self.finished,
                 parts=parts,
+                delta=b"" if self.finished else self._render_live(skip=True).encode(),
+                bandwidth=self.peak_bitrate,
+                average_bandwidth=round(self._bits / self._seconds) if self._seconds else 0,
+                codecs=codecs,
             )
         )
 
-    def _render(self, segments: list[Segment], vod: bool) -> str:
-        first = segments[0] if segments else None
-        earlier = self.segments[: self.segments.index(first)] if first else []
-        live = not vod and not self.finished
-        entries = [
+    def _render_live(self, skip: bool) -> str:
+        """The live EVENT playlist (every segment of the event), or its delta update."""
+        recent = len(self.segments) - PARTS_LISTED_SEGMENTS
+        if not skip:
+            # Segments past the parts window never change: render each once, into the shared body.
+            while self._body_count < max(recent, 0):
+                entry = self._plain[self._body_count]
+                dated = self._body_count == 0 or entry.discontinuity
+                self._body += segment_text(entry, dated, low_latency=not self.finished)
+                self._body_count += 1
+        entries = self._plain[: max(recent, 0)]
+        entries += [
             Entry(s.sequence, s.name, s.duration, s.discontinuity, s.wall, self._parts.get(s.sequence, ()))
-            for s in segments
+            for s in self.segments[max(recent, 0) :]
         ]
+        return self._render(entries, vod=False, skip=skip)
+
+    def _render(self, entries: list[Entry], vod: bool, skip: bool = False) -> str:
+        live = not vod and not self.finished
         hint = None
         seg = self._open
         if live and seg is not None:
@@ -402,15 +449,21 @@ class HlsWriter:
             hint = part_name(seg.sequence, len(seg.parts))
         elif live and self._video_started:
             hint = part_name(self._next_sequence, 0)  # between a segment's close and the next one's start
+        # The body was rendered with the parts' tags; after the end (no parts) it is rendered afresh.
+        body = live and not vod and not skip and self._body_count <= len(entries)
         return render(
             entries,
             target=self._target_duration,
-            discontinuity_sequence=sum(1 for s in earlier if s.discontinuity),
+            discontinuity_sequence=0,  # every playlist starts at the event's first segment
             next_sequence=self._next_sequence,
             low_latency=live,
             preload_hint=hint,
             endlist=self.finished,
             vod=vod,
+            event=not vod,
+            skip=skip,
+            body=self._body if body else "",
+            body_entries=self._body_count if body else 0,
         )
 
     @staticmethod
@@ -438,3 +491,13 @@ def remux_to_mp4(playlist: Path, target: Path) -> Path:
             sink.mux(packet)
     os.replace(tmp, target)
     return target
+
+
+def _avc_of(annexb: bytes) -> str | None:
+    """The RFC 6381 codec of a keyframe's SPS (keyframes carry it: bitstream.h264_tidy_access_unit)."""
+    start = annexb.find(b"\x00\x00\x01")
+    while start >= 0 and start + 7 <= len(annexb):
+        if annexb[start + 3] & 0x1F == 7:
+            return avc_codec(annexb[start + 3 : start + 7])
+        start = annexb.find(b"\x00\x00\x01", start + 3)
+    return None

@@ -91,6 +91,10 @@ class DiskFile:
 class LiveEdge:
     def __init__(self) -> None:
         self.playlist: bytes | None = None
+        self.delta: bytes = b""  # the playlist's delta update, for `_HLS_skip=YES` (DVR: the event is long)
+        self.bandwidth = 0  # peak and average segment bit rates, codecs: for the multivariant playlist
+        self.average_bandwidth = 0
+        self.codecs = ""
         self.blobs: dict[str, bytes] = {}
         self.files: dict[str, MediaFile] = {}  # the same as `blobs`, each in a memfd (rawhttp.py sends them)
         self.open_sequence: int | None = None
@@ -106,6 +110,8 @@ class LiveEdge:
         """On the event loop, for each update of the writer thread, in order."""
         now = asyncio.get_running_loop().time()
         self.playlist = update.playlist
+        self.delta = update.delta
+        self.bandwidth, self.average_bandwidth, self.codecs = update.bandwidth, update.average_bandwidth, update.codecs
         self.blobs.update(update.blobs)
         for name, data in update.blobs.items():
             self.files[name] = MediaFile(name, data)
@@ -172,6 +178,11 @@ class LiveEdge:
         if self.has(sequence, index) or not self.next_sequence <= sequence <= self.next_sequence + 1:
             return None
         return sequence, index
+
+    def playlist_for(self, skip: bool) -> bytes:
+        """The full playlist, or (`skip`: the player asked `_HLS_skip=YES`) its delta update when there is one."""
+        assert self.playlist is not None
+        return self.delta if skip and self.delta else self.playlist
 
     @property
     def waiting(self) -> int:

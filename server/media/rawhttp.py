@@ -37,6 +37,7 @@ from server.protocols import HttpProtocol
 
 from .fastpath import MEDIA, PATH, Answer, LiveFastPath, Wait, decide, edge_for, settle
 from .live import DiskFile
+from .rendition import LOW_DIRECTORY
 
 if TYPE_CHECKING:
     from .live import LiveEdge, MediaFile
@@ -218,16 +219,19 @@ class LiveHttpProtocol(HttpProtocol):
         service = find_service(self.app)
         if service is None:
             return False
-        edge = edge_for(service, match.group(1).decode(), match.group(2) is not None)
+        low = match.group(3) is not None
+        edge = edge_for(service, match.group(1).decode(), match.group(2) is not None, low)
         if edge is None:
             return False
-        name = match.group(3).decode()
+        name = match.group(4).decode()
         answer = decide(service, edge, name, query)
         if answer is None and not query and _SEGMENT.match(name):
             # Older than the live window: from the disk, by sendfile too, rather than through the thread
             # pool (a player that fell behind would otherwise cost several times more per byte, and fall
             # further behind).
             directory = service.feed_dir(match.group(1).decode(), "screen" if match.group(2) is not None else "camera")
+            if low:
+                directory = directory / LOW_DIRECTORY
             disk = DiskFile.open(directory / name)
             if disk is not None:
                 answer = Answer(200, MEDIA["ts"], b"", disk)

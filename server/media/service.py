@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Literal
 
+import av
 from aiortc import RTCRtpReceiver, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 from aiortc.sdp import candidate_from_sdp
@@ -124,9 +125,14 @@ class MediaService:
         on_stage: StageCallback | None = None,
         guest_seconds: float = DEFAULT_GUEST_SECONDS,
         x264_preset: str | None = None,
+        low_rendition: bool = False,
+        subtitles: tuple[str, str] | None = None,
     ) -> None:
         """`remux_on_end`: write recording.mp4 when the event ends. The app leaves it to the
-        archive jobs instead, so ending an event never waits for a remux."""
+        archive jobs instead, so ending an event never waits for a remux. `low_rendition`: the programme
+        also in 360p for weak networks (rendition.py), with a multivariant playlist naming both.
+        `subtitles`: the multivariant playlist's `EXT-X-MEDIA` line for a subtitles rendition and the
+        attribute tying each variant to it (the live captions' WebVTT track), or None."""
         if not MIN_SEGMENT_SECONDS <= segment_seconds <= MAX_SEGMENT_SECONDS:
             raise ValueError(f"segment_seconds must be within 1–2 s, got {segment_seconds}")
         self.media_dir = Path(media_dir)
@@ -139,6 +145,8 @@ class MediaService:
         self._on_stage = on_stage
         self.guest_seconds = guest_seconds
         self._x264_preset = x264_preset
+        self.low_rendition = low_rendition
+        self.subtitles = subtitles
         self._events: dict[str, _Event] = {}
         self._registry: PeerRegistry | None = None
         self._state_tasks: set[asyncio.Task[None]] = set()
@@ -226,7 +234,11 @@ class MediaService:
         for name in ("camera", source):
             if name not in event.feeds:
                 event.feeds[name] = Feed(
-                    f"{slug}-{name}", self.feed_dir(slug, name), self.segment_seconds, self._segment_cb(slug)
+                    f"{slug}-{name}",
+                    self.feed_dir(slug, name),
+                    self.segment_seconds,
+                    self._segment_cb(slug),
+                    low_rendition=self.low_rendition and name == "camera",  # a screen at 360p is unreadable
                 )
                 if name == "camera" and self._audio_tap is not None:
                     # The programme's voice (forwarded or mixed; the screen share has none): live captions.
@@ -398,6 +410,7 @@ class MediaService:
         member = event.stage.member(member_id)
         if member.kind == "guest" and member.identity.participant_id is not None:
             event.stage.revoke(member.identity.participant_id)
+        event.stage.set_on_air(member_id, False)  # cut, not dropped: a re-publish waits backstage
         peer = next((p for p in self.registry.peers(slug, "whip") if p.id == member_id), None)
         if peer is not None:
             await self.registry.close(peer, "deleted")
@@ -529,6 +542,13 @@ class MediaService:
         kwargs = {"preset": self._x264_preset} if self._x264_preset else {}
         compositor = Compositor(self.registry.new_id(), self.segment_seconds, emit, **kwargs)
         holder.append(compositor)
+        if self.low_rendition:
+            loop = asyncio.get_running_loop()
+
+            def picture(frame: av.VideoFrame, ts: int, keyframe: bool) -> None:  # compositor thread
+                loop.call_soon_threadsafe(self._picture_from_compositor, event, compositor, frame, ts, keyframe)
+
+            compositor.on_picture = picture
         event.compositor = compositor
         return compositor
 
@@ -542,10 +562,17 @@ class MediaService:
             self._release(event, camera)
             if (screen := event.feeds.get("screen")) is not None:
                 self._release(event, screen)  # the shared screen is inside the programme now
-            camera.claim(compositor.session_id, shared_clock=True)
+            camera.claim(compositor.session_id, shared_clock=True, pictures=True)
             camera.keyframe_requester = compositor.request_keyframe
             camera.expect_audio(True)
         camera.on_frame(codec, data, ts)
+
+    def _picture_from_compositor(
+        self, event: _Event, compositor: Compositor, frame: av.VideoFrame, ts: int, keyframe: bool
+    ) -> None:
+        camera = event.feeds.get("camera")
+        if event.compositor is compositor and camera is not None and camera.publisher == compositor.session_id:
+            camera.picture(frame, ts, keyframe)
 
     async def _stop_compositor(self, event: _Event) -> None:
         compositor = event.compositor

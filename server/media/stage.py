@@ -18,6 +18,10 @@ from .errors import MediaError
 
 MemberKind = Literal["expert", "screen", "guest"]
 MAX_ON_AIR = 4
+# An expert (or a screen share) whose session ended while on air and who publishes again this soon goes
+# straight back on air: a dropped connection the studio re-publishes must not leave them waiting backstage
+# for the host. Staff taking someone off air, or cutting them, forgets it.
+RETURN_SECONDS = 30.0
 
 
 class Layout(enum.StrEnum):
@@ -117,6 +121,8 @@ class Stage:
         self.speaker: str | None = None  # member the host put large in the speaker layout
         self.grants: dict[int, Grant] = {}  # participant id → grant
         self.hands: dict[int, Hand] = {}  # question id → raised hand
+        # identity key → (when it left while on air, since when it was on air: its place in the layout)
+        self.returning: dict[str, tuple[float, float | None]] = {}
 
     # -- members ---------------------------------------------------------------------------
 
@@ -142,8 +148,12 @@ class Stage:
         first_of_its_kind = (identity.kind == "expert" and screens == len(on_air)) or (
             identity.kind == "screen" and screens == 0
         )
-        if first_of_its_kind and len(on_air) < MAX_ON_AIR:
+        left_at, since = self.returning.pop(identity.key, (None, None))
+        back = left_at is not None and time.time() - left_at <= RETURN_SECONDS
+        if (first_of_its_kind or back) and len(on_air) < MAX_ON_AIR:
             self._put_on_air(member)
+            if back and since is not None:
+                member.on_air_since = since  # back in its place in the layout: nobody else moves
         return member
 
     def leave(self, session_id: str) -> Member | None:
@@ -152,6 +162,8 @@ class Stage:
             return None
         if self.speaker == session_id:
             self.speaker = None
+        if member.on_air and member.kind != "guest":
+            self.returning[member.identity.key] = (time.time(), member.on_air_since)
         if member.kind == "guest" and member.identity.participant_id is not None:
             self.grants.pop(member.identity.participant_id, None)  # a guest who leaves needs a new invitation
         return member
@@ -171,6 +183,7 @@ class Stage:
                 )
             self._put_on_air(member)
         elif not on_air and member.on_air:
+            self.returning.pop(member.identity.key, None)
             member.on_air = False
             member.on_air_since = None
             if self.speaker == member_id:

@@ -25,13 +25,20 @@ from starlette.responses import FileResponse, Response
 from .errors import MediaError
 from .hls import ARCHIVE_PLAYLIST, LIVE_PLAYLIST, RECORDING
 from .live import LiveEdge
+from .playlist import render_multivariant
+from .rendition import LOW_DIRECTORY, variants
 
 if TYPE_CHECKING:
+    from .feed import Feed
     from .service import MediaService
 
-# "index.m3u8", "000042.ts", "000042.2.ts" (a part), "recording.mp4", optionally under "screen/".
+# "index.m3u8", "000042.ts", "000042.2.ts" (a part), "recording.mp4", optionally under "screen/", and
+# the low rendition's under "360p/"; "master.m3u8", the multivariant playlist naming the renditions.
 # Nothing else maps to a file, so "..", absolute paths and encoded separators never reach the filesystem.
-_NAME = re.compile(r"^(?:(screen)/)?(index\.m3u8|\d{6}\.ts|\d{6}\.\d{1,3}\.ts|recording\.mp4)$")
+_NAME = re.compile(
+    r"^(?:(screen)/)?(?:(360p)/)?(index\.m3u8|\d{6}\.ts|\d{6}\.\d{1,3}\.ts|recording\.mp4|master\.m3u8)$"
+)
+MULTIVARIANT = "master.m3u8"
 _PART = re.compile(r"^\d{6}\.\d{1,3}\.ts$")
 
 PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
@@ -49,11 +56,12 @@ BLOCK_TARGET_DURATIONS = 3
 MAX_MSN_AHEAD = 2
 
 
-def _resolve(service: MediaService, slug: str, path: str) -> tuple[str, str | None]:
+def _resolve(service: MediaService, slug: str, path: str) -> tuple[str, str | None, bool]:
+    """(file name, "screen" or None, whether it is the low rendition's)."""
     match = _NAME.match(path)
-    if match is None:
+    if match is None or (match.group(2) and match.group(3) in (MULTIVARIANT, "recording.mp4")):
         raise MediaError(404, "not_found", "no such media file")
-    return match.group(2), match.group(1)
+    return match.group(3), match.group(1), match.group(2) is not None
 
 
 async def live_file(
@@ -62,19 +70,25 @@ async def live_file(
     path: str,
     query: Mapping[str, str] | None = None,
 ) -> Response:
-    name, sub = _resolve(service, slug, path)
+    name, sub, low = _resolve(service, slug, path)
     source = "screen" if sub else "camera"
     directory = service.feed_dir(slug, source)
     feed = service.feed(slug, source)
+    if name == MULTIVARIANT:
+        return _multivariant(feed, directory, None if sub else service.subtitles)
     edge = feed.edge if feed is not None else None
+    if low:
+        directory = directory / LOW_DIRECTORY
+        edge = feed.low.edge if feed is not None and feed.low is not None else None
     wait = BLOCK_TARGET_DURATIONS * service.segment_seconds
     if name == "index.m3u8":
         blocking = _blocking_position(query or {})
+        skip = (query or {}).get("_HLS_skip") in ("YES", "v2")
         if edge is None or edge.playlist is None:
             return _playlist(directory / LIVE_PLAYLIST, NO_STORE if blocking else LIVE_PLAYLIST_CACHE)
         if blocking is None:
-            return _bytes(edge.playlist, PLAYLIST_TYPE, LIVE_PLAYLIST_CACHE)
-        return await _blocking_reload(edge, *blocking, wait)
+            return _bytes(edge.playlist_for(skip), PLAYLIST_TYPE, LIVE_PLAYLIST_CACHE)
+        return await _blocking_reload(edge, *blocking, wait, skip)
     if name.endswith(".ts"):
         if edge is not None:
             body = edge.blobs.get(name)
@@ -101,7 +115,22 @@ def _blocking_position(query: Mapping[str, str]) -> tuple[int, int | None] | Non
     return int(msn), int(part) if part is not None else None
 
 
-async def _blocking_reload(edge: LiveEdge, sequence: int, part: int | None, wait: float) -> Response:
+def _multivariant(feed: Feed | None, directory: Path, subtitles: tuple[str, str] | None) -> Response:
+    """The renditions by bandwidth (hls.js and native players switch between them); measured, not cached long."""
+    low = feed.low if feed is not None else None
+    found = variants(
+        feed.edge if feed is not None else None, low, (directory / LOW_DIRECTORY / LIVE_PLAYLIST).is_file()
+    )
+    # The subtitles rendition (WebVTT live captions): its `#EXT-X-MEDIA:TYPE=SUBTITLES` line, and the
+    # `SUBTITLES="subs"` attribute on every variant.
+    media, group = ((subtitles[0],), subtitles[1]) if subtitles is not None else ((), "")
+    body = render_multivariant(found, media=media, group=group)
+    return _bytes(body.encode(), PLAYLIST_TYPE, LIVE_PLAYLIST_CACHE)
+
+
+async def _blocking_reload(
+    edge: LiveEdge, sequence: int, part: int | None, wait: float, skip: bool = False
+) -> Response:
     if sequence > edge.next_sequence + MAX_MSN_AHEAD:
         raise MediaError(400, "bad_request", "_HLS_msn is too far beyond the live playlist")
     if not await edge.wait_for(sequence, part, wait):
@@ -109,12 +138,14 @@ async def _blocking_reload(edge: LiveEdge, sequence: int, part: int | None, wait
             return _bytes(edge.playlist, PLAYLIST_TYPE, NO_STORE)  # with ENDLIST: players stop asking
         raise MediaError(503, "not_yet", "that part did not arrive in time; reload the playlist")
     assert edge.playlist is not None
-    return _bytes(edge.playlist, PLAYLIST_TYPE, BLOCKING_PLAYLIST_CACHE)
+    return _bytes(edge.playlist_for(skip), PLAYLIST_TYPE, BLOCKING_PLAYLIST_CACHE)
 
 
 def archive_file(service: MediaService, slug: str, path: str) -> Response:
-    name, sub = _resolve(service, slug, path)
+    name, sub, low = _resolve(service, slug, path)
     directory = service.feed_dir(slug, "screen" if sub else "camera")
+    if low or name == MULTIVARIANT:
+        raise MediaError(404, "not_found", "the archive keeps the full-quality rendition only")
     if not (directory / ARCHIVE_PLAYLIST).is_file():
         raise MediaError(404, "not_archived", "this event has no archive (yet)")
     if name == "index.m3u8":

@@ -101,6 +101,8 @@ class Vp8ToH264:
         self._encoder: av.VideoCodecContext | None = None
         self._segment_seconds = segment_seconds
         self._next_keyframe_at: float | None = None
+        # Each decoded picture (recording seconds, forced keyframe), for the low rendition: no second decode.
+        self.picture_tap: Callable[[av.VideoFrame, float, bool], None] | None = None
 
     def encode(self, vp8: bytes, seconds: float, keyframe: bool = False) -> list[tuple[bytes, float, bool]]:
         """H.264 packets with recording times; `keyframe` forces an IDR now (a WHEP viewer needs one)."""
@@ -116,6 +118,8 @@ class Vp8ToH264:
                 self._next_keyframe_at = seconds + self._segment_seconds
             force = boundary or keyframe
             frame = frame.reformat(format="yuv420p")
+            if self.picture_tap is not None:
+                self.picture_tap(frame, seconds, force)
             frame.pts = round(seconds * 90_000)
             frame.time_base = Fraction(1, 90_000)
             frame.pict_type = av.video.frame.PictureType.I if force else av.video.frame.PictureType.NONE

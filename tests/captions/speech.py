@@ -66,7 +66,7 @@ class SpeechTrack(MediaStreamTrack):
     """Plays a Script in real time (48 kHz stereo s16, 20 ms frames), then silence.
 
     `started_at`: time.time() when the first frame was handed to aiortc, so a test knows the wall
-    time of each phrase's end."""
+    time of each phrase's end; `started_monotonic` the same moment on CLOCK_MONOTONIC."""
 
     kind = "audio"
 
@@ -76,10 +76,14 @@ class SpeechTrack(MediaStreamTrack):
         self._samples = 0
         self._start: float | None = None
         self.started_at: float | None = None
+        self.started_monotonic: float | None = None
+        # (samples handed over so far, time.monotonic() then) per frame: when each moment of the script
+        # really left the track, which is later than planned when the loop runs late.
+        self.handed: list[tuple[int, float]] = []
 
     async def recv(self) -> av.AudioFrame:
         if self._start is None:
-            self._start = time.monotonic()
+            self._start = self.started_monotonic = time.monotonic()
             self.started_at = time.time()
         target = self._start + self._samples / RATE
         await asyncio.sleep(max(0.0, target - time.monotonic()))
@@ -92,4 +96,10 @@ class SpeechTrack(MediaStreamTrack):
         frame.pts, frame.sample_rate = self._samples, RATE
         frame.time_base = fractions.Fraction(1, RATE)
         self._samples += FRAME_SAMPLES
+        self.handed.append((self._samples, time.monotonic()))
         return frame
+
+    def handed_at(self, seconds: float) -> float | None:
+        """time.monotonic() when the sample `seconds` into the script was handed over (None: not yet)."""
+        wanted = round(seconds * RATE)
+        return next((at for count, at in self.handed if count >= wanted), None)

@@ -140,6 +140,7 @@ async def params(client: httpx.AsyncClient) -> dict[str, str]:
         "poll_id": str(poll.json()["id"]),
         "line_id": "1",  # no caption line yet: the body is judged first, an unknown line is then a 404
         "member_id": "no-such-member",  # a WHIP session id: a string, not a row id
+        "sequence": "0",  # a subtitles segment (media sequence number): no programme yet, so a 404
         "participant_id": str(joined["participant_id"]),
         "code": "ABCD2345EFGH6789",
         "viewer_token": joined["token"],

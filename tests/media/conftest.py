@@ -97,11 +97,16 @@ async def wait_for(predicate, within: float = MEDIA_WAIT_SECONDS, interval: floa
 
 @contextlib.asynccontextmanager
 async def run_media_server(
-    media_dir: Path, segment_seconds: float = 1.0, fast_path: bool = True, raw: bool = False
+    media_dir: Path,
+    segment_seconds: float = 1.0,
+    fast_path: bool = True,
+    raw: bool = False,
+    low_rendition: bool = False,
 ) -> AsyncIterator[MediaServer]:
     """`fast_path`: live media from memory before the router (server/media/fastpath.py); `raw`: and below ASGI
     too, as `make run` serves (server/media/rawhttp.py; `requests` and `answered` then list only what reaches
-    the ASGI side, `raw_answered` what the protocol answered itself)."""
+    the ASGI side, `raw_answered` what the protocol answered itself); `low_rendition`: the 360p rendition too
+    (server/media/rendition.py)."""
     holder: dict[str, MediaServer] = {}
 
     def on_state(slug: str, state: str) -> None:
@@ -112,6 +117,7 @@ async def run_media_server(
         segment_seconds=segment_seconds,
         on_state=on_state,
         on_segment=lambda slug, seg: holder["server"].segments.append((slug, seg)),
+        low_rendition=low_rendition,
     )
 
     @contextlib.asynccontextmanager

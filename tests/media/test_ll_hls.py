@@ -75,7 +75,7 @@ def test_parts_are_cut_from_the_packets_and_listed_with_the_low_latency_tags(tmp
     text = (tmp_path / LIVE_PLAYLIST).read_text()
     assert text == updates[-1].playlist.decode()
     lines = text.splitlines()
-    assert "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=1.002" in lines
+    assert "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,CAN-SKIP-UNTIL=6.0,PART-HOLD-BACK=1.002" in lines
     assert PART_HOLD_BACK >= 3 * PART_TARGET_ADVERTISED
     assert f"#EXT-X-PART-INF:PART-TARGET={PART_TARGET_ADVERTISED:.3f}" in lines
     durations = [float(line[8:].rstrip(",")) for line in lines if line.startswith("#EXTINF:")]

@@ -44,6 +44,32 @@ def test_the_first_expert_goes_on_air_the_next_wait_backstage() -> None:
     refused(lambda: stage.join("a2", expert("alice"), True, True), 409, "already_publishing")
 
 
+def test_an_expert_who_drops_out_on_air_comes_back_on_air(monkeypatch: pytest.MonkeyPatch) -> None:
+    import server.media.stage as stage_module
+
+    now = [1000.0]
+    monkeypatch.setattr(stage_module.time, "time", lambda: now[0])
+    stage = Stage()
+    stage.join("a", expert("alice"), True, True)
+    stage.join("b", expert("bob"), True, True)
+    stage.set_on_air("b", True)
+    stage.leave("b")  # Bob's connection dropped; his studio publishes again
+    stage.join("c", expert("carol"), True, True)
+    now[0] += 1
+    stage.set_on_air("c", True)
+    now[0] += 5
+    assert stage.join("b2", expert("bob"), True, True).on_air is True
+    assert stage.plan().members == ("a", "b2", "c")  # in his place: the layout does not move
+    stage.leave("c")
+    stage.leave("b2")
+    now[0] += stage_module.RETURN_SECONDS + 1  # too late: the host decides again
+    assert stage.join("b3", expert("bob"), True, True).on_air is False
+    stage.set_on_air("b3", True)
+    stage.set_on_air("b3", False)  # taken off air by the host, then gone
+    stage.leave("b3")
+    assert stage.join("b4", expert("bob"), True, True).on_air is False
+
+
 def test_a_fifth_on_air_is_refused_with_a_message() -> None:
     stage = Stage()
     for name in "abcde":

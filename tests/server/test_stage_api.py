@@ -77,9 +77,17 @@ async def test_experts_and_a_viewer_on_air(server: LiveServer, client: httpx.Asy
         assert seen["hands"][0]["text"] == "基坑旁的地铁隧道变形如何监测？" and seen["hands"][0]["name"] == "李工"
         assert "hands" not in (await client.get(stage_url, headers=viewer)).json()
 
+        viewer_ws = await WsClient(f"{server.ws_url}/api/v1/events/{party.slug}/ws", viewer).connect()
+        await viewer_ws.wait(lambda f: f["type"] == "snapshot")
         invited = await client.post(f"{stage_url}/invitations", json={"question_id": qid}, headers=party.mod)
         assert invited.status_code == 201, invited.text
         assert invited.json()["hands"] == []
+        # The asker's page hears of the invitation at once (the public frame never shows invitations).
+        told = await viewer_ws.wait(lambda f: f["type"] == "notice" and f["data"]["type"] == "stage.invited")
+        assert (told["data"]["question_id"], told["data"]["camera"]) == (qid, False)
+        await viewer_ws.close()
+        mine = (await client.get(stage_url, headers=viewer)).json()["mine"]
+        assert (mine["invited"], mine["question_id"], mine["member"], mine["remaining"]) == (True, qid, None, None)
         with_camera = AiortcPublisher(server.base_url, party.slug, token(viewer))
         refused = await with_camera.start()  # invited with the microphone only
         assert refused.status_code == 403 and refused.json()["error"]["code"] == "camera_not_allowed"
@@ -98,6 +106,10 @@ async def test_experts_and_a_viewer_on_air(server: LiveServer, client: httpx.Asy
         listing = await party.listing(party.mod)
         answering = [q for q in listing["questions"] if q["id"] == qid]
         assert answering and answering[0]["status"] == "answering"
+        # The guest's page shows them on air and the time they have left.
+        seen = (await client.get(stage_url, headers=viewer)).json()
+        assert seen["mine"]["on_air"] is True and seen["mine"]["member"] == member["id"]
+        assert 0 < seen["mine"]["remaining"] <= seen["guest_seconds"]
 
         # The guest leaves by themselves; they would need a new invitation to come back.
         left = await client.delete(f"{stage_url}/members/{member['id']}", headers=viewer)

@@ -99,5 +99,8 @@ async def test_the_viewer_page_shows_the_spoken_line_and_keeps_the_toggle_and_si
     await page.reload()  # the viewer's choices are remembered
     assert await page.locator(".captions-toggle").inner_text() == "Captions: off"
     assert await page.locator(".captions").get_attribute("data-size") == "l"
+    # The reloaded page joined late: its snapshot brought the current (corrected) line, nobody spoke since.
+    await page.locator(".captions-toggle").click()
+    await page.locator(".captions .caption-line", has_text="(基坑)").wait_for(timeout=5_000)
     assert not errors, errors
     await context.close()

@@ -127,13 +127,13 @@ async def test_expert_viewer_moderator_flow_with_a_dropped_connection(
         assert any("_HLS_msn=" in url and "_HLS_part=" in url for url in fetched), fetched
         assert any(re.search(r"/\d{6}\.\d+\.ts$", url) for url in fetched), fetched
         assert not any("index.m3u8?t=" in url for url in fetched)
-        # Browsers' native HLS (Safari, iOS; Chromium's when forced) plays the same playlist, whole segments.
+        # Browsers' native HLS (Safari, iOS; Chromium's when forced) plays the same playlists, whole segments.
         native = await viewer_ctx.new_page()
         watch_page(native, errors)
         await native.goto(f"{proxy.url}/e/{slug}?player=native")
         await native.wait_for_function(
             "() => { const v = document.querySelector('#video');"
-            " return v.currentTime > 1 && v.src.endsWith('/index.m3u8'); }",
+            " return v.currentTime > 1 && v.src.endsWith('/master.m3u8'); }",
             timeout=MEDIA_WAIT_MS,
         )
         await native.close()

@@ -2,7 +2,10 @@
 // toggle and a size control. Usage:
 //   import { Captions } from "./captions.js";
 //   const captions = new Captions(boxElement, controlsElement, { slug, canEdit });
+//   ...in the LiveSocket's onSnapshot: captions.load(data.captions);
 //   ...in the LiveSocket's onFrame: if (frame.type === "caption") captions.apply(frame.data);
+// The snapshot's `captions` are the newest final lines (corrections applied), so a page that joins or
+// resyncs shows the current caption at once.
 // A `caption` frame is interim (`final: false`, the phrase so far, replaced by the next one) or final
 // (`id` of the stored line; a later frame with the same id and `edited: true` is a staff correction).
 // Text goes in as text nodes only; each line carries the language it was spoken in (zh/en as spoken).
@@ -47,6 +50,13 @@ export class Captions {
     } catch {
       /* private mode: the choice lasts for this page */
     }
+    this.render();
+  }
+
+  load(lines) {
+    this.finals = (Array.isArray(lines) ? lines : []).filter((line) => line && typeof line.text === "string");
+    this.finals = this.finals.slice(-SHOWN_FINAL_LINES);
+    this.interim = null;
     this.render();
   }
 

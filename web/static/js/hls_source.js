@@ -27,6 +27,9 @@ const NATIVE_SLACK_SECONDS = 0.3;
 const NATIVE_JUMP_SECONDS = 4.0;
 const NATIVE_WINDOW_CHECKS = 8;
 const CATCH_UP_CHECK_MS = 500;
+// DVR: the live playlist keeps the whole event. A viewer who goes back is left there (no catching up, no jump to
+// the edge) until they return to live; a seek to within this of the edge is a return to live.
+const LIVE_SNAP_SECONDS = 4.0;
 const MSE_TYPE = 'video/mp4; codecs="avc1.42E01E,mp4a.40.2"';
 let hlsModule = null;
 
@@ -45,15 +48,49 @@ export function canPlay(video) {
   return nativeHls(video) || mseH264();
 }
 
+function seekableRange(video) {
+  const ranges = video.seekable;
+  if (!ranges.length) return null;
+  const end = ranges.end(ranges.length - 1);
+  return Number.isFinite(end) ? { start: ranges.start(0), end } : null;
+}
+
 /** Start `url` in `video`; `onFatal()` runs when playback cannot go on (the caller retries). Returns a
- * handle whose `stop()` detaches everything. */
+ * handle: `stop()` detaches everything; for DVR, `range()` ({start, end} seconds, or null), `edge()` (where live
+ * is played), `behind` (the viewer went back), `seek(seconds)`, `goLive()`, `timeOf(unixMs)` (where a moment of
+ * the event is on the timeline, or null). */
 export async function attach(video, url, onFatal) {
   if (nativeHls(video)) {
     video.src = url;
     video.play().catch(() => {});
     const history = [];
-    const timer = setInterval(() => followLiveEdge(video, history), CATCH_UP_CHECK_MS);
-    return {
+    const state = { behind: false };
+    const timer = setInterval(() => state.behind || followLiveEdge(video, history), CATCH_UP_CHECK_MS);
+    const handle = {
+      get behind() {
+        return state.behind;
+      },
+      range: () => seekableRange(video),
+      edge: () => seekableRange(video)?.end ?? null,
+      seek(seconds) {
+        const range = seekableRange(video);
+        if (!range) return;
+        if (range.end - seconds < LIVE_SNAP_SECONDS) return handle.goLive();
+        state.behind = true;
+        video.playbackRate = 1;
+        video.currentTime = Math.max(range.start, seconds);
+      },
+      goLive() {
+        state.behind = false;
+        history.length = 0;
+        const range = seekableRange(video);
+        if (range) video.currentTime = Math.max(range.start, range.end - LIVE_SYNC_SECONDS);
+      },
+      timeOf(ms) {
+        // Safari: the playlist's first date is the timeline's zero.
+        const start = video.getStartDate ? video.getStartDate().getTime() : NaN;
+        return Number.isFinite(start) ? (ms - start) / 1000 : null;
+      },
       stop() {
         clearInterval(timer);
         if (!CHROMIUM) video.playbackRate = 1;
@@ -61,6 +98,7 @@ export async function attach(video, url, onFatal) {
         video.load();
       },
     };
+    return handle;
   }
   hlsModule = hlsModule || import("/static/vendor/hls.mjs");
   const Hls = (await hlsModule).default;
@@ -76,16 +114,68 @@ export async function attach(video, url, onFatal) {
   hls.on(Hls.Events.ERROR, (_event, data) => {
     if (data.fatal) onFatal();
   });
+  // Which rendition plays (the full one, or 360p on a weak link), for support and tests: data-rendition="640x360".
+  hls.on(Hls.Events.LEVEL_SWITCHED, (_event, data) => {
+    const level = hls.levels[data.level];
+    if (level) video.dataset.rendition = `${level.width}x${level.height}`;
+  });
   // After a stall, go back to the live edge at once rather than playing the backlog faster for a minute.
+  const state = { behind: false };
   const rejoin = () => {
     const edge = hls.liveSyncPosition;
-    if (edge && edge - video.currentTime > LIVE_MAX_LATENCY_SECONDS / 2) video.currentTime = edge;
+    if (!state.behind && edge && edge - video.currentTime > LIVE_MAX_LATENCY_SECONDS / 2) video.currentTime = edge;
   };
   video.addEventListener("playing", rejoin);
   hls.loadSource(url);
   hls.attachMedia(video);
   video.play().catch(() => {});
-  return {
+  const range = () => {
+    const details = hls.latestLevelDetails;
+    if (details && details.fragments.length) return { start: details.fragmentStart, end: details.edge };
+    return seekableRange(video);
+  };
+  // Going back: hls.js would otherwise jump to the edge (past liveMaxLatencyDuration) or play faster to catch up.
+  const follow = (live) => {
+    state.behind = !live;
+    hls.config.liveMaxLatencyDuration = live ? LIVE_MAX_LATENCY_SECONDS : Infinity;
+    hls.config.maxLiveSyncPlaybackRate = live ? CATCH_UP_RATE : 1;
+    if (!live) video.playbackRate = 1;
+  };
+  const handle = {
+    get behind() {
+      return state.behind;
+    },
+    range,
+    edge: () => hls.liveSyncPosition ?? range()?.end ?? null,
+    seek(seconds) {
+      const known = range();
+      if (!known) return;
+      if (known.end - seconds < LIVE_SNAP_SECONDS) return handle.goLive();
+      follow(false);
+      video.currentTime = Math.max(known.start, seconds);
+    },
+    goLive() {
+      follow(true);
+      const edge = handle.edge();
+      if (edge !== null) video.currentTime = edge;
+    },
+    timeOf(ms) {
+      // The dated segment at or before the moment; the timeline runs with the wall clock from there (a gap in the
+      // recording, nobody publishing, maps to where it resumes).
+      const details = hls.latestLevelDetails;
+      if (!details) return null;
+      let found = null;
+      for (const frag of details.fragments) {
+        if (frag.programDateTime === null || frag.programDateTime === undefined) continue;
+        if (frag.programDateTime > ms) {
+          if (found === null) return frag.start;
+          break;
+        }
+        found = frag;
+      }
+      if (found === null) return null;
+      return found.start + Math.min((ms - found.programDateTime) / 1000, found.duration);
+    },
     stop() {
       video.removeEventListener("playing", rejoin);
       hls.destroy();
@@ -93,6 +183,7 @@ export async function attach(video, url, onFatal) {
       video.load();
     },
   };
+  return handle;
 }
 
 /** Keep a natively played live stream near its edge: ≤ 10% faster while behind, a jump after a long stall. */

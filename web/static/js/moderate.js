@@ -10,6 +10,7 @@ import { button, queueCard, reviewCard, toggle, useConsole } from "./moderate_ca
 import { answerBlock, metaLine, renderKeepingFocus } from "./questions.js";
 import { bindShortcuts } from "./shortcuts.js";
 import { QuestionStore } from "./store.js";
+import { StagePanel } from "./stage_staff.js";
 import { BannedWords } from "./wordlist.js";
 
 const slug = page.slug;
@@ -48,15 +49,23 @@ useConsole({
   moveOn: (id) => moveOn(id),
   render: () => render(),
   renderBulk: () => renderBulk(),
+  invite: (q) => stagePanel.invite(q.id, false),
 });
+
+// The stage: a moderator hosts it too; they preview (see and hear) each viewer invited on air, backstage
+// before putting them on air, and cut them with one click.
+const stagePanel = new StagePanel($("#stage-panel"), base, slug, { watch: (m) => m.kind === "guest" });
+stagePanel.questionText = (id) => (store.questions.get(id) || {}).text || "";
 
 const staffPolls = new StaffPolls($("#polls-staff"), `/api/v1/events/${encodeURIComponent(slug)}`);
 
 const socket = new LiveSocket(slug, {
   onSnapshot(data) {
+    captions.load(data.captions);
     staffPolls.load(data.polls);
     store.load(data);
     notes.load(data.notes || []);
+    stagePanel.load(data.stage);
     setMode(data.event.moderation_mode);
     setEventState(data.event.state);
     $("#n-viewers").textContent = String(data.viewers);
@@ -75,6 +84,9 @@ const socket = new LiveSocket(slug, {
         return;
       case "note":
         notes.add(frame.data);
+        return;
+      case "stage":
+        stagePanel.load(frame.data);
         return;
       case "caption":
         captions.apply(frame.data);

@@ -12,7 +12,7 @@ const SUGGEST_SIMILARITY = 0.5;
 let ui = null;
 
 /** `context`: {store, selected, open, current (read/write), act, approve, pinNext, setStanding, move,
- * moveOn, render}. */
+ * moveOn, render, invite}. */
 export function useConsole(context) {
   ui = context;
 }
@@ -127,6 +127,10 @@ export function queueCard(q, list) {
   if (approved) {
     actions.append(button(t["studio.answer_now"], "live", () => ui.act(q.id, "answering"), { "data-role": "answering" }));
     actions.append(button(q.pinned ? t["mod.unpin"] : t["mod.pin"], "", () => ui.pinNext(q), { "data-role": "pin" }));
+  }
+  // The asker may put it by voice (连麦): only a moderator's invitation lets them publish, backstage first.
+  if ((approved || q.status === "answering") && q.asker && q.asker.id && ui.invite) {
+    actions.append(button(t["stage.invite_asker"], "", () => ui.invite(q), { "data-role": "invite-asker" }));
   }
   if (q.status === "answering") {
     actions.append(button(t["studio.mark_answered"], "ok solid", () => ui.act(q.id, "answered"), { "data-role": "answered" }));

@@ -1,6 +1,7 @@
 // The viewer's video (HLS, see hls_source.js), with the stream's state drawn over it: not started, live,
 // reconnecting, paused, ended (→ the recording); a shared screen fills the player, the camera goes small.
 import { $, dateTime, el, t } from "./common.js";
+import { Dvr } from "./dvr.js";
 import { attach, canPlay } from "./hls_source.js";
 
 // A live playlist appears a segment or two after the publisher connects; retry this often meanwhile.
@@ -19,6 +20,7 @@ export class Player {
     this.cameraHandle = null;
     this.screenHandle = null;
     this.generation = 0;
+    this.dvr = new Dvr($("#dvr"), this.video);
     this.screen.addEventListener("error", () => this.retryScreen());
     this.overlay = $(".player-overlay", root);
     this.unmute = $(".unmute", root);
@@ -97,12 +99,17 @@ export class Player {
     clearTimeout(this.retry);
     if (!this.supported) return;
     this.detach("cameraHandle");
-    const url = `/live/${encodeURIComponent(this.slug)}/index.m3u8`;
+    this.dvr.attach(null);
+    // The multivariant playlist: the full rendition and the 360p one, players pick by bandwidth.
+    const url = `/live/${encodeURIComponent(this.slug)}/master.m3u8`;
     const generation = ++this.generation;
     try {
       const handle = await attach(this.video, url, () => this.scheduleRetry());
       if (generation !== this.generation) handle.stop(); // stopped or reloaded while hls.js loaded
-      else this.cameraHandle = handle;
+      else {
+        this.cameraHandle = handle;
+        this.dvr.attach(handle);
+      }
     } catch {
       this.supported = false; // the hls.js fallback is not installed on this server
       this.render();
@@ -113,6 +120,12 @@ export class Player {
     clearTimeout(this.retry);
     this.generation += 1;
     this.detach("cameraHandle");
+    this.dvr.attach(null);
+  }
+
+  /** The moments questions were answered, marked on the live timeline. */
+  setChapters(chapters) {
+    this.dvr.setChapters(chapters);
   }
 
   scheduleRetry() {
@@ -149,7 +162,7 @@ export class Player {
       if (this.startsAt) detail = `${t["event.starts"]} ${dateTime(this.startsAt)}`;
     }
     this.root.dataset.stream = ended ? "ended" : this.streamState || "idle";
-    this.badge.hidden = !(this.streamState === "live" && this.playing());
+    this.badge.hidden = !(this.streamState === "live" && this.playing()) || Boolean(this.cameraHandle?.behind);
     this.unmute.hidden = !this.video.muted || !this.playing();
     this.overlay.hidden = message === null;
     this.overlay.replaceChildren();

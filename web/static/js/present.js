@@ -100,6 +100,7 @@ setInterval(() => {
 
 new LiveSocket(page.slug, {
   onSnapshot(data) {
+    captions.load(data.captions);
     pickInitial(data);
     render();
   },

@@ -1,18 +1,23 @@
 // The expert studio (/e/{slug}/studio): camera and microphone preview with device pickers, go live / stop
-// (WHIP), screen share (a second WHIP session), a low-latency monitor (WHEP), the approved queue in the
-// moderators' order with "answering now" / "answered" (optional typed answer), and backstage notes.
+// (WHIP: each expert a stage member), screen share (a second WHIP session), a low-latency monitor of the
+// programme (WHEP), the stage (the other members seen and heard over WHEP `?member=`; the host — the first
+// expert — puts them on air, mutes, picks the layout), the approved queue in the moderators' order with
+// "answering now" / "answered" (optional typed answer), and backstage notes.
 import { $, api, coalesced, connectionBanner, el, errorMessage, page, t, toast } from "./common.js";
 import { Captions } from "./captions.js";
 import { LiveSocket } from "./live.js";
 import { Notes } from "./notes.js";
 import { answerBlock, metaLine, renderKeepingFocus, statusChip } from "./questions.js";
 import { QuestionStore } from "./store.js";
+import { StagePanel } from "./stage_staff.js";
 import { WhepSession, WhipSession } from "./webrtc.js";
 
 const slug = page.slug;
 const base = `/api/v1/events/${encodeURIComponent(slug)}`;
 // After a dropped publish connection, try again this soon (the server shows viewers "reconnecting").
 const REPUBLISH_MS = 2000;
+// A publish connection "disconnected" this long is given up (before that it may come back by itself).
+const DISCONNECTED_GRACE_MS = 5000;
 
 const store = new QuestionStore({ staff: true });
 const notes = new Notes($("#notes"), $("#note-form"), $("#note-text"), base);
@@ -26,6 +31,35 @@ let wantLive = false;
 let liveSince = null;
 let ready = false;
 let draftAnswer = "";
+
+// ---- the stage ---------------------------------------------------------------------------------
+/** This expert's own members: their camera and screen share (seen in the previews, never monitored: one
+ * does not listen to oneself), known by their participant id before the WHIP answer even comes back. */
+function myMembers() {
+  const me = page.caller && page.caller.participant_id;
+  const ids = [publisher && publisher.id, screen && screen.session.id];
+  if (me && stagePanel.stage) ids.push(...stagePanel.stage.members.filter((m) => m.participant_id === me).map((m) => m.id));
+  return new Set(ids.filter(Boolean));
+}
+
+const stagePanel = new StagePanel($("#stage-panel"), base, slug, {
+  watch: () => true, // experts see and hear every other member, backstage too
+  mine: myMembers,
+  // The host is the first expert on the stage (an admin in the studio always is); a moderator hosts too,
+  // from the console. The server lets any staff act; the page gives the controls to the host.
+  host: (stage) => {
+    if (!page.caller || page.caller.role !== "expert") return true;
+    const experts = stage.members.filter((m) => m.kind === "expert");
+    return experts.length === 0 || myMembers().has(experts[0].id);
+  },
+});
+stagePanel.questionText = (id) => (store.questions.get(id) || {}).text || "";
+stagePanel.onChange = () => renderControls();
+
+/** My camera's member: on air, or waiting backstage for the host. */
+function myMember() {
+  return publisher && publisher.id ? stagePanel.member(publisher.id) : null;
+}
 
 // ---- devices and preview -----------------------------------------------------------------------
 async function listDevices() {
@@ -46,7 +80,8 @@ async function openCamera() {
   const audio = $("#mic-select").value;
   const next = await navigator.mediaDevices.getUserMedia({
     video: { deviceId: video ? { exact: video } : undefined, width: { ideal: 1280 }, height: { ideal: 720 }, frameRate: { ideal: 30 } },
-    audio: { deviceId: audio ? { exact: audio } : undefined, echoCancellation: true, noiseSuppression: true },
+    // Echo cancellation is the browser's: the other members' voices play on this machine's speakers.
+    audio: { deviceId: audio ? { exact: audio } : undefined, echoCancellation: true, noiseSuppression: true, autoGainControl: true },
   });
   const old = camera;
   camera = next;
@@ -99,16 +134,24 @@ async function publish() {
   if (!camera) await openCamera();
   publisher = new WhipSession(slug, "camera");
   setPublishStatus(t["studio.connecting"]);
-  await publisher.start(camera, (state) => {
+  const session = publisher;
+  const republish = () => {
+    if (!wantLive || publisher !== session) return;
+    setPublishStatus(t["studio.retrying"]);
+    publisher = null;
+    session.stop();
+    setTimeout(() => wantLive && !publisher && publish().catch((err) => setPublishStatus(errorMessage(err))), REPUBLISH_MS);
+  };
+  let disconnectedTimer = null;
+  await session.start(camera, (state) => {
+    clearTimeout(disconnectedTimer);
     if (state === "connected") setPublishStatus(t["studio.publishing"]);
-    if ((state === "failed" || state === "disconnected") && wantLive) {
-      setPublishStatus(t["studio.retrying"]);
-      const dead = publisher;
-      publisher = null;
-      dead.stop();
-      setTimeout(() => wantLive && !publisher && publish().catch((err) => setPublishStatus(errorMessage(err))), REPUBLISH_MS);
-    }
+    if (state === "failed") republish();
+    // "disconnected" often heals by itself (a busy machine, a network blip): a new session would put this
+    // expert through the stage again, so give the old one a moment first.
+    if (state === "disconnected") disconnectedTimer = setTimeout(republish, DISCONNECTED_GRACE_MS);
   });
+  stagePanel.render(); // this session is ours: no monitor of it
 }
 
 $("#go-live").addEventListener("click", async () => {
@@ -150,6 +193,7 @@ $("#end-event").addEventListener("click", async () => {
     if (publisher) await publisher.stop();
     publisher = null;
     await stopMonitor();
+    stagePanel.stopAll();
     await api("POST", `${base}/state`, { state: "ended" });
     setEventState("ended");
   } catch (err) {
@@ -163,6 +207,7 @@ $("#share-screen").addEventListener("click", async () => {
     const stream = await navigator.mediaDevices.getDisplayMedia({ video: { frameRate: { ideal: 15 } }, audio: false });
     const session = await new WhipSession(slug, "screen").start(stream);
     screen = { stream, session };
+    stagePanel.render();
     $("#screen-preview").srcObject = stream;
     $("#screen-placeholder").hidden = true;
     stream.getVideoTracks()[0].addEventListener("ended", stopScreen);
@@ -232,6 +277,7 @@ function closeStudio() {
   publisher = null;
   stopScreen(false);
   stopMonitor(false);
+  stagePanel.stopAll();
   if (camera) for (const track of camera.getTracks()) track.stop();
   camera = null;
   clearInterval(meterTimer);
@@ -259,8 +305,13 @@ function renderControls() {
   $("#end-event").hidden = eventState !== "live";
   const pill = $("#onair");
   pill.dataset.state = over ? "ended" : streamState;
-  $("#preview-tag").classList.toggle("on-air", live && streamState === "live");
-  $("#preview-tag").textContent = live && streamState === "live" ? t["state.live"] : t["studio.preview"];
+  // Several experts: mine may wait backstage while the programme is live with someone else.
+  const member = myMember();
+  const mineOnAir = live && streamState === "live" && (member ? member.on_air : true);
+  const backstage = live && member && !member.on_air;
+  $("#preview-tag").classList.toggle("on-air", mineOnAir);
+  $("#preview-tag").dataset.state = mineOnAir ? "on_air" : backstage ? "backstage" : "preview";
+  $("#preview-tag").textContent = mineOnAir ? t["state.live"] : backstage ? t["stage.backstage"] : t["studio.preview"];
   if (over) pill.textContent = t["state.ended"];
   else if (streamState === "live") pill.textContent = `● ${t["studio.on_air"]}${liveSince ? ` ${elapsed()}` : ""}`;
   else if (streamState === "reconnecting") pill.textContent = t["studio.reconnecting"];
@@ -371,11 +422,13 @@ function render() {
 
 new LiveSocket(slug, {
   onSnapshot(data) {
+    captions.load(data.captions);
     store.load(data);
     notes.load(data.notes || []);
     $("#n-viewers").textContent = String(data.viewers);
     if (data.event.state !== eventState) setEventState(data.event.state);
     setStreamState(data.stream.state);
+    stagePanel.load(data.stage);
     ready = true;
     renderSoon();
   },
@@ -385,6 +438,7 @@ new LiveSocket(slug, {
     else if (frame.type === "event.state" && frame.data.state !== eventState) setEventState(frame.data.state);
     else if (frame.type === "note") notes.add(frame.data);
     else if (frame.type === "caption") captions.apply(frame.data);
+    else if (frame.type === "stage") stagePanel.load(frame.data);
     else if (store.apply(frame)) renderSoon();
   },
   onStatus: connectionBanner($("#conn-banner")),

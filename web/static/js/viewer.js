@@ -1,5 +1,6 @@
 // The viewer page (/e/{slug}): live video with its state, registration, asking with feedback, the public
-// queue (popular / recent / answered / mine) with votes, the question being answered, viewer count.
+// queue (popular / recent / answered / mine) with votes, the question being answered, viewer count, and
+// speaking on air (连麦) on one's own question (stage_viewer.js).
 import { $, api, coalesced, connectionBanner, dateTime, el, fmt, page, reasonLabel, t, toast } from "./common.js";
 import { Captions } from "./captions.js";
 import { LiveSocket } from "./live.js";
@@ -10,6 +11,7 @@ import { QuestionStore } from "./store.js";
 import { PollsPanel } from "./polls_viewer.js";
 import { surveyAtTheEnd } from "./survey.js";
 import { ownActions } from "./own_question.js";
+import { GuestStage } from "./stage_viewer.js";
 
 const slug = page.slug;
 const base = `/api/v1/events/${encodeURIComponent(slug)}`;
@@ -24,6 +26,7 @@ let ready = false;
 const player = new Player($("#player"), { slug, eventState, startsAt: page.starts_at });
 player.render();
 const captions = new Captions($("#player"), $("#player").parentElement, { slug });
+const guestStage = new GuestStage($("#stage-guest"), base, slug, { onChange: () => renderSoon() });
 
 // ---- live connection ---------------------------------------------------------------------------
 // Polls (polls_viewer.js) share this page's socket; answering joins an open event on the way, like asking.
@@ -32,12 +35,14 @@ surveyAtTheEnd($("#survey-panel"), base, () => registration.ensureJoined());
 
 const socket = new LiveSocket(slug, {
   onSnapshot(data) {
+    captions.load(data.captions);
     polls.load(data);
     store.load(data);
     ready = true;
     setEventState(data.event.state);
     player.setStreamState(data.stream.state, data.stream.sources);
     setViewers(data.viewers);
+    if (registration.me) guestStage.refresh();
     renderSoon();
   },
   onFrame(frame) {
@@ -60,7 +65,11 @@ const socket = new LiveSocket(slug, {
       case "caption":
         captions.apply(frame.data);
         return;
+      case "stage":
+        guestStage.onStage();
+        return;
       case "notice":
+        if (guestStage.onNotice(frame.data)) return;
         store.apply(frame);
         onNotice(frame.data);
         renderSoon();
@@ -94,6 +103,7 @@ const registration = new Registration(base, page, () => {
   // The cookie now carries who we are: resume the socket (last id kept) to receive our own notices.
   socket.reconnectNow();
   renderAskState();
+  guestStage.refresh();
 });
 
 // ---- asking ------------------------------------------------------------------------------------
@@ -309,6 +319,7 @@ function questionItem(q) {
       el("p", { class: "q-text", text: q.text }),
       metaLine(q),
       answerBlock(q),
+      mine && !answered && eventState === "live" ? guestStage.handButton(q) : null,
     ),
   );
 }
@@ -333,6 +344,8 @@ function mineItem(q) {
   } else if (q.status === "pending") {
     detail.push(el("p", { class: "reason", text: q.held_reason ? t["mine.held"] : t["mine.pending_detail"] }));
     detail.push(ownActions(q, base, store, renderSoon));
+  } else if ((q.status === "approved" || q.status === "answering") && eventState === "live") {
+    detail.push(guestStage.handButton(q)); // ask to put it by voice (连麦)
   }
   return el(
     "li",
@@ -354,6 +367,13 @@ const renderSoon = coalesced(() => render());
 
 function render() {
   if (!ready) return;
+  player.setChapters(
+    store
+      .all()
+      .filter((q) => q.answering_at && (q.status === "answering" || q.status === "answered"))
+      .sort((a, b) => a.answering_at - b.answering_at)
+      .map((q) => ({ id: q.id, text: q.text, at: q.answering_at })),
+  );
   const list = $("#queue-list");
   let items;
   let empty;

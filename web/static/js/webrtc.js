@@ -67,8 +67,19 @@ export class WhipSession {
       if (track.kind === "video") preferH264(transceiver);
     }
     pc.addEventListener("connectionstatechange", () => onState && onState(pc.connectionState));
-    this.location = await exchange(this.url, pc);
+    const location = await exchange(this.url, pc);
+    if (this.pc !== pc) {
+      // Stopped while the offer was on its way: end the session the server has just made, not in 30 s.
+      await fetch(location, { method: "DELETE", credentials: "same-origin" }).catch(() => {});
+      return this;
+    }
+    this.location = location;
     return this;
+  }
+
+  /** The stage member id the server gave this session (the last part of its Location). */
+  get id() {
+    return this.location ? this.location.split("/").pop() : null;
   }
 
   async replace(track) {
@@ -91,25 +102,37 @@ export class WhipSession {
 }
 
 export class WhepSession {
-  constructor(slug) {
-    this.url = `/whep/${encodeURIComponent(slug)}`;
+  /** `member`: one stage member as they publish (experts among themselves, a moderator's backstage
+   * preview of a viewer invited on air); none: the programme. */
+  constructor(slug, member = null) {
+    this.url = `/whep/${encodeURIComponent(slug)}${member ? `?member=${encodeURIComponent(member)}` : ""}`;
     this.pc = null;
     this.location = null;
   }
 
-  async start(video, onState) {
+  /** `audio`: an element of its own for the sound (a stage member's monitor: a voice-only member's
+   * <video> would never start, waiting for pictures that do not come). */
+  async start(video, onState, { audio = null } = {}) {
     const pc = new RTCPeerConnection();
     this.pc = pc;
     pc.addTransceiver("video", { direction: "recvonly" });
     pc.addTransceiver("audio", { direction: "recvonly" });
     const stream = new MediaStream();
+    const sound = new MediaStream();
     pc.addEventListener("track", (event) => {
-      stream.addTrack(event.track);
-      video.srcObject = stream;
-      video.play().catch(() => {});
+      const [element, target] = audio && event.track.kind === "audio" ? [audio, sound] : [video, stream];
+      target.addTrack(event.track);
+      element.srcObject = target;
+      element.play().catch(() => {});
     });
     pc.addEventListener("connectionstatechange", () => onState && onState(pc.connectionState));
-    this.location = await exchange(this.url, pc);
+    const location = await exchange(this.url, pc);
+    if (this.pc !== pc) {
+      // Stopped while the offer was on its way: end the session the server has just made, not in 30 s.
+      await fetch(location, { method: "DELETE", credentials: "same-origin" }).catch(() => {});
+      return this;
+    }
+    this.location = location;
     return this;
   }
 
