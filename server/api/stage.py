@@ -65,6 +65,30 @@ class Invitation(Strict):
     camera: bool = False
 
 
+# Who decides the stage besides its host: a moderator or an admin.
+HOSTS = frozenset({Role.MODERATOR, Role.ADMIN})
+
+
+def require_host(
+    c: AppContext, slug: str, caller: Principal | None, change: MemberChange | None = None, member_id: str | None = None
+) -> Principal:
+    """The host decides who is on air, who is muted and the layout: a moderator or an admin, or the first
+    expert on the stage (any expert while no expert publishes yet). Any expert may mute themselves or take
+    themselves off air."""
+    chosen = require(caller, STAFF)
+    if acting_as(chosen, HOSTS) is not None:
+        return chosen
+    stage = c.media.stage(slug)
+    host = stage.host()
+    if host is None or host.identity.participant_id == chosen.participant_id:
+        return chosen
+    if change is not None and member_id is not None and change.on_air is not True:
+        member = stage.members.get(member_id)
+        if member is not None and member.identity.participant_id == chosen.participant_id:
+            return chosen  # their own microphone, or off air
+    raise ApiError(403, "not_host", "only the host (the first expert on the stage) or a moderator controls the stage")
+
+
 def _media(exc: MediaError) -> ApiError:
     return ApiError(exc.status, exc.code, exc.message)
 
@@ -101,12 +125,17 @@ async def get_stage(request: Request) -> JSONResponse:
     return JSONResponse(stage_view(c, event.slug, caller))
 
 
-@doc("Choose the programme's layout (speaker, grid, slides)", body=LayoutChange, response=StageOut, roles="staff")
+@doc(
+    "Choose the programme's layout (speaker, grid, slides)",
+    body=LayoutChange,
+    response=StageOut,
+    roles="the host (first expert on the stage), moderator or admin",
+)
 async def set_layout(request: Request) -> JSONResponse:
     c = ctx(request)
     async with c.session() as session:
         event, caller = await c.event_and_caller(request, session)
-    caller = require(caller, STAFF)
+    caller = require_host(c, event.slug, caller)
     body = await read_json(request, LayoutChange, c.settings.max_body_bytes)
     try:
         await c.media.set_layout(event.slug, Layout(body.layout), body.speaker)
@@ -115,14 +144,20 @@ async def set_layout(request: Request) -> JSONResponse:
     return JSONResponse(stage_view(c, event.slug, caller))
 
 
-@doc("Put a member on air or off, mute or unmute them", body=MemberChange, response=StageOut, roles="staff")
+@doc(
+    "Put a member on air or off, mute or unmute them (an expert may mute themselves or leave the air)",
+    body=MemberChange,
+    response=StageOut,
+    roles="the host (first expert on the stage), moderator or admin",
+)
 async def change_member(request: Request) -> JSONResponse:
     c = ctx(request)
     member_id = request.path_params["member_id"]
     async with c.session() as session:
         event, caller = await c.event_and_caller(request, session)
-        caller = require(caller, STAFF)
+        require(caller, STAFF)
         body = await read_json(request, MemberChange, c.settings.max_body_bytes)
+        caller = require_host(c, event.slug, caller, body, member_id)
         try:
             member = c.media.stage(event.slug).member(member_id)
             if body.muted is not None:

@@ -156,6 +156,12 @@ class Stage:
                 member.on_air_since = since  # back in its place in the layout: nobody else moves
         return member
 
+    def host(self) -> Member | None:
+        """The host among the experts: the one on the stage longest (the event's first expert). None while
+        no expert publishes."""
+        experts = [m for m in self.members.values() if m.kind == "expert"]
+        return min(experts, key=lambda m: m.joined_at) if experts else None
+
     def leave(self, session_id: str) -> Member | None:
         member = self.members.pop(session_id, None)
         if member is None:

@@ -55,6 +55,15 @@ async def test_experts_and_a_viewer_on_air(server: LiveServer, client: httpx.Asy
         assert {m["id"] for m in put.json()["members"] if m["on_air"]} == {member_id(alice), member_id(bob)}
         layout = await client.patch(stage_url, json={"layout": "grid"}, headers=party.expert)
         assert layout.status_code == 200 and layout.json()["layout"] == "grid"
+        # The host decides: Alice (the first expert on the stage) or a moderator, not the second expert, who
+        # may only mute themselves or leave the air.
+        not_host = await client.patch(stage_url, json={"layout": "speaker"}, headers=other_expert)
+        assert not_host.status_code == 403 and not_host.json()["error"]["code"] == "not_host"
+        alice_path = f"{stage_url}/members/{member_id(alice)}"
+        assert (await client.patch(alice_path, json={"muted": True}, headers=other_expert)).status_code == 403
+        own = await client.patch(bob_path, json={"muted": True}, headers=other_expert)
+        assert own.status_code == 200, own.text
+        assert (await client.patch(bob_path, json={"muted": False}, headers=other_expert)).status_code == 200
         media = server.app.state.ctx.media
         await wait_for(lambda: media.compositor(party.slug) is not None, 10, message="composing")
 
