@@ -191,9 +191,11 @@ async def remove_member(request: Request) -> Response:
         raise ApiError(401, "unauthorized", "sign in or join the event first")
     try:
         member = c.media.stage(event.slug).member(member_id)
-        own = member.kind == "guest" and member.identity.participant_id == caller.participant_id
+        own = member.identity.participant_id is not None and member.identity.participant_id == caller.participant_id
         if not own:
-            require(caller, STAFF)
+            require(caller, STAFF)  # any staff may cut a guest at once
+            if member.kind != "guest":
+                require_host(c, event.slug, caller)  # another expert (or their screen): the host's call
         await c.media.cut(event.slug, member_id)
     except MediaError as exc:
         raise _media(exc) from None

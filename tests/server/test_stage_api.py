@@ -64,6 +64,8 @@ async def test_experts_and_a_viewer_on_air(server: LiveServer, client: httpx.Asy
         own = await client.patch(bob_path, json={"muted": True}, headers=other_expert)
         assert own.status_code == 200, own.text
         assert (await client.patch(bob_path, json={"muted": False}, headers=other_expert)).status_code == 200
+        cut_alice = await client.delete(alice_path, headers=other_expert)
+        assert cut_alice.status_code == 403 and cut_alice.json()["error"]["code"] == "not_host"
         media = server.app.state.ctx.media
         await wait_for(lambda: media.compositor(party.slug) is not None, 10, message="composing")
 
