@@ -74,7 +74,7 @@ def _read_json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
 
 
-def _kind(column: ColumnElement[Any]) -> str:
+def kind(column: ColumnElement[Any]) -> str:
     if isinstance(column.type, UTCDateTime):
         return "dt"
     if isinstance(column.type, Boolean):
@@ -131,13 +131,13 @@ class Statement:
                 if name not in order:
                     order.append(name)
                 column = self.binds.get(name)
-                cast = "::json" if column is not None and _kind(column) == "json" else ""
+                cast = "::json" if column is not None and kind(column) == "json" else ""
                 return f"${order.index(name) + 1}{cast}"
 
             sql = _PARAM.sub(place, self.sql)
             writes, reads = _WRITE[dialect], _READ[dialect]
-            write = [writes.get(_kind(self.binds[n])) if n in self.binds else None for n in order]
-            read = [reads.get(_kind(c)) for c in self.columns]
+            write = [writes.get(kind(self.binds[n])) if n in self.binds else None for n in order]
+            read = [reads.get(kind(c)) for c in self.columns]
             found = self._compiled[dialect] = _Compiled(sql, order, write, read)
         return found
 
@@ -243,15 +243,26 @@ class Direct:
                     conn = candidate
             try:
                 if conn is None:
-                    conn = await asyncpg.connect(*self._cargs, **self._cparams)
+                    try:
+                        conn = await asyncpg.connect(*self._cargs, **self._cparams)
+                    except (asyncpg.PostgresError, TimeoutError) as exc:
+                        # Starting up, shutting down, out of connection slots: away for now, as on the ORM path.
+                        raise unavailable() from exc
                 yield conn
-            except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:
+            except (OSError, asyncpg.PostgresConnectionError, asyncpg.OperatorInterventionError) as exc:
+                # The server went away (restart, dropped proxy, admin shutdown) mid-command: 503, fresh next time.
                 if conn is not None:
                     conn.terminate()
                     conn = None
-                if isinstance(exc, asyncpg.InterfaceError) and "another operation" in str(exc):
-                    raise
-                raise unavailable() from None
+                raise unavailable() from exc
+            except asyncpg.InterfaceError as exc:
+                lost = conn is None or conn.is_closed()  # "connection was closed in the middle of operation"
+                if conn is not None:
+                    conn.terminate()
+                    conn = None
+                if not lost:
+                    raise  # a misuse, not the engine being away
+                raise unavailable() from exc
             except BaseException:
                 if conn is not None and not conn.is_closed() and conn.is_in_transaction():
                     # A command refused half-way: its transaction is rolled back before anyone reuses it.

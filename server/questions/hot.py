@@ -29,6 +29,7 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, cast
 
 import asyncpg
+from sqlalchemy import Integer
 from starlette.requests import Request
 
 from moderation import commands
@@ -37,7 +38,7 @@ from moderation.events import AuditEntry, Outcome
 from moderation.model import Question as DomainQuestion
 from server.auth import STAFF, Principal, Role, Tokens, require, resolve_principal, wanted_participant
 from server.db import models
-from server.db.direct import Direct, Statement, columns
+from server.db.direct import Direct, Statement, columns, kind
 from server.errors import ApiError, not_found
 from server.questions.actions import actor_for, refused, simple_action
 from server.questions.mapping import row_values, to_domain
@@ -173,6 +174,39 @@ def write_statements(dialect: str, names: tuple[str, ...], audits: int) -> tuple
     return tuple(Statement(sql, (), binds) for sql in parts)  # SQLite: one batch, one hand-over
 
 
+# What a fast action's decision reads of its question, checked again by the optimistic PostgreSQL write
+# (votes excepted: they change without the event lock and no fast action reads them; askers, JSON, change
+# only in a merge, which also changes the status of what it merges).
+GUARDED = (
+    "text", "original_text", "status", "anonymous", "reason_code", "reason_text", "merged_into", "pinned",
+    "position", "answering_at", "answered_at", "answer_text", "approved_at", "pre_submitted", "topic",
+    "duplicate_of", "held_reason",
+)  # fmt: skip
+_PG_CAST = {"dt": "timestamptz", "json": "json", "bool": "boolean"}
+
+
+def _cast(column: Any) -> str:
+    if isinstance(column.type, Integer):
+        return "integer"
+    return _PG_CAST.get(kind(column), "text")
+
+
+def guarded_statement(names: tuple[str, ...], audits: int) -> Statement:
+    sets = ", ".join(f"{n} = :{n}" for n in names)
+    guards = " AND ".join(f"questions.{n} IS NOT DISTINCT FROM :g_{n}" for n in GUARDED)
+    selects = " UNION ALL ".join(
+        "SELECT " + ", ".join(f":a{i}_{n}::{_cast(_A.c[n])}" for n in _AUDIT_NAMES) + " FROM u" for i in range(audits)
+    )
+    binds = _binds(names, audits)
+    binds.update({f"g_{n}": _Q.c[n] for n in GUARDED})
+    sql = (
+        "WITH lock AS (SELECT id FROM events WHERE id = :eid FOR UPDATE), "
+        f"u AS (UPDATE questions SET {sets} WHERE id = :id AND EXISTS (SELECT 1 FROM lock) AND {guards} RETURNING id) "
+        f"INSERT INTO audit_log ({', '.join(_AUDIT_NAMES)}) {selects} RETURNING id"
+    )
+    return Statement(sql, (), binds)
+
+
 class HotCommands:
     """The hot commands of one QuestionService (its locks, publisher and vote coalescer)."""
 
@@ -238,22 +272,36 @@ class HotCommands:
                 outcome, statements = done
                 await self.direct.sqlite_batch(statements, write=True)
         else:
-            async with self.service._lock(event_id), self.direct.pg() as conn, conn.transaction():
-                rows = await self.direct.pg_fetch(conn, LOOKUP_LOCKED, params)
-                found = self._check_event(rows, slug, event_id)
+            async with self.service._lock(event_id), self.direct.pg() as conn:
 
                 async def more(pid: int) -> models.Participant | None:
                     got = await self.direct.pg_fetch(conn, PARTICIPANT, {"pid": pid})
                     return _participant(got[0]) if got else None
 
+                # First optimistically: the read, then ONE statement that takes the event row lock, updates
+                # the question only if what the decision read is still so, and inserts the audit rows. If
+                # another process changed the question meanwhile (nothing written), the classic way:
+                # BEGIN, the read under the lock, the writes, COMMIT.
+                rows = await self.direct.pg_fetch(conn, LOOKUP, params)
+                found = self._check_event(rows, slug, event_id)
                 caller = await self._principal(request, tokens, base_url, found, more)
                 done = self._decide(found, caller, question_id, body)
                 if done is None:
                     return None
-                outcome, statements = done
-                for stmt, values in statements:
-                    sql, args, _ = stmt.args("postgresql", values)
-                    await conn.execute(sql, *args)
+                outcome, _ = done
+                guarded = self._guarded(event_id, caller, found.question, outcome)
+                if guarded is None or not await self.direct.pg_fetch(conn, *guarded):
+                    async with conn.transaction():
+                        rows = await self.direct.pg_fetch(conn, LOOKUP_LOCKED, params)
+                        found = self._check_event(rows, slug, event_id)
+                        caller = await self._principal(request, tokens, base_url, found, more)
+                        done = self._decide(found, caller, question_id, body)
+                        if done is None:  # pragma: no cover - the body said a fast action a moment ago
+                            return None
+                        outcome, statements = done
+                        for stmt, values in statements:
+                            sql, args, _ = stmt.args("postgresql", values)
+                            await conn.execute(sql, *args)
         people = {found.asker.id: found.asker} if found.asker is not None else {}
         await self.service.publisher.outcome(event_id, outcome, people)
         return next((c for c in outcome.questions if c.id == question_id), to_domain(found.question))
@@ -298,6 +346,29 @@ class HotCommands:
         if statements is None:
             statements = self._updates[key] = write_statements(self.direct.dialect, *key)
         return [(s, values) for s in statements]
+
+    def _guarded(
+        self, event_id: int, caller: Principal, read: Any, outcome: Outcome
+    ) -> tuple[Statement, dict[str, Any]] | None:
+        """PostgreSQL: the writes as one statement guarded by the values the decision read (None when
+        nothing but audit rows would be written: the classic way does that)."""
+        (after,) = outcome.questions
+        old, new = row_values(to_domain(read)), row_values(after)
+        changed = tuple(n for n in new if new[n] != old[n])
+        if not changed or not outcome.audit:
+            return None
+        now = datetime.now(UTC)
+        values: dict[str, Any] = {n: new[n] for n in changed}
+        # The values exactly as read (not through the domain's float timestamps and back).
+        values.update({f"g_{n}": getattr(read, n) for n in GUARDED})
+        values.update(id=after.id, updated_at=now, eid=event_id)
+        for i, entry in enumerate(outcome.audit):
+            values.update({f"a{i}_{k}": v for k, v in _audit_row(event_id, caller, entry, now).items()})
+        key = ((*changed, "updated_at"), -len(outcome.audit))
+        statements = self._updates.get(key)
+        if statements is None:
+            statements = self._updates[key] = (guarded_statement(key[0], len(outcome.audit)),)
+        return statements[0], values
 
     # votes ------------------------------------------------------------------------------------------------------
     async def vote(self, request: Request, tokens: Tokens, base_url: str, question_id: int, up: bool) -> int:
