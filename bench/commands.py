@@ -108,7 +108,7 @@ class Server:
             "MEDIA_DIR": str(self.tmp / "media"),
             "HOST": "127.0.0.1",
             "PORT": str(self.port),
-            "LOG_LEVEL": "warning",
+            "LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "warning"),
             "LIVE_CAPTIONS": "false",
             # Setup joins and asks come from distinct addresses anyway; the limits are not what is measured.
             "JOIN_RATE_PER_MINUTE": "100000",
@@ -222,7 +222,14 @@ async def fresh_postgres(base_url: str, name: str, drop: bool = False) -> str:
     import asyncpg
 
     dsn = base_url.replace("postgresql+asyncpg://", "postgresql://")
-    conn = await asyncpg.connect(dsn)
+    for attempt in range(60):  # a shared server may be out of connection slots for a while
+        try:
+            conn = await asyncpg.connect(dsn)
+            break
+        except asyncpg.TooManyConnectionsError:
+            if attempt == 59:
+                raise
+            await asyncio.sleep(1.0)
     try:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         if not drop:

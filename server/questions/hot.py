@@ -20,6 +20,7 @@ and stay there; `act` answers None for them and the route runs the ORM path.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import time
 from collections.abc import Callable
@@ -48,6 +49,7 @@ from server.services.events import valid_slug
 if TYPE_CHECKING:
     from server.questions.service import QuestionService
 
+log = logging.getLogger("sitecast.questions")
 VIEWERS_AND_STAFF = frozenset({Role.VIEWER, Role.EXPERT, Role.MODERATOR, Role.ADMIN})
 FAST_ACTIONS = frozenset({"approve", "edit", "reject", "reopen", "reorder", "answered"})
 
@@ -291,6 +293,7 @@ class HotCommands:
                 outcome, _ = done
                 guarded = self._guarded(event_id, caller, found.question, outcome)
                 if guarded is None or not await self.direct.pg_fetch(conn, *guarded):
+                    log.info("question %s: changed meanwhile or nothing to update; the locked way", question_id)
                     async with conn.transaction():
                         rows = await self.direct.pg_fetch(conn, LOOKUP_LOCKED, params)
                         found = self._check_event(rows, slug, event_id)
