@@ -6,6 +6,7 @@ character bigrams, which match the same words regardless of how a sentence is ph
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -56,6 +57,9 @@ def _cjk_grams(run: str) -> Iterable[str]:
                 yield from (chunk[i : i + 2] for i in range(len(chunk) - 1))
 
 
+# Asking compares the new text with every open question of the event: remembering each text's features
+# keeps that a set intersection per question instead of re-tokenising them all (a pure function: safe).
+@functools.lru_cache(maxsize=8192)
 def fingerprint(text: str) -> frozenset[str]:
     """The set of features of ``text``: CJK character bigrams (unigrams for lone characters) and
     lowercase Latin/digit words, without phrasing words."""

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Protocol
 
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -51,17 +53,35 @@ def new_nonce() -> str:
     return secrets.token_hex(8)
 
 
+# Tokens whose signature was checked, kept so a busy voter's every request skips the HMAC and the JSON:
+# a signed token never changes meaning (the row still decides expiry and revocation). Bounded; cleared
+# when full, which costs only a re-check.
+READ_CACHE_SIZE = 20_000
+
+
 class Tokens:
     """Participant tokens: signed {participant id, nonce}; the row decides expiry and revocation."""
 
     def __init__(self, secret: str, admin_token: str) -> None:
         self._serializer = URLSafeSerializer(secret, salt="sitecast.participant")
         self._admin = admin_token
+        self._read: dict[str, tuple[int, str]] = {}
 
     def issue(self, participant: Participant) -> str:
         return self._serializer.dumps({"p": participant.id, "n": participant.token_nonce})
 
     def read(self, token: str) -> tuple[int, str] | None:
+        found = self._read.get(token)
+        if found is not None:
+            return found
+        found = self._verify(token)
+        if found is not None:
+            if len(self._read) >= READ_CACHE_SIZE:
+                self._read.clear()
+            self._read[token] = found
+        return found
+
+    def _verify(self, token: str) -> tuple[int, str] | None:
         try:
             data = self._serializer.loads(token)
         except BadSignature:
@@ -123,6 +143,19 @@ def candidate_tokens(conn: HTTPConnection, slug: str | None) -> list[tuple[str, 
     return found
 
 
+class EventKey(Protocol):
+    """What a principal is checked against: an event row, or the hot commands' lookup of one."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def slug(self) -> str: ...
+
+
+LoadParticipant = Callable[[int], Awaitable[Participant | None]]
+
+
 async def principal_for(
     conn: HTTPConnection, session: AsyncSession, tokens: Tokens, event: Event | None, *, base_url: str
 ) -> Principal | None:
@@ -130,10 +163,30 @@ async def principal_for(
 
     A token that is present but invalid, expired or revoked is a 401, not silently anonymous.
     """
+
+    async def load(participant_id: int) -> Participant | None:
+        return await session.get(Participant, participant_id)
+
+    return await resolve_principal(conn, tokens, event, load, base_url=base_url)
+
+
+def wanted_participant(conn: HTTPConnection, tokens: Tokens, slug: str) -> int | None:
+    """The participant `resolve_principal` will load first, so a caller can fetch it with its other rows."""
+    for token, _via_cookie in candidate_tokens(conn, slug):
+        if not tokens.is_admin(token) and (parsed := tokens.read(token)) is not None:
+            return parsed[0]
+    return None
+
+
+async def resolve_principal(
+    conn: HTTPConnection, tokens: Tokens, event: EventKey | None, load: LoadParticipant, *, base_url: str
+) -> Principal | None:
+    """`principal_for` with the participant rows read by `load` (the request's session, or rows the hot
+    commands fetched together with the event and the question)."""
     offered = candidate_tokens(conn, event.slug if event else None)
     found: list[Principal] = []
     for token, via_cookie in offered:
-        principal = await _principal_of(token, via_cookie, session, tokens, event)
+        principal = await _principal_of(token, via_cookie, load, tokens, event)
         if principal is None:
             continue
         found.append(principal)
@@ -150,7 +203,7 @@ async def principal_for(
 
 
 async def _principal_of(
-    token: str, via_cookie: bool, session: AsyncSession, tokens: Tokens, event: Event | None
+    token: str, via_cookie: bool, load: LoadParticipant, tokens: Tokens, event: EventKey | None
 ) -> Principal | None:
     """The principal one token stands for; None for an unusable cookie (treated as absent), an error for an
     unusable explicit token."""
@@ -161,7 +214,7 @@ async def _principal_of(
         if via_cookie:
             return None  # a stale cookie from an earlier secret: treat as absent
         raise ApiError(401, "bad_token", "token is not valid")
-    participant = await session.get(Participant, parsed[0])
+    participant = await load(parsed[0])
     now = datetime.now(UTC)
     if (
         participant is None

@@ -10,6 +10,7 @@ from sqlalchemy import event, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from server.db import sqlite_driver
+from server.db.direct import Direct, direct_for
 
 
 def make_engine(url: str) -> AsyncEngine:
@@ -36,6 +37,8 @@ class Database:
     def __init__(self, url: str) -> None:
         self.engine = make_engine(url)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # The hot question commands' own connections (direct.py), opened at their first use.
+        self.direct: Direct = direct_for(self.engine.url, self.engine.dialect)
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
@@ -43,4 +46,5 @@ class Database:
             yield session
 
     async def dispose(self) -> None:
+        await self.direct.close()
         await self.engine.dispose()

@@ -17,7 +17,8 @@ def dt(value: float | None) -> datetime | None:
     return None if value is None else datetime.fromtimestamp(value, UTC)
 
 
-def to_domain(row: models.Question) -> Question:
+def to_domain(row: models.Question | Any) -> Question:
+    """`row`: a Question row, or anything with its attributes (the hot commands' plain rows)."""
     return Question(
         id=row.id,
         event_id=row.event_id,
@@ -45,27 +46,35 @@ def to_domain(row: models.Question) -> Question:
     )
 
 
+def row_values(q: Question) -> dict[str, Any]:
+    """A domain value as the row's column values (all but id, event, asker and the timestamps of the row)."""
+    return {
+        "text": q.text,
+        "original_text": q.original_text,
+        "status": q.status.value,
+        "anonymous": q.anonymous,
+        "votes": q.votes,
+        "askers": sorted(q.askers),
+        "reason_code": q.reason_code.value if q.reason_code else None,
+        "reason_text": q.reason_text,
+        "merged_into": q.merged_into,
+        "pinned": q.pinned,
+        "position": q.position,
+        "answering_at": dt(q.answering_at),
+        "answered_at": dt(q.answered_at),
+        "answer_text": q.answer_text,
+        "approved_at": dt(q.approved_at),
+        "pre_submitted": q.pre_submitted,
+        "topic": q.topic,
+        "duplicate_of": q.duplicate_of,
+        "held_reason": q.held_reason,
+    }
+
+
 def apply(row: models.Question, q: Question) -> None:
     """Copy a domain value onto its row (the row's id and event never change)."""
-    row.text = q.text
-    row.original_text = q.original_text
-    row.status = q.status.value
-    row.anonymous = q.anonymous
-    row.votes = q.votes
-    row.askers = sorted(q.askers)
-    row.reason_code = q.reason_code.value if q.reason_code else None
-    row.reason_text = q.reason_text
-    row.merged_into = q.merged_into
-    row.pinned = q.pinned
-    row.position = q.position
-    row.answering_at = dt(q.answering_at)
-    row.answered_at = dt(q.answered_at)
-    row.answer_text = q.answer_text
-    row.approved_at = dt(q.approved_at)
-    row.pre_submitted = q.pre_submitted
-    row.topic = q.topic
-    row.duplicate_of = q.duplicate_of
-    row.held_reason = q.held_reason
+    for name, value in row_values(q).items():
+        setattr(row, name, value)
 
 
 def new_row(q: Question) -> models.Question:

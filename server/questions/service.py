@@ -23,36 +23,13 @@ from server.db import models
 from server.db.engine import Database
 from server.errors import ApiError
 from server.lifecycle import EventState
+from server.questions.actions import actor_for, refused, simple_action
+from server.questions.hot import HotCommands
 from server.questions.mapping import apply, new_row, to_domain
 from server.questions.publisher import Publisher
 from server.questions.votes import VoteCoalescer
 from server.schemas_questions import ActionRequest, ModerationSettings, QuestionCreate
 from server.services.people import relatives, root
-
-_STATUS_FOR_REFUSAL = {
-    "forbidden": 403,
-    "muted": 403,
-    "banned": 403,
-    "rate_limited": 429,
-    "too_long": 422,
-    "too_short": 422,
-    "banned_word": 422,
-    "link": 422,
-    "not_found": 404,
-}
-
-
-def refused(exc: Refused) -> ApiError:
-    status = _STATUS_FOR_REFUSAL.get(exc.code, 409)
-    message = exc.detail or exc.code.replace("_", " ")
-    return ApiError(status, exc.code, message, retry_after=exc.retry_after)
-
-
-def actor_for(caller: Principal) -> Actor:
-    p = caller.participant
-    if p is None:
-        return Actor(participant_id=0, role=Role.ADMIN)
-    return Actor(participant_id=p.id, role=Role(p.role), standing=Standing(p.standing))
 
 
 class QuestionService:
@@ -62,6 +39,7 @@ class QuestionService:
         self.votes = votes
         # One command at a time per event in this process; PostgreSQL row locks cover other processes.
         self._locks: dict[int, asyncio.Lock] = {}
+        self.hot = HotCommands(self, db.direct)
 
     def _lock(self, event_id: int) -> asyncio.Lock:
         return self._locks.setdefault(event_id, asyncio.Lock())
@@ -232,25 +210,14 @@ class QuestionService:
         rows: dict[int, models.Question],
     ) -> Outcome:
         match body.action:
-            case "approve":
-                return commands.approve(q, actor, now)
-            case "edit":
-                if not body.text:
-                    raise ApiError(422, "invalid", "edit needs the new text")
-                return commands.edit(q, actor, body.text, now, approve=body.approve)
-            case "reject":
-                reason = RejectReason(body.reason or "other")
-                return commands.reject(q, actor, reason, body.reason_text, now)
-            case "reopen":
-                return commands.reopen(q, actor, now)
+            case "approve" | "edit" | "reject" | "reopen" | "reorder" | "answered":
+                return simple_action(q, actor, body, now)
             case "pin" | "unpin":
                 pinned = await self._find(session, event, models.Question.pinned.is_(True), exclude=q.id)
                 if pinned is not None:
                     rows[pinned.id] = pinned
                 current = to_domain(pinned) if pinned is not None else None
                 return commands.pin(q, actor, now, pinned=body.action == "pin", currently_pinned=current)
-            case "reorder":
-                return commands.reorder(q, actor, now, body.position)
             case "answering":
                 current_row = await self._find(
                     session, event, models.Question.status == QuestionStatus.ANSWERING, exclude=q.id
@@ -259,8 +226,6 @@ class QuestionService:
                     rows[current_row.id] = current_row
                 current = to_domain(current_row) if current_row is not None else None
                 return commands.start_answering(q, actor, now, current)
-            case "answered":
-                return commands.mark_answered(q, actor, now, body.answer_text)
             case "merge":
                 if body.into is None:
                     raise ApiError(422, "invalid", "merge needs `into`: the id of the question to keep")

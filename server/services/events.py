@@ -53,10 +53,14 @@ def _slugify(text: str) -> str:
 _SLUG = re.compile(SLUG_PATTERN)
 
 
-async def get_event(session: AsyncSession, slug: str) -> Event:
-    # Only a slug we could have stored reaches the query: a NUL byte in the path is a driver error on
+def valid_slug(slug: str) -> bool:
+    # Only a slug we could have stored reaches a query: a NUL byte in the path is a driver error on
     # PostgreSQL, and a 10 KB "slug" is not worth a round trip.
-    if not _SLUG.match(slug):
+    return _SLUG.match(slug) is not None
+
+
+async def get_event(session: AsyncSession, slug: str) -> Event:
+    if not valid_slug(slug):
         raise not_found("event")
     event = (await session.execute(select(Event).where(Event.slug == slug))).scalar_one_or_none()
     if event is None:
