@@ -47,8 +47,8 @@ class Cohort:
         self.outside: set[Connection] = set()  # the channel's other connections
         self._members: dict[Connection, int] = {}  # connection -> its index in the slices
         self._slices: list[_Slice] | None = None  # None: rebuilt at the next frame
-        # (frame id or None for an unnumbered frame, slices, slices done)
-        self._writing: tuple[int | None, list[_Slice], int] | None = None
+        # (last frame id or None for an unnumbered frame, first frame id, slices, slices done)
+        self._writing: tuple[int | None, int, list[_Slice], int] | None = None
         self._size = 0  # sockets per slice (0: not measured yet)
         self._per_socket_s = 0.0  # smoothed cost of one batched write
 
@@ -81,7 +81,7 @@ class Cohort:
         if writing is None or slot < 0:
             conn.last_id = self.head
             return
-        frame_id, slices, done = writing
+        frame_id, first_id, slices, done = writing
         index = slot // len(slices[0].conns)
         if frame_id is None:  # an unnumbered frame: the ids are untouched
             conn.last_id = self.head
@@ -90,7 +90,7 @@ class Cohort:
         elif index < done:
             conn.last_id = frame_id
         else:
-            conn.last_id = frame_id - 1
+            conn.last_id = first_id - 1
             slices[index].dirty = True
 
     def dissolve(self) -> None:
@@ -98,21 +98,27 @@ class Cohort:
             self.leave(conn)
 
     async def write(
-        self, frame_id: int | None, data: bytes, size: int, one_by_one: Callable[[Connection], bool]
+        self,
+        frame_id: int | None,
+        data: bytes,
+        size: int,
+        one_by_one: Callable[[Connection], bool],
+        first_id: int | None = None,
     ) -> int:
         """Write frame `frame_id` (None: an unnumbered frame) to every member, at most `size` sockets per turn
-        of the event loop; the count written.
+        of the event loop; the count written. `data` may hold several frames, `first_id` to `frame_id`.
 
         A slice whose batch checks fail goes one by one through `one_by_one` (True: written directly);
         members it could not write leave (into `outside`, where the hub's per-connection path takes them)."""
-        if frame_id is not None and self._members and frame_id != self.head + 1:
+        first = frame_id if first_id is None else first_id
+        if frame_id is not None and self._members and first != self.head + 1:
             self.dissolve()  # the channel skipped an id: each connection asks for the gap on its own
         if not self._members:
             if frame_id is not None:
                 self.head = frame_id
             return 0
         slices = self._build(size)
-        self._writing = (frame_id, slices, 0)
+        self._writing = (frame_id, first or 0, slices, 0)
         sent = 0
         clock = time.perf_counter
         spent = 0.0
@@ -140,7 +146,7 @@ class Cohort:
                         sent += 1
                     else:
                         self.leave(conn)
-                self._writing = (frame_id, slices, index + 1)
+                self._writing = (frame_id, first or 0, slices, index + 1)
         finally:
             self._writing = None
             if frame_id is not None:
@@ -153,7 +159,8 @@ class Cohort:
         # Smoothed, and slices rebuilt only on a real change: one slow frame (a preemption) moves little.
         self._per_socket_s = per_socket_s if not self._per_socket_s else 0.8 * self._per_socket_s + 0.2 * per_socket_s
         wanted = max(MIN_SLICE, min(most, int(SLICE_BUDGET_S / max(self._per_socket_s, 1e-7))))
-        if not self._size or abs(wanted - self._size) > self._size // 4:
+        wanted = 1 << (wanted.bit_length() - 1)  # a power of two: slices are rebuilt only when the cost doubles
+        if wanted != self._size:
             self._size = wanted
             self._slices = None
 

@@ -19,8 +19,9 @@ import asyncio
 import contextlib
 import os
 from collections import deque
+from collections.abc import Callable
 from itertools import repeat
-from operator import call
+from operator import attrgetter, call
 from typing import Any
 
 from websockets.frames import Frame, Opcode
@@ -44,7 +45,8 @@ class Keepalive:
         self.interval = interval
         self.timeout = timeout
         self.sweeps = 0
-        self._members: dict[Any, None] = {}  # protocol -> None, in adoption order
+        # protocol -> its transport's bound `is_closing` and `write`, in adoption order (looked up once)
+        self._members: dict[Any, tuple[Callable[[], bool], Callable[[bytes], None]]] = {}
         self._payloads: dict[bytes, int] = {}  # recent sweeps' payloads -> sweep number
         self._task: asyncio.Task[None] | None = None
 
@@ -67,7 +69,8 @@ class Keepalive:
         protocol.stop_keepalive()
         protocol.keepalive = self
         protocol.pong_sweep = self.sweeps  # counts as answered up to now: its first deadline is a sweep away
-        self._members[protocol] = None
+        transport = protocol.transport
+        self._members[protocol] = (transport.is_closing, transport.write)
 
     def drop(self, protocol: Any) -> None:
         self._members.pop(protocol, None)
@@ -92,13 +95,16 @@ class Keepalive:
             del self._payloads[next(iter(self._payloads))]
         data = ping_frame(payload)
         loop = asyncio.get_running_loop()
-        members = list(self._members)
+        members = list(self._members.items())
         for start in range(0, len(members), SWEEP_SLICE):
             if start:
                 await asyncio.sleep(0)
-            piece = [p for p in members[start : start + SWEEP_SLICE] if _pingable(p)]
-            writes = [p.transport.write for p in piece]
-            pending = iter(writes)
+            chunk = members[start : start + SWEEP_SLICE]
+            protocols = [p for p, _ in chunk]
+            if any(map(_close_sent, protocols)) or any(map(call, [closing for _, (closing, _) in chunk])):
+                chunk = [(p, fns) for p, fns in chunk if _pingable(p)]  # rare: one is closing; check each
+                protocols = [p for p, _ in chunk]
+            pending = iter([write for _, (_, write) in chunk])
             try:
                 deque(map(call, pending, repeat(data)), maxlen=0)
             except Exception:
@@ -106,13 +112,16 @@ class Keepalive:
                 for write in pending:
                     with contextlib.suppress(Exception):
                         write(data)
-            loop.call_later(self.timeout, self._deadline, sweep, piece)
+            loop.call_later(self.timeout, self._deadline, sweep, protocols)
 
     def _deadline(self, sweep: int, pinged: list[Any]) -> None:
         for protocol in pinged:
             if protocol.pong_sweep < sweep and protocol in self._members and _pingable(protocol):
                 self.drop(protocol)
                 protocol.keepalive_timeout()
+
+
+_close_sent = attrgetter("close_sent")
 
 
 def _pingable(protocol: Any) -> bool:

@@ -9,6 +9,7 @@ import httpx
 
 from tests.drill.rawws import RawViewer
 from tests.server.test_questions import Party
+from tests.server.test_realtime import _event_id
 from tests.support import LiveServer, wait_for
 
 
@@ -26,11 +27,16 @@ class _NoPongs:
         return getattr(self._transport, name)
 
 
-async def _viewer(server: LiveServer, slug: str) -> RawViewer:
+async def _viewer(server: LiveServer, slug: str) -> tuple[RawViewer, Any]:
+    """A raw viewer and its server-side protocol, once the sweep adopted it (other tests' sockets may linger)."""
+    keepalive = server.app.state.ctx.hub.keepalive
+    before = set(keepalive._members)
     viewer = await RawViewer.connect("127.0.0.1", server.settings.port, f"/api/v1/events/{slug}/ws")
     viewer.hello()
     await wait_for(lambda: viewer.texts >= 1, 10, message="snapshot")
-    return viewer
+    await wait_for(lambda: set(keepalive._members) - before or None, 10, message="adopted by the sweep")
+    (protocol,) = set(keepalive._members) - before
+    return viewer, protocol
 
 
 async def test_the_sweep_keeps_viewers_that_answer_and_evicts_one_that_never_pongs(
@@ -39,27 +45,27 @@ async def test_the_sweep_keeps_viewers_that_answer_and_evicts_one_that_never_pon
     party = await Party.create(client)
     hub = server.app.state.ctx.hub
     keepalive = hub.keepalive
-    answering = await _viewer(server, party.slug)
-    silent = await _viewer(server, party.slug)
+    answering, answering_protocol = await _viewer(server, party.slug)
+    silent, silent_protocol = await _viewer(server, party.slug)
     silent.transport = _NoPongs(silent.transport)  # type: ignore[assignment]
-    await wait_for(lambda: len(keepalive) == 2, 10, message="both sockets adopted by the sweep")
-    protocols = list(keepalive._members)
     # uvicorn's own per-socket ping timers are off for adopted sockets: the sweep is their only ping.
-    assert all(p.ping_timer is None and p.pong_timer is None for p in protocols)
+    for p in (answering_protocol, silent_protocol):
+        assert p.ping_timer is None and p.pong_timer is None
     keepalive.timeout = 0.5
     for _ in range(3):
         await keepalive.sweep()
         await wait_for(
-            lambda: any(p.pong_sweep == keepalive.sweeps for p in protocols), 5, message="the answering viewer's pong"
+            lambda: answering_protocol.pong_sweep >= keepalive.sweeps or None, 5, message="the answering viewer's pong"
         )
     assert await silent.wait_closed(5) == 4008  # evicted: resume with your last id
     before = answering.texts
-    await wait_for(lambda: len(keepalive) == 1, 5, message="the silent socket left the sweep")
+    await wait_for(lambda: silent_protocol not in keepalive._members or None, 5, message="the silent one left")
+    assert answering_protocol in keepalive._members
     # The answering viewer is still served after every deadline passed.
     await asyncio.sleep(keepalive.timeout)
     assert not answering.closed.is_set() and answering.close_code is None
     ctx = server.app.state.ctx
-    channel = next(ch for ch in hub._by_channel if ch.startswith("public:"))
+    channel = f"public:{await _event_id(server, party.slug)}"
     await ctx.bus.publish(channel, "question.updated", '{"id": 0}')
     await wait_for(lambda: answering.texts > before, 5, message="a frame after the sweeps")
     answering.abort()
@@ -70,9 +76,7 @@ async def test_a_pong_with_a_stale_or_made_up_payload_counts_for_nothing(
 ) -> None:
     party = await Party.create(client)
     keepalive = server.app.state.ctx.hub.keepalive
-    viewer = await _viewer(server, party.slug)
-    await wait_for(lambda: len(keepalive) == 1, 10, message="adopted")
-    (protocol,) = list(keepalive._members)
+    viewer, protocol = await _viewer(server, party.slug)
     answered = protocol.pong_sweep
     keepalive.pong(protocol, b"\x00\x00\x00\x00")
     keepalive.pong(protocol, b"\xff" * 4)
