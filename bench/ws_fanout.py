@@ -866,6 +866,8 @@ async def measure(server: Any, args: argparse.Namespace, tmp: Path, nofile: int)
         out["connect_s"] = conn["seconds"]
         if conn["ok"] == 0:
             raise RuntimeError(f"{name}: no viewer could connect:\n{log_tail(server.log)}")
+        if conn["failed"]:
+            print(f"[{name}] {conn['failed']} viewers failed to connect; server log:\n{log_tail(server.log, 12)}")
         await asyncio.sleep(2.5)  # presence recount etc. settle; then count the connected memory
         await settle_cpu(server.pids, timeout=10)
         out["rss_connected_kib"] = rss_all(server.pids)
