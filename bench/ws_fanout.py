@@ -919,7 +919,7 @@ async def measure(server: Any, args: argparse.Namespace, tmp: Path, nofile: int)
         # A server that is behind but still delivering gets longer (up to 6x --drain), so what is counted as
         # lost never reached a viewer rather than was still on its way; the extra wait shows in the latencies.
         hard_deadline = time.monotonic() + 6 * args.drain
-        frames_seen = -1
+        frames_seen, progress_at = -1, time.monotonic()
         while True:
             stats = await viewers.stats()
             want = stats["open"]
@@ -928,8 +928,10 @@ async def measure(server: Any, args: argparse.Namespace, tmp: Path, nofile: int)
             expected = load.confirmed | {q for q in load.sent if q in stats["approved"]}
             done = all(stats["approved"][q][0] >= want if q in stats["approved"] else False for q in expected)
             now = time.monotonic()
-            moving = stats["frames"] > frames_seen
-            frames_seen = stats["frames"]
+            if stats["frames"] > frames_seen:
+                frames_seen, progress_at = stats["frames"], now
+            # Still delivering: a frame arrived within the last 2 s (a starved server pauses for a while).
+            moving = now - progress_at < 2.0
             if done or now > hard_deadline or (now > deadline and not moving):
                 break
             await asyncio.sleep(0.25)

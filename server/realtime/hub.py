@@ -56,7 +56,8 @@ FANOUT_SLICE = 1000
 # When the fan-out is behind, the frames of one channel waiting in the inbox go to each socket as one write
 # (the bytes of every frame, in order): a socket's cost is mostly the `send` syscall, so a backlog drains
 # several times faster the larger it is. Bounded so one write stays well under a socket's buffer
-# (BACKED_UP_BYTES) and a slice's time budget; the inbox is scanned this far ahead for them.
+# (BACKED_UP_BYTES) and a slice's time budget; the inbox is scanned this far ahead for them, past other
+# channels' frames and notices (an approval publishes to the staff and public channels and notifies its asker).
 COALESCE_FRAMES = 32
 COALESCE_BYTES = 32 * 1024
 COALESCE_SCAN = 256
@@ -216,8 +217,9 @@ class Hub:
 
     def _coalesce(self, frame: Frame) -> list[Frame]:
         """`frame` and the frames right after it in its channel that already wait in the inbox (see
-        COALESCE_FRAMES). Frames of other channels keep their places; the scan stops at anything unnumbered
-        (a heartbeat's position, a notice) so those never overtake or fall behind what came before them."""
+        COALESCE_FRAMES). Frames of other channels and notices keep their places (a notice may then reach its
+        asker just after a later frame of the channel: notices are not numbered); the scan stops at the
+        channel's own heartbeat or presence, whose position must not fall behind what came before it."""
         inbox = self._inbox
         if not inbox:
             return [frame]
@@ -227,10 +229,10 @@ class Hub:
         for index, later in enumerate(inbox):
             if index >= COALESCE_SCAN or len(frames) >= COALESCE_FRAMES:
                 break
-            if isinstance(later, Unnumbered) or later.channel.startswith("notices:"):
-                break
             if later.channel != frame.channel:
-                continue
+                continue  # another channel, or a notice: left where it is
+            if isinstance(later, Unnumbered):
+                break
             if later.id != frames[-1].id + 1 or size + len(later.text) > COALESCE_BYTES:
                 break
             frames.append(later)

@@ -350,6 +350,7 @@ async def test_a_backlog_of_frames_goes_to_each_socket_in_one_write_in_order_onc
     for n in range(1, 61):
         await ctx.bus.publish(public, "question.updated", f'{{"id": {n}}}')
         await ctx.bus.publish(staff_channel, "question.updated", f'{{"id": {n}}}')
+        await ctx.bus.publish(f"notices:{event_id}", "notice", '{"to": [], "notice": {}}')  # as an approval does
         if n == 30:
             hub._broadcast(public, '{"type":"presence","data":{"viewers":9999}}')
     for w in [*watchers, staff]:
