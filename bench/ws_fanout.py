@@ -118,6 +118,16 @@ def machine_ticks() -> tuple[int, int]:
     return total - idle, total
 
 
+def cpu_times_all(pids: list[int]) -> tuple[float, float]:
+    """(utime, stime) summed over every process of a server (several web processes on the scale-out path)."""
+    times = [cpu_times(pid) for pid in pids]
+    return sum(t[0] for t in times), sum(t[1] for t in times)
+
+
+def rss_all(pids: list[int]) -> int:
+    return sum(rss_kib(pid) for pid in pids)
+
+
 def rss_kib(pid: int) -> int:
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -167,13 +177,14 @@ async def wait_http(url: str, timeout: float, proc: subprocess.Popen[Any], log: 
     raise RuntimeError(f"server not ready after {timeout}s:\n{log_tail(log)}")
 
 
-async def settle_cpu(pid: int, timeout: float = 10.0, quiet: float = 0.03) -> None:
+async def settle_cpu(pids: list[int], timeout: float = 10.0, quiet: float = 0.03) -> None:
     """Wait until the server has (nearly) stopped using CPU, e.g. after thousands of sockets closed."""
     deadline = time.monotonic() + timeout
-    last = cpu_seconds(pid)
+    last = sum(cpu_times_all(pids))
+    quiet *= len(pids)
     while time.monotonic() < deadline:
         await asyncio.sleep(0.5)
-        now = cpu_seconds(pid)
+        now = sum(cpu_times_all(pids))
         if now - last <= quiet:
             return
         last = now
@@ -233,7 +244,10 @@ class Viewers:
     async def start(cls, n: int, log: Path, nofile: int) -> Viewers:
         return cls([await Worker.start(log, nofile) for _ in range(n)])
 
-    async def connect(self, url: str, viewers: int, concurrency: int, deflate: bool, parse: str) -> dict[str, Any]:
+    async def connect(
+        self, urls: list[str], viewers: int, concurrency: int, deflate: bool, parse: str
+    ) -> dict[str, Any]:
+        """Each client process connects its share to one of `urls` (the server's processes), round robin."""
         k = len(self.workers)
         shares = [viewers // k + (1 if i < viewers % k else 0) for i in range(k)]
         timeout_s = max(60.0, viewers / 40)
@@ -241,7 +255,7 @@ class Viewers:
             w.call(
                 {
                     "cmd": "connect",
-                    "url": url,
+                    "url": urls[i % len(urls)],
                     "count": s,
                     "concurrency": concurrency,
                     "deflate": deflate,
@@ -250,7 +264,7 @@ class Viewers:
                 },
                 timeout_s + 15,
             )
-            for w, s in zip(self.workers, shares, strict=True)
+            for i, (w, s) in enumerate(zip(self.workers, shares, strict=True))
         ]
         replies = await asyncio.gather(*cmds)
         return {
@@ -493,20 +507,25 @@ class Sitecast:
         profile_out: Path | None,
         extra: list[str] | None = None,
         database_url: str | None = None,
+        processes: int = 1,
+        redis_url: str | None = None,
     ) -> None:
         self.extra = list(extra or [])
         self.database_url = database_url
+        self.redis_url = redis_url
         self.tmp = tmp / "sitecast"
         self.tmp.mkdir()
-        self.port = free_port()
+        self.ports = [free_port() for _ in range(processes)]
+        self.port = self.ports[0]  # the moderator's commands and the setup go to the first process
         self.base = f"http://127.0.0.1:{self.port}"
         self.slug = f"bench-{random.randrange(1 << 30):x}"
-        self.ws_url = f"ws://127.0.0.1:{self.port}/api/v1/events/{self.slug}/ws"
+        self.ws_urls = [f"ws://127.0.0.1:{port}/api/v1/events/{self.slug}/ws" for port in self.ports]
         self.log = self.tmp / "server.log"
         self.nofile = nofile
         self.profile = profile
         self.profile_out = profile_out
         self.proc: subprocess.Popen[Any] | None = None
+        self.procs: list[subprocess.Popen[Any]] = []
         self.http: httpx.AsyncClient | None = None
         self.load: LoadHTTP | None = None
         self.pending: list[int] = []
@@ -521,6 +540,10 @@ class Sitecast:
     def pid(self) -> int:
         assert self.proc is not None
         return self.proc.pid
+
+    @property
+    def pids(self) -> list[int]:
+        return [proc.pid for proc in self.procs]
 
     def _next_ip(self) -> dict[str, str]:
         self._xff += 1
@@ -537,6 +560,9 @@ class Sitecast:
             "DATABASE_URL": url,
             "MEDIA_DIR": str(self.tmp / "media"),
         }
+        if self.redis_url:
+            # The scale-out path: every web process on the shared Redis (its own key prefix per run).
+            env |= {"REDIS_URL": self.redis_url, "REDIS_PREFIX": f"bench{random.randrange(1 << 30):x}"}
         subprocess.run(
             [sys.executable, "-c", f"from server.db.migrate import upgrade; upgrade({url!r})"],
             cwd=ROOT,
@@ -545,33 +571,37 @@ class Sitecast:
             timeout=120,
             stdout=subprocess.DEVNULL,
         )
-        cmd = [sys.executable]
-        if self.profile == "cprofile":
-            assert self.profile_out is not None
-            cmd += ["-m", "cProfile", "-o", str(self.profile_out)]
-        cmd += [
-            "-m",
-            "uvicorn",
-            "--factory",
-            "server.app:create_app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            *serving_args(),
-            "--log-level",
-            "warning",
-            *self.extra,
-        ]
-        self.proc = subprocess.Popen(  # noqa: ASYNC220 (started once, waited on elsewhere)
-            cmd,
-            cwd=ROOT,
-            env=env,
-            stdout=self.log.open("ab"),
-            stderr=subprocess.STDOUT,
-            preexec_fn=_child_limits(self.nofile),
-        )
-        await wait_http(f"{self.base}/healthz", 60, self.proc, self.log)
+        for index, port in enumerate(self.ports):
+            cmd = [sys.executable]
+            if self.profile == "cprofile" and index == 0:
+                assert self.profile_out is not None
+                cmd += ["-m", "cProfile", "-o", str(self.profile_out)]
+            cmd += [
+                "-m",
+                "uvicorn",
+                "--factory",
+                "server.app:create_app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                *serving_args(),
+                "--log-level",
+                "warning",
+                *self.extra,
+            ]
+            proc = subprocess.Popen(  # noqa: ASYNC220 (started once, waited on elsewhere)
+                cmd,
+                cwd=ROOT,
+                env=env,
+                stdout=self.log.open("ab"),
+                stderr=subprocess.STDOUT,
+                preexec_fn=_child_limits(self.nofile),
+            )
+            self.procs.append(proc)
+        self.proc = self.procs[0]
+        for port, proc in zip(self.ports, self.procs, strict=True):
+            await wait_http(f"http://127.0.0.1:{port}/healthz", 60, proc, self.log)
         self.http = httpx.AsyncClient(base_url=self.base, timeout=60.0)  # setup only
         self.load = LoadHTTP(self.port)
 
@@ -696,43 +726,58 @@ class Sitecast:
         if self.http is not None:
             await self.http.aclose()
             self.http = None
-        stop_process(self.proc, grace=15 if self.profile == "cprofile" else 10)
+        for proc in self.procs:
+            stop_process(proc, grace=15 if self.profile == "cprofile" else 10)
 
 
 class NodeBaseline:
     name = "Node ws"
 
-    def __init__(self, tmp: Path, nofile: int, approved_sample: str, votes_sample: str | None, viewers: int) -> None:
+    def __init__(
+        self,
+        tmp: Path,
+        nofile: int,
+        approved_sample: str,
+        votes_sample: str | None,
+        viewers: int,
+        processes: int = 1,
+    ) -> None:
         self.viewers = viewers
         self.tmp = tmp / "node"
         self.tmp.mkdir()
         self.log = self.tmp / "server.log"
         self.nofile = nofile
-        self.port = free_port()
+        self.ports = [free_port() for _ in range(processes)]
+        self.port = self.ports[0]
         self.base = f"http://127.0.0.1:{self.port}"
-        self.ws_url = f"ws://127.0.0.1:{self.port}/ws"
+        self.ws_urls = [f"ws://127.0.0.1:{port}/ws" for port in self.ports]
         # The baseline sends exactly Sitecast's frames (same fields, same sizes), with its own numbering.
         self.approved_data = json.loads(approved_sample)["data"]
         self.votes_data = json.loads(votes_sample)["data"] if votes_sample else {"counts": {"1": 1}}
-        self.proc: subprocess.Popen[Any] | None = None
-        self.load: LoadHTTP | None = None
+        self.procs: list[subprocess.Popen[Any]] = []
+        self.loads: list[LoadHTTP] = []
         self.next_qid = 0
 
     @property
     def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
+        return self.procs[0].pid
+
+    @property
+    def pids(self) -> list[int]:
+        return [proc.pid for proc in self.procs]
 
     async def start(self) -> None:
-        self.proc = subprocess.Popen(  # noqa: ASYNC220
-            ["node", str(NODE_DIR / "server.js"), str(self.port)],
-            cwd=NODE_DIR,
-            stdout=self.log.open("ab"),
-            stderr=subprocess.STDOUT,
-            preexec_fn=_child_limits(self.nofile),
-        )
-        await wait_http(f"{self.base}/stats", 30, self.proc, self.log)
-        self.load = LoadHTTP(self.port)
+        for port in self.ports:
+            proc = subprocess.Popen(  # noqa: ASYNC220
+                ["node", str(NODE_DIR / "server.js"), str(port)],
+                cwd=NODE_DIR,
+                stdout=self.log.open("ab"),
+                stderr=subprocess.STDOUT,
+                preexec_fn=_child_limits(self.nofile),
+            )
+            self.procs.append(proc)
+            await wait_http(f"http://127.0.0.1:{port}/stats", 30, proc, self.log)
+            self.loads.append(LoadHTTP(port))
 
     async def setup(self, questions: int, voters: int) -> None:
         return None
@@ -741,9 +786,10 @@ class NodeBaseline:
         return None
 
     async def _broadcast(self, body: dict[str, Any]) -> int:
-        assert self.load is not None
-        status, _ = await self.load.request("POST", "/broadcast", None, body)
-        return status
+        # Several processes: the driver itself hands the frame to each (no broker, so Node pays nothing
+        # for one: a lower bound for a Node deployment, against Sitecast going through Redis).
+        answers = await asyncio.gather(*(load.request("POST", "/broadcast", None, body) for load in self.loads))
+        return max(status for status, _ in answers)
 
     async def approve(self, result: LoadResult) -> None:
         self.next_qid += 1
@@ -778,10 +824,11 @@ class NodeBaseline:
         return min(votes_per_s, coalesced_vote_frames_per_s(self.viewers))
 
     async def stop(self) -> None:
-        if self.load is not None:
-            await self.load.close()
-            self.load = None
-        stop_process(self.proc)
+        for load in self.loads:
+            await load.close()
+        self.loads = []
+        for proc in self.procs:
+            stop_process(proc)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -808,24 +855,26 @@ async def measure(server: Any, args: argparse.Namespace, tmp: Path, nofile: int)
     t = time.monotonic()
     await server.setup(questions, args.voters)
     out["setup_s"] = time.monotonic() - t
-    await settle_cpu(server.pid, timeout=5)
-    out["rss_idle_kib"] = rss_kib(server.pid)
+    await settle_cpu(server.pids, timeout=5)
+    out["rss_idle_kib"] = rss_all(server.pids)
     viewers = await Viewers.start(args.workers, tmp / f"clients-{name.split()[0].lower()}.log", nofile)
     try:
         print(f"[{name}] connecting {args.viewers} viewers ({args.workers} client processes)", flush=True)
-        conn = await viewers.connect(server.ws_url, args.viewers, args.concurrency, args.deflate, args.parse)
+        conn = await viewers.connect(server.ws_urls, args.viewers, args.concurrency, args.deflate, args.parse)
         out["connected"] = conn["ok"]
         out["connect_failed"] = conn["failed"]
         out["connect_s"] = conn["seconds"]
         if conn["ok"] == 0:
             raise RuntimeError(f"{name}: no viewer could connect:\n{log_tail(server.log)}")
+        if conn["failed"]:
+            print(f"[{name}] {conn['failed']} viewers failed to connect; server log:\n{log_tail(server.log, 12)}")
         await asyncio.sleep(2.5)  # presence recount etc. settle; then count the connected memory
-        await settle_cpu(server.pid, timeout=10)
-        out["rss_connected_kib"] = rss_kib(server.pid)
+        await settle_cpu(server.pids, timeout=10)
+        out["rss_connected_kib"] = rss_all(server.pids)
         # Questions are asked after the viewers joined: a snapshot carries the whole queue, and connecting
         # 5,000 viewers to an event with hundreds of pending questions costs far more (see README).
         await server.prepare()
-        await settle_cpu(server.pid, timeout=10)
+        await settle_cpu(server.pids, timeout=10)
         before = await viewers.stats()
         out["connected"] = before["open"]
         await viewers.reset()
@@ -856,7 +905,8 @@ async def measure(server: Any, args: argparse.Namespace, tmp: Path, nofile: int)
             f"[{name}] load: {args.rate:g} approvals/s, {server.side_rate(args.votes):g} side/s, {args.seconds:g} s",
             flush=True,
         )
-        cpu0 = cpu_times(server.pid)
+        out["loadavg"] = os.getloadavg()[0]  # the shared machine's load as the window opens
+        cpu0 = cpu_times_all(server.pids)
         clients0 = viewers.cpu_seconds()
         driver0 = _self_cpu()
         machine0 = machine_ticks()
@@ -866,6 +916,10 @@ async def measure(server: Any, args: argparse.Namespace, tmp: Path, nofile: int)
         # The last coalesced votes frame goes out within one flush interval.
         await asyncio.sleep(flush_interval(args.viewers) + 0.35)
         deadline = time.monotonic() + args.drain
+        # A server that is behind but still delivering gets longer (up to 6x --drain), so what is counted as
+        # lost never reached a viewer rather than was still on its way; the extra wait shows in the latencies.
+        hard_deadline = time.monotonic() + 6 * args.drain
+        frames_seen, progress_at = -1, time.monotonic()
         while True:
             stats = await viewers.stats()
             want = stats["open"]
@@ -873,10 +927,15 @@ async def measure(server: Any, args: argparse.Namespace, tmp: Path, nofile: int)
             # at the driver may still be approved late: then it must reach everyone too).
             expected = load.confirmed | {q for q in load.sent if q in stats["approved"]}
             done = all(stats["approved"][q][0] >= want if q in stats["approved"] else False for q in expected)
-            if done or time.monotonic() > deadline:
+            now = time.monotonic()
+            if stats["frames"] > frames_seen:
+                frames_seen, progress_at = stats["frames"], now
+            # Still delivering: a frame arrived within the last 2 s (a starved server pauses for a while).
+            moving = now - progress_at < 2.0
+            if done or now > hard_deadline or (now > deadline and not moving):
                 break
             await asyncio.sleep(0.25)
-        cpu1 = cpu_times(server.pid)
+        cpu1 = cpu_times_all(server.pids)
         clients_cpu = viewers.cpu_seconds() - clients0
         driver_cpu = _self_cpu() - driver0
         machine1 = machine_ticks()
@@ -886,7 +945,7 @@ async def measure(server: Any, args: argparse.Namespace, tmp: Path, nofile: int)
                 profiler.wait(30)
             except subprocess.TimeoutExpired:
                 profiler.kill()
-        out["rss_loaded_kib"] = rss_kib(server.pid)
+        out["rss_loaded_kib"] = rss_all(server.pids)
     finally:
         await viewers.close()
 
@@ -942,11 +1001,11 @@ async def measure(server: Any, args: argparse.Namespace, tmp: Path, nofile: int)
 
     # The same commands with nobody watching: what the commands themselves cost (HTTP, database, publish).
     if calib_s > 0:
-        await settle_cpu(server.pid, timeout=15)
-        c0 = cpu_seconds(server.pid)
+        await settle_cpu(server.pids, timeout=15)
+        c0 = sum(cpu_times_all(server.pids))
         calib = await run_load(calib_s, args.rate, server.side_rate(args.votes), server.approve, server.vote)
         await asyncio.sleep(0.6)
-        c1 = cpu_seconds(server.pid)
+        c1 = sum(cpu_times_all(server.pids))
         per_approval = (c1 - c0) / max(1, len(calib.sent))
         out["command_cpu_per_approval_s"] = per_approval
         fanout_cpu = max(0.0, cpu - per_approval * len(load.sent))
@@ -1020,6 +1079,7 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace) -> list[str]
         "s",
     )
     row("machine busy in window, cores", lambda r: f"{r['machine_busy_cores']:.2f} of {os.cpu_count()}", "s")
+    row("machine load average (1 min) at window start", lambda r: r.get("loadavg"), ".1f")
     row("window (load + drain), s", lambda r: r["window_s"], ".1f")
     row("CPU-s per 1,000 deliveries", lambda r: r["cpu_per_1k"], ".4f", True)
     if all("fanout_cpu_per_1k" in r for r in cols):
@@ -1108,7 +1168,16 @@ async def main_async(args: argparse.Namespace) -> int:
         tmp = Path(tmp_name)
         samples: dict[str, str] = {}
         if args.only in ("both", "sitecast"):
-            sc = Sitecast(tmp, nofile, args.profile, args.profile_out, args.uvicorn_arg, args.database_url)
+            sc = Sitecast(
+                tmp,
+                nofile,
+                args.profile,
+                args.profile_out,
+                args.uvicorn_arg,
+                args.database_url,
+                args.processes,
+                args.redis_url,
+            )
             try:
                 res = await measure(sc, args, tmp, nofile)
             finally:
@@ -1119,7 +1188,7 @@ async def main_async(args: argparse.Namespace) -> int:
             approved = samples.get("approved") or json.dumps(
                 {"type": "question.approved", "id": 0, "data": fallback_frame_data()}, ensure_ascii=False
             )
-            nb = NodeBaseline(tmp, nofile, approved, samples.get("votes"), args.viewers)
+            nb = NodeBaseline(tmp, nofile, approved, samples.get("votes"), args.viewers, args.processes)
             try:
                 results.append(await measure(nb, args, tmp, nofile))
             finally:
@@ -1130,6 +1199,8 @@ async def main_async(args: argparse.Namespace) -> int:
     print(
         f"ws_fanout: {args.viewers} viewers, {args.seconds:g} s, {args.rate:g} approvals/s, {args.votes:g} votes/s, "
         f"{args.workers} client processes, deflate {'offered' if args.deflate else 'off'}, {os.cpu_count()} CPUs; "
+        + (f"{args.processes} processes per server (Sitecast behind Redis); " if args.processes > 1 else "")
+        + f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}; "
         f"offered ~{offered:,.0f} deliveries/s"
         + (f"; uvicorn {' '.join(args.uvicorn_arg)}" if args.uvicorn_arg else "")
     )
@@ -1205,6 +1276,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="ARG",
         help="extra argument for Sitecast's uvicorn, repeatable (e.g. --uvicorn-arg=--ws-per-message-deflate=true)",
     )
+    p.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="web processes per server (Sitecast: each its own uvicorn behind --redis-url; Node: as many "
+        "`server.js`, each POSTed every broadcast); viewers spread over them, commands to the first",
+    )
+    p.add_argument(
+        "--redis-url",
+        default=os.environ.get("REDIS_URL"),
+        help="Redis for Sitecast's processes (default $REDIS_URL; needed with --processes above 1)",
+    )
     p.add_argument("--only", choices=("both", "sitecast", "node"), default="both")
     p.add_argument("--json", help="also write the results to this JSON file")
     p.add_argument("--profile", choices=("none", "cprofile", "py-spy"), default="none", help="profile Sitecast")
@@ -1213,6 +1296,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.viewers < 1 or args.seconds <= 0 or args.rate <= 0 or args.workers < 1:
         p.error("--viewers, --seconds, --rate and --workers must be positive")
+    if args.processes < 1:
+        p.error("--processes must be positive")
+    if args.processes > 1 and not args.redis_url:
+        p.error("--processes above 1 needs --redis-url (or REDIS_URL): the processes share one Redis")
+    if args.processes > 1:
+        args.workers = max(args.workers, args.processes)  # one client process per server process at least
     if args.profile != "none" and args.profile_out is None:
         args.profile_out = Path(f"/tmp/ws_fanout.{'prof' if args.profile == 'cprofile' else 'pyspy.txt'}").resolve()
     return args

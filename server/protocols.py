@@ -68,6 +68,10 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         self.conn.max_message_size = MAX_CLIENT_MESSAGE_BYTES
         self.on_stall: Callable[[], None] | None = None  # set by the hub; else the protocol closes itself
         self._linger: asyncio.TimerHandle | None = None
+        # Set when the hub's keepalive sweep adopts this socket (server/realtime/keepalive.py): it pings, and
+        # uvicorn's per-socket ping timers stay off; `pong_sweep` is the latest sweep this client answered.
+        self.keepalive: Any = None
+        self.pong_sweep = 0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
@@ -77,6 +81,9 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, WS_SEND_BUFFER_BYTES)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self.keepalive is not None:
+            self.keepalive.drop(self)
+            self.keepalive = None
         if self._linger is not None:
             self._linger.cancel()
             self._linger = None
@@ -89,6 +96,16 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         if transport is None or transport.is_closing():
             return 0
         return int(transport.get_write_buffer_size()) + _kernel_queued(transport.get_extra_info("socket"))
+
+    def schedule_ping(self) -> None:
+        if self.keepalive is None:  # adopted: the sweep pings
+            super().schedule_ping()
+
+    def handle_pong(self, event: Any) -> None:
+        if self.keepalive is not None:
+            self.keepalive.pong(self, bytes(event.data))
+        else:
+            super().handle_pong(event)
 
     def keepalive_timeout(self) -> None:
         # No pong in time: the client stopped reading (or reads slower than the event moves on).
@@ -106,6 +123,8 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         if self.close_sent or self.disconnected or self.transport.is_closing():
             return
         self.stop_keepalive()
+        if self.keepalive is not None:
+            self.keepalive.drop(self)
         self.queue.put_nowait({"type": "websocket.disconnect", "code": code, "reason": reason})
         self.conn.send_close(code, reason)
         self.transport.write(b"".join(self.conn.data_to_send()))

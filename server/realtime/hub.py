@@ -24,9 +24,11 @@ from typing import Any
 from starlette.websockets import WebSocket
 
 from server.metrics import Metrics
+from server.protocols import WS_PING_SECONDS, WS_PONG_SECONDS
 from server.realtime.bus import Bus, BusUnavailable, Frame
 from server.realtime.cohort import Cohort
 from server.realtime.eager import finish, step
+from server.realtime.keepalive import Keepalive
 from server.realtime.wire import DirectWriter, encode_text
 
 log = logging.getLogger("sitecast.hub")
@@ -47,9 +49,18 @@ HEARTBEAT_S = 15.0
 # of it (cheap: a dict walk, plus one Redis round trip when scaled out), and with Redis a process silent
 # for 1.5 of it is dead, so its viewers leave the count within 2.
 PRESENCE_S = 2.0
-# Sockets written per slice of a fan-out before the loop gets a turn: ~1-2 ms of writes, so a command
-# arriving during a 5,000-viewer fan-out waits milliseconds, not the whole fan-out (~50-100 ms).
-FANOUT_SLICE = 400
+# The most sockets written per slice of a fan-out before the loop gets a turn; the slice is sized down to
+# about 1 ms of writes (cohort.py, SLICE_BUDGET_S), so a command arriving during a 5,000-viewer fan-out
+# waits a millisecond per step, not the whole fan-out (~50-100 ms).
+FANOUT_SLICE = 1000
+# When the fan-out is behind, the frames of one channel waiting in the inbox go to each socket as one write
+# (the bytes of every frame, in order): a socket's cost is mostly the `send` syscall, so a backlog drains
+# several times faster the larger it is. Bounded so one write stays well under a socket's buffer
+# (BACKED_UP_BYTES) and a slice's time budget; the inbox is scanned this far ahead for them, past other
+# channels' frames and notices (an approval publishes to the staff and public channels and notifies its asker).
+COALESCE_FRAMES = 32
+COALESCE_BYTES = 32 * 1024
+COALESCE_SCAN = 256
 
 
 # Frames the server itself sends besides the domain's events (moderation.events.EVENT_TYPES); README lists all.
@@ -83,6 +94,10 @@ def notices_channel(event_id: int) -> str:
     return f"notices:{event_id}"
 
 
+class Unnumbered(Frame):
+    """A frame outside the channel's numbering (heartbeat, presence), queued for the deliverer like the rest."""
+
+
 @dataclass(eq=False)
 class Connection:
     ws: WebSocket
@@ -114,10 +129,12 @@ class Hub:
         self._background: list[asyncio.Task[None]] = []
         self._inbox: deque[Frame] = deque()
         self._inbox_ready = asyncio.Event()
+        self.keepalive = Keepalive(WS_PING_SECONDS, WS_PONG_SECONDS)
 
     # lifecycle -------------------------------------------------------------------------------------
     async def start(self) -> None:
         self._background = [asyncio.create_task(self._deliverer(), name="hub-deliverer")]
+        self.keepalive.start()
         await self.bus.start(self)
         self._background += [
             asyncio.create_task(self._heartbeats(), name="hub-heartbeats"),
@@ -125,6 +142,7 @@ class Hub:
         ]
 
     async def close(self) -> None:
+        await self.keepalive.close()
         for task in self._background:
             task.cancel()
         for task in [*self._background, *self._tasks]:
@@ -142,11 +160,14 @@ class Hub:
         self.metrics.ws_connections.inc()
         if conn.writer is not None:
             conn.writer.on_stall(lambda: self._stalled(conn))
+            conn.writer.keep_alive(self.keepalive)
         await self.bus.watch(conn.channel)
         await self.bus.watch(notices_channel(conn.event_id))
 
     def remove(self, conn: Connection) -> None:
         conn.closed = True
+        if conn.writer is not None:
+            conn.writer.leave_keepalive(self.keepalive)
         conn.outbox.clear()
         conn.outbox_bytes = 0
         cohort = self._cohorts.get(conn.channel)
@@ -182,39 +203,91 @@ class Hub:
             await self._inbox_ready.wait()
             self._inbox_ready.clear()
             while self._inbox:
+                await asyncio.sleep(0)  # between frames too, the loop gets its turn
                 frame = self._inbox.popleft()
                 try:
-                    if frame.channel.startswith("notices:"):
+                    if isinstance(frame, Unnumbered):
+                        await self._fan_out_unnumbered(frame)
+                    elif frame.channel.startswith("notices:"):
                         self._deliver_notice(frame)
                     else:
-                        await self._fan_out(frame)
+                        await self._fan_out(self._coalesce(frame))
                 except Exception:
                     log.exception("delivery of frame %s/%s failed", frame.channel, frame.id)
 
-    async def _fan_out(self, frame: Frame) -> None:
-        members = self._by_channel.get(frame.channel)
+    def _coalesce(self, frame: Frame) -> list[Frame]:
+        """`frame` and the frames right after it in its channel that already wait in the inbox (see
+        COALESCE_FRAMES). Frames of other channels and notices keep their places (a notice may then reach its
+        asker just after a later frame of the channel: notices are not numbered); the scan stops at the
+        channel's own heartbeat or presence, whose position must not fall behind what came before it."""
+        inbox = self._inbox
+        if not inbox:
+            return [frame]
+        frames = [frame]
+        size = len(frame.text)
+        taken: list[int] = []
+        for index, later in enumerate(inbox):
+            if index >= COALESCE_SCAN or len(frames) >= COALESCE_FRAMES:
+                break
+            if later.channel != frame.channel:
+                continue  # another channel, or a notice: left where it is
+            if isinstance(later, Unnumbered):
+                break
+            if later.id != frames[-1].id + 1 or size + len(later.text) > COALESCE_BYTES:
+                break
+            frames.append(later)
+            size += len(later.text)
+            taken.append(index)
+        for index in reversed(taken):
+            del inbox[index]
+        return frames
+
+    async def _fan_out(self, frames: list[Frame]) -> None:
+        """Frames of one channel with consecutive ids (usually one; several when the fan-out is behind)."""
+        channel = frames[0].channel
+        members = self._by_channel.get(channel)
         if not members:
             return
-        data = encode_text(frame.text)
-        frame_id = frame.id
-        cohort = self._cohorts[frame.channel]
-        # Connections in step take one batch write per slice (cohort.py); the rest, one by one below.
-        sent = await cohort.write(frame_id, data, FANOUT_SLICE, lambda conn: _write_direct(conn, data))
+        encoded = [encode_text(frame.text) for frame in frames]
+        data = encoded[0] if len(encoded) == 1 else b"".join(encoded)
+        first_id, last_id = frames[0].id, frames[-1].id
+        cohort = self._cohorts[channel]
+        # Connections in step take one batch write per slice (cohort.py), every frame in it; the rest, one by one.
+        written = await cohort.write(
+            last_id, data, FANOUT_SLICE, lambda conn: _write_direct(conn, data), first_id=first_id
+        )
+        sent = written * len(frames)
+        last = len(frames) - 1
         for conn in list(cohort.outside):
-            if conn.closed:
-                continue
-            if (
-                conn.last_id == frame_id - 1
-                and conn.writer is not None
-                and conn.syncing is None
-                and not conn.busy
-                and _write_direct(conn, data)
-            ):
-                conn.last_id = frame_id
-                sent += 1
-                cohort.join(conn)  # in step and on the direct path: batched from the next frame on
-                continue
-            sent += self.offer(conn, frame, data)
+            for index, frame in enumerate(frames):
+                if conn.closed:
+                    break
+                frame_id = frame.id
+                if (
+                    conn.last_id == frame_id - 1
+                    and conn.writer is not None
+                    and conn.syncing is None
+                    and not conn.busy
+                    and _write_direct(conn, encoded[index])
+                ):
+                    conn.last_id = frame_id
+                    sent += 1
+                    if index == last:
+                        cohort.join(conn)  # in step and on the direct path: batched from the next frame on
+                    continue
+                sent += self.offer(conn, frame, encoded[index])
+        self.metrics.ws_deliveries.inc(sent)
+
+    async def _fan_out_unnumbered(self, frame: Unnumbered) -> None:
+        # Heartbeats and presence: the same slices as a numbered frame (the loop gets its turns), ids untouched.
+        if not self._by_channel.get(frame.channel):
+            return
+        data = encode_text(frame.text)
+        cohort = self._cohorts[frame.channel]
+        sent = await cohort.write(None, data, FANOUT_SLICE, lambda conn: _write_direct(conn, data))
+        for conn in list(cohort.outside):
+            if not conn.closed and conn.syncing is None:
+                sent += self.push(conn, frame.text, data)
         self.metrics.ws_deliveries.inc(sent)
 
     def resync(self) -> None:
@@ -345,14 +418,14 @@ class Hub:
     async def _heartbeats(self) -> None:
         while True:
             await asyncio.sleep(HEARTBEAT_S)
-            for channel, conns in list(self._by_channel.items()):
+            for channel in list(self._by_channel):
                 try:
                     position = await self.bus.position(channel)
                 except BusUnavailable:
                     continue  # Redis is away: no position to tell; the next beat will
 
                 text = json.dumps({"type": "heartbeat", "data": {"position": position}})
-                self._broadcast(conns, text)
+                self._broadcast(channel, text)
 
     async def _presence_loop(self) -> None:
         while True:
@@ -369,13 +442,14 @@ class Hub:
             self._presence[event_id] = total
             text = json.dumps({"type": "presence", "data": {"viewers": total}})
             for channel in (staff_channel(event_id), public_channel(event_id)):
-                self._broadcast(self._by_channel.get(channel, ()), text)
+                self._broadcast(channel, text)
 
-    def _broadcast(self, conns: set[Connection] | tuple[()], text: str) -> None:
-        # Unnumbered frames (heartbeat, presence) to every connection that is not mid-sync.
-        data = encode_text(text)
-        sent = sum(self.push(conn, text, data) for conn in list(conns) if conn.syncing is None)
-        self.metrics.ws_deliveries.inc(sent)
+    def _broadcast(self, channel: str, text: str) -> None:
+        # Unnumbered frames (heartbeat, presence) to every connection that is not mid-sync, in line behind
+        # the numbered frames already waiting (so a heartbeat's position is never ahead of what came before).
+        if self._by_channel.get(channel):
+            self._inbox.append(Unnumbered(channel, 0, text))
+            self._inbox_ready.set()
 
     def viewers(self, event_id: int) -> int:
         return self._presence.get(event_id, self.local_viewers(event_id))

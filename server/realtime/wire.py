@@ -104,6 +104,17 @@ class DirectWriter:
         if hasattr(self._protocol, "on_stall"):
             self._protocol.on_stall = callback
 
+    def keep_alive(self, keepalive: Any) -> bool:
+        """Hand this socket's pings to the hub's sweep (server/realtime/keepalive.py), where the protocol
+        supports it (server/protocols.py); False: uvicorn's own per-socket keepalive goes on."""
+        if not hasattr(self._protocol, "pong_sweep"):
+            return False
+        keepalive.adopt(self._protocol)
+        return True
+
+    def leave_keepalive(self, keepalive: Any) -> None:
+        keepalive.drop(self._protocol)
+
     def close_now(self, code: int, reason: str) -> bool:
         """Send the close frame at once even when backed up; False: not possible here, use the ASGI close."""
         close = getattr(self._protocol, "close_now", None)

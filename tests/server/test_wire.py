@@ -321,3 +321,48 @@ async def test_a_transport_that_raises_in_a_batch_leaves_and_the_rest_are_still_
     assert await cohort.write(1, b"1", 10, lambda conn: conn.writer._protocol.write(b"1") is None) == 2  # type: ignore[union-attr]
     assert conns[1].closed and conns[1] not in cohort and conns[1].last_id == 0
     assert [len(w.frames) for w in wires] == [1, 0, 1] and len(cohort) == 2
+
+
+async def test_a_backlog_of_frames_goes_to_each_socket_in_one_write_in_order_once_each(
+    server: LiveServer, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A burst published faster than the fan-out runs (here: without a turn of the loop in between) waits in
+    # the hub's inbox; each channel's waiting frames then reach a socket as one write, interleaved channels,
+    # heartbeats and notices keeping their places.
+    party = await Party.create(client)
+    watchers = await _viewers(server, party.slug, 4)
+    staff = await WsClient(f"{server.ws_url}/api/v1/events/{party.slug}/ws?as=staff", party.mod).connect()
+    await staff.wait(lambda f: f["type"] == "snapshot")
+    ctx = server.app.state.ctx
+    hub = ctx.hub
+    event_id = await _event_id(server, party.slug)
+    public, staff_channel = f"public:{event_id}", f"staff:{event_id}"
+    await ctx.bus.publish(public, "question.updated", '{"id": 0}')  # everyone in step: in the batch
+    await wait_for(lambda: len(_cohort(server, public)) == 4 or None, 10, message="in the batch")
+    sizes: list[int] = []
+    fan_out = hub._fan_out
+
+    async def recording(frames: list[Any]) -> None:
+        sizes.append(len(frames))
+        await fan_out(frames)
+
+    monkeypatch.setattr(hub, "_fan_out", recording)
+    for n in range(1, 61):
+        await ctx.bus.publish(public, "question.updated", f'{{"id": {n}}}')
+        await ctx.bus.publish(staff_channel, "question.updated", f'{{"id": {n}}}')
+        await ctx.bus.publish(f"notices:{event_id}", "notice", '{"to": [], "notice": {}}')  # as an approval does
+        if n == 30:
+            hub._broadcast(public, '{"type":"presence","data":{"viewers":9999}}')
+    for w in [*watchers, staff]:
+        await w.wait(lambda f: f["type"] == "question.updated" and f["data"]["id"] == 60, message="the last frame")
+        got = [f["data"]["id"] for f in w.of_type("question.updated")]
+        assert got[-60:] == list(range(1, 61)), "every frame once, in order"
+        ids = [f["id"] for f in w.numbered()]
+        assert ids == list(range(ids[0], ids[0] + len(ids)))
+    for w in watchers:
+        at = next(i for i, f in enumerate(w.frames) if f["type"] == "presence" and f["data"]["viewers"] == 9999)
+        before = [f["data"]["id"] for f in w.frames[:at] if f["type"] == "question.updated"]
+        assert before[-1] == 30, "the presence frame kept its place between frames 30 and 31"
+    assert max(sizes) > 1 and sum(sizes) == 120, sizes  # coalesced, and nothing written twice
+    assert len(_cohort(server, public)) == 4
+    await asyncio.gather(*(w.close() for w in [*watchers, staff]))
