@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Match, Route
+from starlette.websockets import WebSocket, WebSocketState
 
 from server.realtime.bus import BusUnavailable
 
@@ -49,11 +52,27 @@ UNAVAILABLE: tuple[type[BaseException], ...] = (
 )
 
 
+# PostgreSQL's SQLSTATE classes that mean "not now" rather than a bug: connection exceptions (08),
+# insufficient resources (53: too many connections, out of memory or disk), and the server shutting down or
+# starting (57P01–57P03). asyncpg's errors reach us as a plain DBAPIError, so the code decides.
+_UNAVAILABLE_SQLSTATES = ("08", "53", "57P01", "57P02", "57P03")
+
+
+def _sqlstate(exc: BaseException) -> str:
+    for candidate in (getattr(exc, "orig", None), exc.__cause__, exc):
+        code = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
+        if isinstance(code, str):
+            return code
+    return ""
+
+
 def engine_unavailable(exc: BaseException) -> bool:
     """True for an exception that means "the database or Redis is away now", not a bug."""
     if isinstance(exc, UNAVAILABLE):
         return True
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+    if isinstance(exc, DBAPIError) and (
+        exc.connection_invalidated or _sqlstate(exc).startswith(_UNAVAILABLE_SQLSTATES)
+    ):
         return True
     return isinstance(exc, BusUnavailable)
 
@@ -123,15 +142,56 @@ async def unhandled_handler(request: Request, exc: Exception) -> Response:
     return error_response(500, "internal", "internal error")
 
 
+async def close_websocket(websocket: WebSocket, exc: Exception) -> None:
+    """A WebSocket route's failure (Starlette sends no response for a socket). Before the upgrade: refused
+    with the same JSON answer as HTTP (denial response). After: closed with a code the client can act on,
+    1008 for a refusal, 1013 "try again later" while an engine is away, 1011 for a bug."""
+    path = websocket.url.path
+    if isinstance(exc, ApiError):
+        code, response = 1008, error_response(exc.status, exc.code, exc.message, **exc.extra)
+        reason = exc.message
+    elif isinstance(exc, HTTPException):
+        code, reason = 1008, str(exc.detail)
+        response = error_response(exc.status_code, _CODES.get(exc.status_code, "error"), reason)
+    elif engine_unavailable(exc):
+        log.warning("1013 on WebSocket %s: %s", path, exc)
+        code, reason, response = 1013, "the service is briefly unavailable; try again shortly", unavailable_response()
+    else:
+        log.exception("unhandled error on WebSocket %s", path, exc_info=exc)
+        code, reason, response = 1011, "internal error", error_response(500, "internal", "internal error")
+    with contextlib.suppress(Exception):  # the client may be gone already
+        upgrade = websocket.client_state is WebSocketState.CONNECTING
+        if upgrade and "websocket.http.response" in websocket.scope.get("extensions", {}):
+            await websocket.send_denial_response(response)
+        else:
+            await websocket.close(code, reason.encode()[:123].decode(errors="ignore"))
+
+
+Handler = Callable[[Request, Exception], Awaitable[Response]]
+
+
+def _http_or_websocket(handler: Handler) -> Callable[[HTTPConnection, Exception], Awaitable[Response | None]]:
+    async def handle(conn: HTTPConnection, exc: Exception) -> Response | None:
+        if conn.scope["type"] == "websocket":
+            await close_websocket(cast(WebSocket, conn), exc)
+            return None
+        return await handler(cast(Request, conn), exc)
+
+    return handle
+
+
 HANDLERS: dict[Any, Any] = {
-    ApiError: api_error_handler,
-    HTTPException: http_exception_handler,
-    DBAPIError: unavailable_handler,
-    DisconnectionError: unavailable_handler,
-    PoolTimeoutError: unavailable_handler,
-    RedisConnectionError: unavailable_handler,
-    RedisTimeoutError: unavailable_handler,
-    ConnectionError: unavailable_handler,
-    BusUnavailable: unavailable_handler,
-    Exception: unhandled_handler,
+    kind: _http_or_websocket(handler)
+    for kind, handler in (
+        (ApiError, api_error_handler),
+        (HTTPException, http_exception_handler),
+        (DBAPIError, unavailable_handler),
+        (DisconnectionError, unavailable_handler),
+        (PoolTimeoutError, unavailable_handler),
+        (RedisConnectionError, unavailable_handler),
+        (RedisTimeoutError, unavailable_handler),
+        (ConnectionError, unavailable_handler),
+        (BusUnavailable, unavailable_handler),
+        (Exception, unhandled_handler),
+    )
 }
