@@ -31,7 +31,7 @@ import numpy as np
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
 from bench.media_ingest import CLIP_SECONDS, VIDEO_BITRATE, ReplayTrack, codecs, load_packets
-from server.media.compose import AUDIO_RATE, CHUNK_SAMPLES, FPS, Compositor, Tile
+from server.media.compose import AUDIO_RATE, CHUNK_SAMPLES, FPS, PLAYOUT_DELAY_SECONDS, Compositor, Tile
 from server.media.stage import Layout
 
 REPO = Path(__file__).resolve().parents[1]
@@ -162,7 +162,8 @@ async def compose_cost(n: int, preset: str, clips: dict[str, list], seconds: flo
     720p30 H.264 and Opus, lay out, mix, encode with x264 at `preset` and Opus — run flat out in this
     thread (its loop stopped; its steps called in order), so the figure does not depend on what else
     the machine runs (a shared, overloaded machine slows real time, not CPU per frame)."""
-    compositor = Compositor("bench-compose", 1.0, lambda codec, data, ts: None, preset=preset)
+    now = [0.0]  # the compositor's clock: every packet arrives as it is captured, on time
+    compositor = Compositor("bench-compose", 1.0, lambda codec, data, ts: None, preset=preset, clock=lambda: now[0])
     await compositor.stop()  # its thread stopped: this thread does its steps instead
     members = [f"m{i}" for i in range(n)]
     compositor._handle("tiles", (Layout.SPEAKER, [Tile(m, label=f"Expert {m}") for m in members]))
@@ -172,15 +173,16 @@ async def compose_cost(n: int, preset: str, clips: dict[str, list], seconds: flo
     started = time.process_time()
     audio_n = 0
     for i in range(frames):
+        now[0] = i / FPS
         for m in members:
             compositor._handle("frame", (m, "H264", video[i % len(video)][0], i / FPS))
         while audio_n < (i + 1) * chunks_per_frame:
             at = audio_n * CHUNK_SAMPLES / AUDIO_RATE
             for m in members:
                 compositor._handle("frame", (m, "opus", audio[audio_n % len(audio)][0], at))
-            compositor._audio(audio_n, at)
+            compositor._audio(audio_n, at + PLAYOUT_DELAY_SECONDS)
             audio_n += 1
-        compositor._video(i, i % FPS == 0, i / FPS)
+        compositor._video(i, i % FPS == 0, i / FPS + PLAYOUT_DELAY_SECONDS)
     return (time.process_time() - started) / seconds
 
 
