@@ -379,7 +379,12 @@ class Compositor:
         self._u[chroma], self._v[chroma] = colour[1], colour[2]
 
     def _video(self, n: int, keyframe: bool, at: float) -> None:
-        """Programme frame `n`, due at `at` (monotonic): each member as captured its delay before."""
+        """Programme frame `n`, due at `at` (monotonic): drawn, then encoded."""
+        self._draw(at)
+        self._encode_video(n, keyframe)
+
+    def _draw(self, at: float) -> None:
+        """The programme picture (`self._frame`) showing each member as captured its delay before `at`."""
         rects = rectangles(self._layout, len(self._tiles))
         for tile, rect in zip(self._tiles, rects, strict=True):
             inp = self._inputs.get(tile.member_id)
@@ -390,6 +395,9 @@ class Compositor:
                 continue  # nothing new from this member: its tile stays as drawn
             self._draw_tile(tile, rect, inp, inp.picture if inp is not None and tile.video else None)
             self._drawn[tile.member_id] = (generation, rect)
+
+    def _encode_video(self, n: int, keyframe: bool) -> None:
+        """The drawn picture, encoded once; its packets leave through `_output`."""
         frame = self._frame
         frame.pts = n * (VIDEO_CLOCK // FPS)
         frame.pict_type = av.video.frame.PictureType.I if keyframe else av.video.frame.PictureType.NONE
