@@ -59,11 +59,14 @@ X264_OPTIONS = {
 # server/media/timeline.py does for a forwarded publisher).
 PLAYOUT_DELAY_SECONDS = 0.15
 # A member's picture or voice ready later than its delay allows (a loaded machine: its packets or this
-# thread held up) raises the member's delay at once to that lateness plus this margin, up to the maximum;
-# played late, audio and video alike would drift apart (hundreds of ms at load 10-20 on 2 cores). Each
-# DELAY_WINDOW_SECONDS without such lateness lower it by one step (a 20 ms skip, an Opus frame) towards
-# what the window needed.
+# thread held up) raises the member's delay at once to that lateness (with headroom) plus this margin, up
+# to the maximum; played late, audio and video alike would drift apart (hundreds of ms at load 10-20 on 2
+# cores). A raise cannot move what the other track already played, so marks captured just then may
+# come apart by the raise: the headroom makes raises few (lateness grows in steps while a stall lasts).
+# Each DELAY_WINDOW_SECONDS without such lateness lower it by one step (a 20 ms skip, an Opus frame)
+# towards what the window needed.
 PLAYOUT_MARGIN_SECONDS = 0.04
+DELAY_HEADROOM = 1.5
 MAX_PLAYOUT_DELAY_SECONDS = 0.8
 DELAY_WINDOW_SECONDS = 2.0
 DELAY_STEP_SECONDS = 0.02
@@ -127,7 +130,7 @@ class _Input:
         just above the lateness of the recent ones (see PLAYOUT_MARGIN_SECONDS)."""
         late = now - captured
         if late + PLAYOUT_MARGIN_SECONDS > self.delay:
-            self.delay = min(MAX_PLAYOUT_DELAY_SECONDS, late + PLAYOUT_MARGIN_SECONDS)
+            self.delay = min(MAX_PLAYOUT_DELAY_SECONDS, late * DELAY_HEADROOM + PLAYOUT_MARGIN_SECONDS)
         self._window_late = max(self._window_late, late)
         if self._window_start is None:
             self._window_start = now
