@@ -294,13 +294,14 @@ async def test_chromium_and_aiortc_experts_are_heard_together(media_server: Medi
 # The issue's bound for the composed programme (forwarded publishers: tests/media/test_av_sync.py).
 MAX_COMPOSED_OFFSET_SECONDS = 0.040
 
-# Issue 14 is open on this one. The constant offsets of whole runs (-60 to -83 ms, +0.1 to +0.4 s: a track
-# held back by aiortc's jitter buffer releasing one frame per packet) are gone with the receiving fix
-# (server/media/aiortc_hooks.py, internal 15), but at load 20-30 on 2 cores about one run in three still
-# has one mark off by 50-70 ms: a member's playout delay raised just as a flash or beep passed moves
-# what was not yet played, not what was. Not strict, so a run without it shows as XPASS.
-DELAY_RAISE = pytest.mark.xfail(
-    strict=False, reason="composed A/V: a mark crossing a playout-delay raise on a loaded machine (issue 14)"
+# Issue 14 is open on this one. At load 20-30 on 2 cores about one run in three or four still fails: one
+# mark off by 50-70 ms where a member's playout delay was raised just as a flash or beep passed (what was
+# already played cannot move), or a whole run at -80 to -100 ms with the flashes missing for its first
+# seconds — the publisher's video reaching the compositor uniformly later than its audio, for a reason not
+# found yet (aiortc's jitter buffer releasing one frame per packet was one such cause, fixed in
+# server/media/aiortc_hooks.py; that run came after it). Not strict, so a run without either shows as XPASS.
+COMPOSED_SYNC_UNDER_LOAD = pytest.mark.xfail(
+    strict=False, reason="composed A/V under load: a mark across a delay raise, or video late all run (issue 14)"
 )
 
 
@@ -328,7 +329,7 @@ def composed_onsets(path: Path) -> tuple[list[float], list[float]]:
     return flashes, beeps
 
 
-@DELAY_RAISE
+@COMPOSED_SYNC_UNDER_LOAD
 async def test_composed_programme_keeps_audio_and_video_in_sync(media_server: MediaServer) -> None:
     """Alice flashes and beeps at each whole second (one capture clock); Bob is on air beside her, silent."""
     from .publishers import BeepAudio, Clock, FlashVideo
