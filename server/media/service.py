@@ -539,6 +539,10 @@ class MediaService:
         if camera.publisher != compositor.session_id:
             if codec != "H264" or camera.ended:
                 return  # the programme switches at the compositor's first picture (a keyframe)
+            if event.stage.plan().mode != "compose":
+                # Frames already on their way when a forwarded member took the programme back (its
+                # stop is a task that has not run yet): they must not take it from that member again.
+                return
             self._release(event, camera)
             if (screen := event.feeds.get("screen")) is not None:
                 self._release(event, screen)  # the shared screen is inside the programme now
