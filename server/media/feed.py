@@ -114,6 +114,7 @@ class Feed:
         self.publisher = None
         self.keyframe_requester = None
         self._worker.submit(self._writer.discontinuity)
+        self._worker.submit(self._aac.new_session)
 
     def on_frame(self, codec: str, data: bytes, rtp_timestamp: int) -> None:
         """Called on the event loop for every complete encoded frame of the publisher."""
