@@ -294,15 +294,6 @@ async def test_chromium_and_aiortc_experts_are_heard_together(media_server: Medi
 # The issue's bound for the composed programme (forwarded publishers: tests/media/test_av_sync.py).
 MAX_COMPOSED_OFFSET_SECONDS = 0.040
 
-# Issue 14 is open on this one: about one run in three or four reads -60 to -90 ms for the whole run
-# (every flash ~75 ms after its beep), at load 3 as at load 20 — the publisher's video reaching the
-# compositor uniformly later than its audio, for a reason not found yet; and on a loaded machine a mark
-# can cross a raise of a member's playout delay (what was already played cannot move). Not strict, so a
-# run without either shows as XPASS.
-COMPOSED_SYNC = pytest.mark.xfail(
-    strict=False, reason="composed A/V: video ~75 ms late in some whole runs, or a mark across a delay raise (issue 14)"
-)
-
 
 def composed_onsets(path: Path) -> tuple[list[float], list[float]]:
     """Flashes seen in composed pictures (1280×720), and every beep of the mixed audio."""
@@ -328,7 +319,6 @@ def composed_onsets(path: Path) -> tuple[list[float], list[float]]:
     return flashes, beeps
 
 
-@COMPOSED_SYNC
 async def test_composed_programme_keeps_audio_and_video_in_sync(media_server: MediaServer) -> None:
     """Alice flashes and beeps at each whole second (one capture clock); Bob is on air beside her, silent."""
     from .publishers import BeepAudio, Clock, FlashVideo
