@@ -18,11 +18,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -31,7 +33,16 @@ import numpy as np
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
 from bench.media_ingest import CLIP_SECONDS, VIDEO_BITRATE, ReplayTrack, codecs, load_packets
-from server.media.compose import AUDIO_RATE, CHUNK_SAMPLES, FPS, Compositor, Tile
+from server.media.compose import (
+    AUDIO_RATE,
+    CHUNK_SAMPLES,
+    FPS,
+    PLAYOUT_DELAY_SECONDS,
+    PROGRAMME_BITRATE,
+    X264_OPTIONS,
+    Compositor,
+    Tile,
+)
 from server.media.stage import Layout
 
 REPO = Path(__file__).resolve().parents[1]
@@ -157,41 +168,116 @@ def av_offsets(recording: Path) -> list[float]:
     return [b - f for f in flashes for b in beeps if abs(b - f) < PAIRING_WINDOW_SECONDS]
 
 
-async def compose_cost(n: int, preset: str, clips: dict[str, list], seconds: float) -> float:
+class _Timer:
+    """Process CPU time (every thread) of the spans it is running in."""
+
+    def __init__(self) -> None:
+        self.total, self._since = 0.0, 0.0
+
+    def __enter__(self) -> None:
+        self._since = time.process_time()
+
+    def __exit__(self, *exc: object) -> None:
+        self.total += time.process_time() - self._since
+
+
+def psnr(picture: np.ndarray, reference: np.ndarray) -> float:
+    mse = float(np.mean((picture.astype(np.float32) - reference.astype(np.float32)) ** 2))
+    return 10 * np.log10(255**2 / max(mse, 1e-6))
+
+
+async def compose_cost(n: int, preset: str, clips: dict[str, list], seconds: float) -> tuple[float, float]:
     """CPU-s per programme-second of the compositor's own work for `n` on air — decode each member's
     720p30 H.264 and Opus, lay out, mix, encode with x264 at `preset` and Opus — run flat out in this
     thread (its loop stopped; its steps called in order), so the figure does not depend on what else
-    the machine runs (a shared, overloaded machine slows real time, not CPU per frame)."""
-    compositor = Compositor("bench-compose", 1.0, lambda codec, data, ts: None, preset=preset)
+    the machine runs (a shared, overloaded machine slows real time, not CPU per frame). Also the mean
+    PSNR (luma, dB) of the encoded programme against the picture it was given, decoded outside the timing."""
+    now = [0.0]  # the compositor's clock: every packet arrives as it is captured, on time
+    compositor = Compositor("bench-compose", 1.0, lambda codec, data, ts: None, preset=preset, clock=lambda: now[0])
     await compositor.stop()  # its thread stopped: this thread does its steps instead
+    encoded: list[bytes] = []
+    compositor._output = lambda codec, data, pts: encoded.append(data) if codec == "H264" else None  # type: ignore[method-assign]
     members = [f"m{i}" for i in range(n)]
     compositor._handle("tiles", (Layout.SPEAKER, [Tile(m, label=f"Expert {m}") for m in members]))
     video, audio = clips["pattern"], clips["silence"]
     frames = int(seconds * FPS)
     chunks_per_frame = AUDIO_RATE / CHUNK_SAMPLES / FPS
-    started = time.process_time()
+    timer, check = _Timer(), av.CodecContext.create("h264", "r")
+    check.thread_count = 1  # frame threads would hand back an older picture than the one just encoded
+    quality: list[float] = []
     audio_n = 0
     for i in range(frames):
-        for m in members:
-            compositor._handle("frame", (m, "H264", video[i % len(video)][0], i / FPS))
-        while audio_n < (i + 1) * chunks_per_frame:
-            at = audio_n * CHUNK_SAMPLES / AUDIO_RATE
+        with timer:
+            now[0] = i / FPS
             for m in members:
-                compositor._handle("frame", (m, "opus", audio[audio_n % len(audio)][0], at))
-            compositor._audio(audio_n, at)
-            audio_n += 1
-        compositor._video(i, i % FPS == 0, i / FPS)
-    return (time.process_time() - started) / seconds
+                compositor._handle("frame", (m, "H264", video[i % len(video)][0], i / FPS))
+            while audio_n < (i + 1) * chunks_per_frame:
+                at = audio_n * CHUNK_SAMPLES / AUDIO_RATE
+                for m in members:
+                    compositor._handle("frame", (m, "opus", audio[audio_n % len(audio)][0], at))
+                compositor._audio(audio_n, at + PLAYOUT_DELAY_SECONDS)
+                audio_n += 1
+            compositor._video(i, i % FPS == 0, i / FPS + PLAYOUT_DELAY_SECONDS)
+        for data in encoded:
+            for picture in check.decode(av.Packet(data)):
+                if i % 5 == 0:
+                    quality.append(psnr(picture.to_ndarray()[: compositor._y.shape[0]], compositor._y))  # luma as coded
+        encoded.clear()
+    return timer.total / seconds, float(np.mean(quality))
+
+
+def transcode_cost(preset: str, clips: dict[str, list], seconds: float) -> float:
+    """The baseline, in the same run: one 720p30 H.264 stream decoded and encoded again at the same
+    size with the compositor's x264 settings (what one member would cost if the programme were
+    re-encoded instead of forwarded), CPU-s per second."""
+    decoder = av.CodecContext.create("h264", "r")
+    decoder.thread_count = 1  # as the compositor's decoders
+    encoder = av.CodecContext.create("libx264", "w")
+    encoder.width, encoder.height, encoder.pix_fmt = 1280, 720, "yuv420p"
+    encoder.time_base, encoder.framerate, encoder.bit_rate = Fraction(1, 90_000), Fraction(FPS), PROGRAMME_BITRATE
+    encoder.options = {**X264_OPTIONS, "preset": preset}
+    encoder.open()
+    video = clips["pattern"]
+    timer = _Timer()
+    with timer:
+        for i in range(int(seconds * FPS)):
+            for frame in decoder.decode(av.Packet(video[i % len(video)][0])):
+                frame.pts, frame.time_base = i * 3000, Fraction(1, 90_000)
+                frame.pict_type = av.video.frame.PictureType.I if i % FPS == 0 else av.video.frame.PictureType.NONE
+                encoder.encode(frame)
+    return timer.total / seconds
+
+
+def load_average() -> str:
+    return "load average " + ", ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 async def run_preset(preset: str, clips: dict[str, list], args: argparse.Namespace, workdir: Path) -> dict:
     media_dir = workdir / preset
-    result: dict = {"preset": preset, "cpu": {}, "switch": {}, "compose": {}}
+    result: dict = {"preset": preset, "cpu": {}, "switch": {}, "compose": {}, "psnr": {}, "loads": []}
+    # Interleaved repeats (baseline, 2, 3, 4, baseline, ...), the median of each: the machine's other
+    # work comes and goes, and each figure meets the same share of it.
+    runs: dict[object, list[float]] = {}
+    result["loads"].append(load_average())
+    for _ in range(args.repeats):
+        runs.setdefault("baseline", []).append(transcode_cost(preset, clips, args.compose_seconds))
+        for n in range(2, MAX_ON_AIR + 1):
+            cost, quality = await compose_cost(n, preset, clips, args.compose_seconds)
+            runs.setdefault(n, []).append(cost)
+            result["psnr"][n] = quality
+    result["loads"].append(load_average())
+    result["baseline"] = statistics.median(runs["baseline"])
     for n in range(2, MAX_ON_AIR + 1):
-        result["compose"][n] = await compose_cost(n, preset, clips, args.compose_seconds)
-        print(f"  {preset}: composing {n}: {result['compose'][n]:.3f} CPU-s per programme-second", file=sys.stderr)
+        result["compose"][n] = statistics.median(runs[n])
+        print(
+            f"  {preset}: composing {n}: {result['compose'][n]:.3f} CPU-s per programme-second"
+            f" ({result['compose'][n] / result['baseline']:.2f}× one 720p transcode, {result['baseline']:.3f};"
+            f" PSNR {result['psnr'][n]:.1f} dB; runs {[round(x, 3) for x in runs[n]]})",
+            file=sys.stderr,
+        )
     if args.compose_only:
         return result
+    result["loads"].append(load_average())
     async with Server(media_dir, preset) as server:
         idle = await server.cpu_rate(2.0)
         result["idle"] = idle
@@ -208,7 +294,8 @@ async def run_preset(preset: str, clips: dict[str, list], args: argparse.Namespa
                 result["switch"][f"{n - 1}→{n}"] = await on_air(server.base, member, True)
             await asyncio.sleep(WARMUP_SECONDS)
             result["cpu"][n] = await server.cpu_rate(args.measure) - idle
-            print(f"  {preset}: {n} on air: {result['cpu'][n]:.3f} CPU-s/s", file=sys.stderr)
+            ratio = result["cpu"][n] / result["cpu"][1]
+            print(f"  {preset}: {n} on air: {result['cpu'][n]:.3f} CPU-s/s ({ratio:.2f}× 1 on air)", file=sys.stderr)
         for n in range(MAX_ON_AIR, 1, -1):
             result["switch"][f"{n}→{n - 1}"] = await on_air(server.base, peers[n - 1][1], False)
             await asyncio.sleep(1.5)
@@ -216,24 +303,36 @@ async def run_preset(preset: str, clips: dict[str, list], args: argparse.Namespa
             (await http.post(f"{server.base}/bench/bench/end")).raise_for_status()
         for pc, _ in peers:
             await pc.close()
+    result["loads"].append(load_average())
     offsets = av_offsets(media_dir / "bench" / "index.m3u8")
     result["av_offsets"] = offsets
     return result
 
 
 def report(results: list[dict]) -> str:
-    lines = ["Compositor (decode n × 720p30 + layout + mix + one encode), CPU-s per programme-second:", ""]
-    lines += ["| preset | 2 on air | 3 on air | 4 on air |", "|---|---|---|---|"]
+    lines = [
+        "Compositor (decode n × 720p30 + layout + mix + one encode), CPU-s per programme-second, and as a ratio",
+        "to one 720p30 decode + encode at the same preset measured in the same run (the baseline):",
+        "",
+        "| preset | baseline | 2 on air | 3 on air | 4 on air | PSNR 2/3/4 | load average (start, end) |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in results:
-        lines.append(f"| {r['preset']} | " + " | ".join(f"{r['compose'][n]:.3f}" for n in range(2, 5)) + " |")
+        base = r["baseline"]
+        cells = " | ".join(f"{r['compose'][n]:.3f} ({r['compose'][n] / base:.2f}×)" for n in range(2, 5))
+        quality = "/".join(f"{r['psnr'][n]:.1f}" for n in range(2, 5))
+        lines.append(f"| {r['preset']} | {base:.3f} | {cells} | {quality} dB | {r['loads'][0]}; {r['loads'][1]} |")
     live = [r for r in results if r["cpu"]]
     if not live:
         return "\n".join(lines)
-    lines += ["", "Live server (WebRTC ingest of every member + the above + HLS), CPU-s per second:", ""]
-    lines.append("| preset | 1 on air (forwarded) | 2 | 3 | 4 | switch times | A/V (audio − video) |")
-    lines.append("|---|---|---|---|---|---|---|")
+    lines += ["", "Live server (WebRTC ingest of every member + the above + HLS), CPU-s per second (× 1 on air):", ""]
+    lines.append("| preset | 1 on air (forwarded) | 2 | 3 | 4 | switch times | A/V (audio − video) | load average |")
+    lines.append("|---|---|---|---|---|---|---|---|")
     for r in live:
-        cpu = " | ".join(f"{r['cpu'][n]:.3f}" for n in range(1, MAX_ON_AIR + 1))
+        one = r["cpu"][1]
+        cpu = " | ".join(
+            f"{r['cpu'][n]:.3f}" + ("" if n == 1 else f" ({r['cpu'][n] / one:.1f}×)") for n in range(1, MAX_ON_AIR + 1)
+        )
         offsets = r["av_offsets"]
         sync = (
             f"median {statistics.median(offsets) * 1000:+.0f} ms, max |{max(abs(o) for o in offsets) * 1000:.0f}| ms"
@@ -242,7 +341,7 @@ def report(results: list[dict]) -> str:
             else "no marks"
         )
         switches = ", ".join(f"{k} {v:.2f} s" for k, v in r["switch"].items())
-        lines.append(f"| {r['preset']} | {cpu} | {switches} | {sync} |")
+        lines.append(f"| {r['preset']} | {cpu} | {switches} | {sync} | {r['loads'][-2]}; {r['loads'][-1]} |")
     return "\n".join(lines)
 
 
@@ -253,6 +352,7 @@ async def main() -> None:
     parser.add_argument("--json", type=Path, help="also write every number here")
     parser.add_argument("--compose-seconds", type=float, default=10.0, help="programme seconds composed flat out")
     parser.add_argument("--compose-only", action="store_true", help="skip the live run (server, WebRTC)")
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved repeats of the compose cost (median)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)

@@ -22,6 +22,14 @@ Internals used:
 6. `RTCRtpReceiver._send_rtcp_pli` — to ask the publisher for a keyframe.
 7. (read in tests only) `JitterBuffer._prefetch` of the receivers — server/media/feed.py
    compensates those buffering delays to keep audio and video in sync.
+15. `RTCRtpReceiver._RTCRtpReceiver__jitter_buffer`, `JitterBuffer._remove_frame(_)` and `._origin`, and
+   `RTCRtpReceiver._RTCRtpReceiver__timestamp_mapper.map` (what the receiver does to each frame's RTP
+   timestamp before queueing it: from the stream's first one, unwrapped) — aiortc
+   releases at most one frame per packet received, so the frames completed while a gap waited (a
+   retransmission, or a lost Opus packet until the buffer overflows) would each wait for a later
+   packet, for good when every frame is one packet (every Opus frame, a still picture): a lasting delay
+   of that track alone, hence audio and video apart by 60-300 ms. The tap releases them at once (the
+   audio buffer's own prefetch is kept: `_remove_frame` honours it).
 
 WHEP viewers: aiortc's RTCRtpSender costs ≈ 70 µs of Python per RTP packet per viewer (packet
 objects, `datetime` clock reads, four coroutine layers), so server/media/rtp_stream.py sends
@@ -135,9 +143,11 @@ class _EncodedFrameTap(queue.Queue):  # type: ignore[type-arg]
     aiortc's (idle) decoder thread so the remote track ends exactly as aiortc intends.
     """
 
-    def __init__(self, sink: EncodedFrameSink) -> None:
+    def __init__(self, sink: EncodedFrameSink, jitter_buffer: Any = None, timestamps: Any = None) -> None:
         super().__init__()
         self._sink = sink
+        self._jitter_buffer = jitter_buffer
+        self._timestamps = timestamps  # the receiver's TimestampMapper
 
     def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
         if item is None:
@@ -145,13 +155,21 @@ class _EncodedFrameTap(queue.Queue):  # type: ignore[type-arg]
             return
         codec, frame = item
         self._sink(codec.name, frame.data, frame.timestamp)
+        if self._jitter_buffer is None or self._timestamps is None or self._jitter_buffer._origin is None:
+            return  # not a frame from the buffer (nothing received yet)
+        # Every other frame already complete, now rather than one per later packet (internal 15), its
+        # timestamp mapped as the receiver maps the one it queued.
+        while (more := self._jitter_buffer._remove_frame(0)) is not None:
+            self._sink(codec.name, more.data, self._timestamps.map(more.timestamp))
 
 
 def tap_encoded_frames(receiver: RTCRtpReceiver, sink: EncodedFrameSink) -> None:
     """Route the receiver's reassembled frames to `sink` instead of aiortc's decoder."""
     if receiver._RTCRtpReceiver__decoder_thread is not None:  # type: ignore[attr-defined]  # 5
         raise RuntimeError("tap_encoded_frames must run before the receiver starts")
-    receiver._RTCRtpReceiver__decoder_queue = _EncodedFrameTap(sink)  # type: ignore[attr-defined]  # 4
+    jitter_buffer = receiver._RTCRtpReceiver__jitter_buffer  # type: ignore[attr-defined]  # 15
+    timestamps = receiver._RTCRtpReceiver__timestamp_mapper  # type: ignore[attr-defined]  # 15
+    receiver._RTCRtpReceiver__decoder_queue = _EncodedFrameTap(sink, jitter_buffer, timestamps)  # type: ignore[attr-defined]  # 4
 
 
 async def request_keyframe(receiver: RTCRtpReceiver) -> None:

@@ -35,23 +35,49 @@ logger = logging.getLogger(__name__)
 FPS = 30
 AUDIO_RATE = AUDIO_CLOCK
 CHUNK_SAMPLES = 960  # 20 ms, one Opus frame
-# x264 preset of the programme: measured by bench/stage.py on 2 cores at 720p30 (bench/README.md).
-X264_PRESET = "superfast"
+# x264 preset of the programme, measured by bench/stage.py on 2 cores at 720p30 (bench/README.md): in the
+# baseline profile (no CABAC, no 8×8 transform, which superfast would use) ultrafast encodes the programme
+# in 0.5-0.7 of superfast's time at the same luma PSNR (within 0.2 dB); what it gives up is the deblocking
+# filter and adaptive quantisation. MediaService(x264_preset=...) takes another.
+X264_PRESET = "ultrafast"
 PROGRAMME_BITRATE = 2_500_000
 OPUS_BITRATE = 64_000
 X264_MAX_KEYINT_FRAMES = 600  # a backstop: keyframes are forced every segment and on request
-# Every member's pictures and voice are played out at their capture time plus this delay, so that each
-# member's audio and video stay together (aiortc holds audio ~50 ms longer than video in its jitter
-# buffers, and packets reach this thread in bursts): long enough for that and the jitter, short beside
-# the HLS latency. Capture time: each track's RTP clock, anchored at its first packet's arrival less
-# the receiver's known buffering (as server/media/timeline.py does for a forwarded publisher).
+# As the VP8 fallback (transcode.py): no B-frames, no lookahead, one thread; keyframes forced at segment
+# boundaries and when a WHEP viewer asks, each an IDR with its parameter sets (a player may join there).
+X264_OPTIONS = {
+    "tune": "zerolatency",
+    "profile": "baseline",
+    "forced-idr": "1",
+    "x264-params": f"keyint={X264_MAX_KEYINT_FRAMES}:scenecut=0:repeat-headers=1:threads=1",
+}
+# Every member's pictures and voice are played out at their capture time plus one delay of its own,
+# the same for its audio and its video, so that they stay together whenever either comes late. It starts
+# here (aiortc holds audio ~50 ms longer than video in its jitter buffers, and packets reach this thread
+# in bursts): long enough for that and the usual jitter, short beside the HLS latency. Capture time: each
+# track's RTP clock, anchored at its first packet's arrival less the receiver's known buffering (as
+# server/media/timeline.py does for a forwarded publisher).
 PLAYOUT_DELAY_SECONDS = 0.15
-# A track's anchor follows its earliest-arriving packets (the least delayed show the true offset;
-# late ones are jitter, played late or dropped), unless its packets come this much later for good (a
-# stall, a clock running slow): then it is anchored again.
+# A member's picture or voice ready later than its delay allows (a loaded machine: its packets or this
+# thread held up) raises the member's delay at once to that lateness (with headroom) plus this margin, up
+# to the maximum; played late, audio and video alike would drift apart (hundreds of ms at load 10-20 on 2
+# cores). A raise cannot move what the other track already played, so marks captured just then may
+# come apart by the raise: the headroom makes raises few (lateness grows in steps while a stall lasts).
+# Each DELAY_WINDOW_SECONDS without such lateness lower it by one step (a 20 ms skip, an Opus frame)
+# towards what the window needed.
+PLAYOUT_MARGIN_SECONDS = 0.04
+DELAY_HEADROOM = 1.5
+MAX_PLAYOUT_DELAY_SECONDS = 0.8
+DELAY_WINDOW_SECONDS = 2.0
+DELAY_STEP_SECONDS = 0.02
+# A track's anchor follows its earliest-arriving packets (the least delayed show the true offset; late
+# ones are jitter, which the member's playout delay absorbs), unless its packets come later than the
+# longest delay for good (a stall, a clock running slow): then it is anchored again.
 REANCHOR_LATE_SECONDS = 1.0
-# Decoded pictures kept per member waiting for their playout time.
-MAX_WAITING_PICTURES = 12
+# Decoded pictures kept per member waiting for their playout time: the longest delay's worth.
+MAX_WAITING_PICTURES = 26
+# Capture times ride through the video decoder as packet timestamps in these units (microseconds).
+CAPTURE_TICKS = 1_000_000
 # Composition starts once every on-air camera has a picture, or after this long (a late camera shows
 # as a dark tile until its first keyframe).
 START_WAIT_SECONDS = 1.0
@@ -95,8 +121,26 @@ class _Input:
         self.audio_decoder = av.CodecContext.create("opus", "r")
         self.resampler = av.AudioResampler(format="s16", layout="mono", rate=AUDIO_RATE)
         self.voice: deque[tuple[float, np.ndarray]] = deque()  # (capture time, 20 ms of samples)
+        self.delay = PLAYOUT_DELAY_SECONDS  # capture → programme, for its audio and video alike
+        self._window_start: float | None = None
+        self._window_late = 0.0  # the worst lateness seen in the current window
 
-    def decode_video(self, codec: str, data: bytes, captured: float) -> None:
+    def note_ready(self, captured: float, now: float) -> None:
+        """A picture or 20 ms of voice captured at `captured` is ready to play `now`: keep the delay
+        just above the lateness of the recent ones (see PLAYOUT_MARGIN_SECONDS)."""
+        late = now - captured
+        if late + PLAYOUT_MARGIN_SECONDS > self.delay:
+            self.delay = min(MAX_PLAYOUT_DELAY_SECONDS, late * DELAY_HEADROOM + PLAYOUT_MARGIN_SECONDS)
+        self._window_late = max(self._window_late, late)
+        if self._window_start is None:
+            self._window_start = now
+        elif now - self._window_start >= DELAY_WINDOW_SECONDS:
+            needed = max(PLAYOUT_DELAY_SECONDS, self._window_late + PLAYOUT_MARGIN_SECONDS)
+            if needed < self.delay:
+                self.delay = max(needed, self.delay - DELAY_STEP_SECONDS)
+            self._window_start, self._window_late = now, 0.0
+
+    def decode_video(self, codec: str, data: bytes, captured: float, now: float) -> None:
         keyframe = h264_is_keyframe(data) if codec == "H264" else vp8_is_keyframe(data)
         stale = self.decoder_small != self.small and keyframe  # the tile changed size: switch at a keyframe
         if self.video_decoder is None or self.video_codec != codec or stale:
@@ -111,25 +155,33 @@ class _Input:
             if not keyframe:
                 return
             self.keyed = True
+        packet = av.Packet(data)
+        # Each picture carries its own capture time through the decoder: one that holds pictures back
+        # (reordering it assumes when a stream does not rule it out) must not stamp them with a later one.
+        packet.pts = round(captured * CAPTURE_TICKS)
         try:
-            frames = self.video_decoder.decode(av.Packet(data))
+            frames = self.video_decoder.decode(packet)
         except av.FFmpegError:
             return
         for frame in frames:
-            self.waiting.append((captured, frame))
+            when = captured if frame.pts is None else frame.pts / CAPTURE_TICKS
+            self.note_ready(when, now)
+            self.waiting.append((when, frame))
         while len(self.waiting) > MAX_WAITING_PICTURES:
             self.waiting.popleft()
 
     def show(self, due: float) -> None:
-        """The latest picture captured by `due` goes on screen (the first one at once, to start)."""
+        """The picture captured nearest `due` goes on screen (the first one at once, to start): nearest,
+        not the latest before it, or pictures would lag the voice by half a frame on average."""
         chosen = None
+        due += 0.5 / FPS
         while self.waiting and (self.waiting[0][0] <= due or (self.picture is None and chosen is None)):
             chosen = self.waiting.popleft()[1]
         if chosen is not None:
             self.picture = chosen
             self.generation += 1
 
-    def decode_audio(self, data: bytes, captured: float) -> None:
+    def decode_audio(self, data: bytes, captured: float, now: float) -> None:
         try:
             frames = self.audio_decoder.decode(av.Packet(data))
         except av.FFmpegError:
@@ -137,14 +189,15 @@ class _Input:
         parts = [out.to_ndarray().reshape(-1) for frame in frames for out in self.resampler.resample(frame)]
         if not parts:
             return
-        pcm = np.concatenate(parts)
+        self.note_ready(captured, now)
+        pcm = np.concatenate(parts) if len(parts) > 1 else parts[0]
         for i in range(0, len(pcm), CHUNK_SAMPLES):  # browsers send 20 ms; longer packets are split
             self.voice.append((captured + i / AUDIO_RATE, pcm[i : i + CHUNK_SAMPLES]))
 
     def take(self, due: float) -> np.ndarray:
-        """The 20 ms captured at `due`, or nothing yet (a gap). A chunk that comes late is still played
-        (a voice whose capture clock lags, e.g. a starved browser, is heard late rather than not at all);
-        only when a later chunk is due too is the older one dropped, to catch up."""
+        """The 20 ms captured at `due`, or nothing (a gap). The delay is kept above what comes late, so
+        a chunk found older than `due` was skipped by a lowered delay or a clock that lags: played while
+        it is the only one due (heard late rather than not at all), dropped once a later one is due too."""
         half = CHUNK_SAMPLES / AUDIO_RATE / 2
         while len(self.voice) > 1 and self.voice[1][0] <= due + half:
             self.voice.popleft()
@@ -156,8 +209,18 @@ class _Input:
 class Compositor:
     """One per event while several members are on air. `session_id` is what the programme feed holds."""
 
-    def __init__(self, session_id: str, segment_seconds: float, emit: Emit, preset: str = X264_PRESET) -> None:
+    def __init__(
+        self,
+        session_id: str,
+        segment_seconds: float,
+        emit: Emit,
+        preset: str = X264_PRESET,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """`clock`: the monotonic clock that arrivals, capture times and the programme's pace are read on
+        (bench/stage.py runs the compositor's steps flat out on a clock of its own)."""
         self.session_id = session_id
+        self._clock = clock
         self._segment_seconds = segment_seconds
         self._emit = emit
         self._preset = preset
@@ -167,8 +230,12 @@ class Compositor:
         self._tiles: list[Tile] = []
         self._layout = Layout.SPEAKER
         self._drawn: dict[str, tuple[int, Rect]] = {}  # member → (picture generation, rect) on the canvas
-        self._labels: dict[tuple[str, int, int], np.ndarray | None] = {}
-        self._canvas = np.empty((HEIGHT * 3 // 2, WIDTH), dtype=np.uint8)
+        self._labels: dict[tuple[str, int, int], _Label | None] = {}
+        # The programme's picture: drawn in place (numpy views of its planes) and handed to x264 as is,
+        # frame after frame (x264 copies it in before encode() returns): nothing allocated per frame.
+        self._frame = av.VideoFrame(WIDTH, HEIGHT, "yuv420p")
+        self._frame.time_base = Fraction(1, VIDEO_CLOCK)
+        self._y, self._u, self._v = (_plane_view(plane) for plane in self._frame.planes)
         self._clear()
         self._encoder: av.CodecContext | None = None
         self._opus: av.CodecContext | None = None
@@ -186,7 +253,7 @@ class Compositor:
 
     def push(self, member_id: str, codec: str, data: bytes, rtp_timestamp: int) -> None:
         """A member's encoded frame, stamped here (on the loop, at arrival) with when it was captured."""
-        now = time.monotonic()
+        now = self._clock()
         audio = codec == "opus"
         clock, buffered = (AUDIO_CLOCK, AUDIO_BUFFERED_SECONDS) if audio else (VIDEO_CLOCK, VIDEO_BUFFERED_SECONDS)
         key = (member_id, audio)
@@ -217,13 +284,14 @@ class Compositor:
             logger.exception("compositor %s failed", self.session_id)
 
     def _loop_forever(self) -> None:
-        created = time.monotonic()
+        clock = self._clock
+        created = clock()
         start: float | None = None
         video_n = audio_n = 0
         next_keyframe = 0.0
         checked = created  # before the start: readiness is checked once a frame interval
         while True:
-            now = time.monotonic()
+            now = clock()
             if start is None:
                 deadline = checked + 1 / FPS
             else:
@@ -244,9 +312,9 @@ class Compositor:
                         item = self._queue.get_nowait()
                     except queue.Empty:
                         item = None
-                if time.monotonic() < deadline:
+                if clock() < deadline:
                     continue
-            now = time.monotonic()
+            now = clock()
             if start is None:
                 checked = now
                 if not self._ready() and now - created < START_WAIT_SECONDS:
@@ -262,10 +330,10 @@ class Compositor:
                 if force:
                     self._keyframe_wanted = False
                     next_keyframe = seconds + self._segment_seconds
-                self._video(video_n, force, start + seconds - PLAYOUT_DELAY_SECONDS)
+                self._video(video_n, force, start + seconds)
                 video_n += 1
             while start + audio_n * CHUNK_SAMPLES / AUDIO_RATE <= now:
-                self._audio(audio_n, start + audio_n * CHUNK_SAMPLES / AUDIO_RATE - PLAYOUT_DELAY_SECONDS)
+                self._audio(audio_n, start + audio_n * CHUNK_SAMPLES / AUDIO_RATE)
                 audio_n += 1
 
     def _handle(self, kind: str, args: tuple[object, ...]) -> None:
@@ -277,12 +345,13 @@ class Compositor:
                 return  # not (or no longer) on air
             inp = self._inputs[member_id]
             if codec == "opus":
-                inp.decode_audio(data, captured)
+                inp.decode_audio(data, captured, self._clock())
             else:
-                inp.decode_video(codec, data, captured)
+                inp.decode_video(codec, data, captured, self._clock())
         elif kind == "label":
             key, alpha = args
-            self._labels[key] = alpha  # type: ignore[index]
+            assert isinstance(key, tuple) and (alpha is None or isinstance(alpha, np.ndarray))
+            self._labels[key] = None if alpha is None else _Label(alpha)
             self._drawn.clear()
         elif kind == "tiles":
             layout, tiles = args
@@ -306,58 +375,62 @@ class Compositor:
     # -- video -----------------------------------------------------------------------------------
 
     def _clear(self) -> None:
-        y, u, v = self._planes()
-        y[:], u[:], v[:] = BACKGROUND
+        self._y[:], self._u[:], self._v[:] = BACKGROUND
 
-    def _planes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        c = self._canvas
-        quarter = HEIGHT // 4
-        return (
-            c[:HEIGHT],
-            c[HEIGHT : HEIGHT + quarter].reshape(HEIGHT // 2, WIDTH // 2),
-            c[HEIGHT + quarter :].reshape(HEIGHT // 2, WIDTH // 2),
-        )
+    def _fill(self, rect: Rect, colour: tuple[int, int, int]) -> None:
+        if rect.w <= 0 or rect.h <= 0:
+            return
+        self._y[rect.y : rect.y + rect.h, rect.x : rect.x + rect.w] = colour[0]
+        chroma = (slice(rect.y // 2, (rect.y + rect.h) // 2), slice(rect.x // 2, (rect.x + rect.w) // 2))
+        self._u[chroma], self._v[chroma] = colour[1], colour[2]
 
-    def _video(self, n: int, keyframe: bool, due: float) -> None:
-        """Programme frame `n`, showing what each member captured at `due`."""
+    def _video(self, n: int, keyframe: bool, at: float) -> None:
+        """Programme frame `n`, due at `at` (monotonic): drawn, then encoded."""
+        self._draw(at)
+        self._encode_video(n, keyframe)
+
+    def _draw(self, at: float) -> None:
+        """The programme picture (`self._frame`) showing each member as captured its delay before `at`."""
         rects = rectangles(self._layout, len(self._tiles))
         for tile, rect in zip(self._tiles, rects, strict=True):
             inp = self._inputs.get(tile.member_id)
             if inp is not None:
-                inp.show(due)
+                inp.show(at - inp.delay)
             generation = inp.generation if inp is not None and tile.video else -1
             if self._drawn.get(tile.member_id) == (generation, rect):
                 continue  # nothing new from this member: its tile stays as drawn
             self._draw_tile(tile, rect, inp, inp.picture if inp is not None and tile.video else None)
             self._drawn[tile.member_id] = (generation, rect)
-        frame = av.VideoFrame.from_ndarray(self._canvas, format="yuv420p")
+
+    def _encode_video(self, n: int, keyframe: bool) -> None:
+        """The drawn picture, encoded once; its packets leave through `_output`."""
+        frame = self._frame
         frame.pts = n * (VIDEO_CLOCK // FPS)
-        frame.time_base = Fraction(1, VIDEO_CLOCK)
         frame.pict_type = av.video.frame.PictureType.I if keyframe else av.video.frame.PictureType.NONE
         for packet in self._video_encoder().encode(frame):
             self.frames_out += 1
-            self._loop.call_soon_threadsafe(self._emit, "H264", bytes(packet), int(packet.pts))
+            self._output("H264", bytes(packet), int(packet.pts))
         if self.on_picture is not None:
+            # The picture is drawn again in place for the next frame: whoever keeps it must copy or scale it
+            # now, in this thread.
             self.on_picture(frame, int(frame.pts), keyframe)
 
     def _draw_tile(self, tile: Tile, rect: Rect, inp: _Input | None, picture: av.VideoFrame | None) -> None:
-        y, u, v = self._planes()
-        fill = BACKGROUND if picture is not None else AUDIO_ONLY_TILE
-        y[rect.y : rect.y + rect.h, rect.x : rect.x + rect.w] = fill[0]
-        cu = (slice(rect.y // 2, (rect.y + rect.h) // 2), slice(rect.x // 2, (rect.x + rect.w) // 2))
-        u[cu], v[cu] = fill[1], fill[2]
-        if picture is not None:
+        if picture is None or inp is None:
+            self._fill(rect, AUDIO_ONLY_TILE)
+        else:
             box = fit(picture.width, picture.height, rect)
-            assert inp is not None
+            for margin in _margins(rect, box):  # what the picture leaves of its tile (letterbox)
+                self._fill(margin, BACKGROUND)
+            # Straight to the tile's size in one swscale pass, copied from the scaled planes into ours.
             scaled = inp.scaler.reformat(
                 picture, width=box.w, height=box.h, format="yuv420p", interpolation=Interpolation.FAST_BILINEAR
             )
-            planes = scaled.to_ndarray()
-            quarter = box.h // 4
-            y[box.y : box.y + box.h, box.x : box.x + box.w] = planes[: box.h]
+            sy, su, sv = (_plane_view(plane) for plane in scaled.planes)
+            self._y[box.y : box.y + box.h, box.x : box.x + box.w] = sy
             cy, cx, ch, cw = box.y // 2, box.x // 2, box.h // 2, box.w // 2
-            u[cy : cy + ch, cx : cx + cw] = planes[box.h : box.h + quarter].reshape(ch, cw)
-            v[cy : cy + ch, cx : cx + cw] = planes[box.h + quarter :].reshape(ch, cw)
+            self._u[cy : cy + ch, cx : cx + cw] = su
+            self._v[cy : cy + ch, cx : cx + cw] = sv
         if tile.label:
             self._draw_label(tile.label, rect)
 
@@ -365,22 +438,18 @@ class Compositor:
         """A lower-third: a dark band across the tile's foot with the name in white."""
         height = max(24, rect.h // 7) // 2 * 2
         top = rect.y + rect.h - height
-        y, u, v = self._planes()
-        band = y[top : top + height, rect.x : rect.x + rect.w]
+        band = self._y[top : top + height, rect.x : rect.x + rect.w]
         band[:] = (band.astype(np.uint16) * 3 // 10 + 11).astype(np.uint8)
-        cu = (slice(top // 2, (top + height) // 2), slice(rect.x // 2, (rect.x + rect.w) // 2))
-        u[cu], v[cu] = 128, 128
+        chroma = (slice(top // 2, (top + height) // 2), slice(rect.x // 2, (rect.x + rect.w) // 2))
+        self._u[chroma], self._v[chroma] = 128, 128
         key = (text, rect.w, height)
         if key not in self._labels:
             # FFmpeg takes a while to start: draw the band now, the name when it is ready.
             self._labels[key] = None
             threading.Thread(target=self._render_label, args=(key,), daemon=True).start()
-        alpha = self._labels[key]
-        if alpha is not None:
-            w = min(alpha.shape[1], rect.w)
-            a = alpha[:, :w].astype(np.uint16)
-            region = band[:, :w].astype(np.uint16)
-            band[:, :w] = ((region * (255 - a) + 235 * a) // 255).astype(np.uint8)
+        label = self._labels[key]
+        if label is not None:
+            label.blend(band)
 
     def _render_label(self, key: tuple[str, int, int]) -> None:  # a short-lived thread of its own
         text, width, height = key
@@ -394,29 +463,25 @@ class Compositor:
             enc.time_base = Fraction(1, VIDEO_CLOCK)
             enc.framerate = Fraction(FPS)
             enc.bit_rate = PROGRAMME_BITRATE
-            # As the VP8 fallback (transcode.py): no B-frames, no lookahead, one thread; keyframes forced
-            # at segment boundaries and when a WHEP viewer asks.
-            enc.options = {
-                "preset": self._preset,
-                "tune": "zerolatency",
-                "profile": "baseline",
-                "forced-idr": "1",
-                "x264-params": f"keyint={X264_MAX_KEYINT_FRAMES}:scenecut=0:repeat-headers=1:threads=1",
-            }
+            enc.options = {**X264_OPTIONS, "preset": self._preset}
             enc.open()
             self._encoder = enc
         return self._encoder
 
+    def _output(self, codec: str, data: bytes, pts: int) -> None:
+        """Where the encoded programme leaves the compositor: every packet, video and audio, to the loop."""
+        self._loop.call_soon_threadsafe(self._emit, codec, data, pts)
+
     # -- audio -----------------------------------------------------------------------------------
 
-    def _audio(self, n: int, due: float) -> None:
-        """Programme audio chunk `n`: every voice as captured at `due`, mixed."""
+    def _audio(self, n: int, at: float) -> None:
+        """Programme audio chunk `n`, due at `at`: every voice as captured its member's delay before, mixed."""
         mix = np.zeros(CHUNK_SAMPLES, dtype=np.int32)
         for tile in self._tiles:
             inp = self._inputs.get(tile.member_id)
             if inp is None:
                 continue
-            voice = inp.take(due)  # taken even when muted, so unmuting is not late
+            voice = inp.take(at - inp.delay)  # taken even when muted, so unmuting is not late
             if not tile.muted and len(voice):
                 mix[: len(voice)] += voice
         pcm = np.clip(mix, -32768, 32767).astype(np.int16).reshape(1, -1)
@@ -427,7 +492,7 @@ class Compositor:
         for packet in self._opus_encoder().encode(frame):
             # Stamped with its input's time: the encoder's 6.5 ms look-ahead is the same as a publisher's.
             pts = max(0, int(packet.pts)) if packet.pts is not None else n * CHUNK_SAMPLES
-            self._loop.call_soon_threadsafe(self._emit, "opus", bytes(packet), pts)
+            self._output("opus", bytes(packet), pts)
 
     def _opus_encoder(self) -> av.CodecContext:
         if self._opus is None:
@@ -440,6 +505,39 @@ class Compositor:
             enc.open()
             self._opus = enc
         return self._opus
+
+
+class _Label:
+    """A rendered name, kept as the pixels it covers (a name covers a small share of its band)."""
+
+    def __init__(self, alpha: np.ndarray) -> None:
+        self.rows, self.cols = np.nonzero(alpha)
+        self.alpha = alpha[self.rows, self.cols].astype(np.uint16)
+        self.white = 235 * self.alpha
+
+    def blend(self, band: np.ndarray) -> None:
+        keep = self.cols < band.shape[1]
+        rows, cols = self.rows[keep], self.cols[keep]
+        under = band[rows, cols].astype(np.uint16)
+        band[rows, cols] = ((under * (255 - self.alpha[keep]) + self.white[keep]) // 255).astype(np.uint8)
+
+
+def _plane_view(plane: av.video.plane.VideoPlane) -> np.ndarray:
+    """A plane's pixels as a writable height×width array (its rows may be padded to line_size)."""
+    rows = np.frombuffer(plane, dtype=np.uint8).reshape(plane.height, plane.line_size)
+    return rows[:, : plane.width]
+
+
+def _margins(rect: Rect, box: Rect) -> list[Rect]:
+    """`rect` less `box` (inside it): the strips above, below, left and right of the picture."""
+    below = box.y + box.h
+    right = box.x + box.w
+    return [
+        Rect(rect.x, rect.y, rect.w, box.y - rect.y),
+        Rect(rect.x, below, rect.w, rect.y + rect.h - below),
+        Rect(rect.x, box.y, box.x - rect.x, box.h),
+        Rect(right, box.y, rect.x + rect.w - right, box.h),
+    ]
 
 
 def render_text(text: str, width: int, height: int) -> np.ndarray | None:

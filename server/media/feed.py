@@ -129,6 +129,7 @@ class Feed:
         self.keyframe_requester = None
         self._pictures = False
         self._worker.submit(self._writer.discontinuity)
+        self._worker.submit(self._aac.new_session)
         if self.low is not None:
             self.low.discontinuity()
 

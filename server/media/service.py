@@ -21,6 +21,7 @@ import av
 from aiortc import RTCRtpReceiver, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 from aiortc.sdp import candidate_from_sdp
+from av.video.reformatter import Interpolation, VideoReformatter
 
 from . import aiortc_hooks
 from .bitstream import h264_is_keyframe, vp8_is_keyframe
@@ -30,6 +31,7 @@ from .feed import Feed
 from .hls import Segment
 from .monitor import Monitor
 from .registry import CloseReason, Peer, PeerKind, PeerRegistry
+from .rendition import low_size
 from .sdp import check_offer, ice_ufrag, media_kinds, parse_sdpfrag
 from .stage import Grant, Hand, Identity, Layout, Member, Stage
 from .state import StreamState, transition
@@ -545,8 +547,15 @@ class MediaService:
         if self.low_rendition:
             loop = asyncio.get_running_loop()
 
+            scaler = VideoReformatter()
+
             def picture(frame: av.VideoFrame, ts: int, keyframe: bool) -> None:  # compositor thread
-                loop.call_soon_threadsafe(self._picture_from_compositor, event, compositor, frame, ts, keyframe)
+                # Scaled to the low size here, at once: the compositor draws its next picture into this frame.
+                width, height = low_size(frame.width, frame.height)
+                small = scaler.reformat(
+                    frame, width=width, height=height, format="yuv420p", interpolation=Interpolation.FAST_BILINEAR
+                )
+                loop.call_soon_threadsafe(self._picture_from_compositor, event, compositor, small, ts, keyframe)
 
             compositor.on_picture = picture
         event.compositor = compositor
@@ -559,6 +568,10 @@ class MediaService:
         if camera.publisher != compositor.session_id:
             if codec != "H264" or camera.ended:
                 return  # the programme switches at the compositor's first picture (a keyframe)
+            if event.stage.plan().mode != "compose":
+                # Frames already on their way when a forwarded member took the programme back (its
+                # stop is a task that has not run yet): they must not take it from that member again.
+                return
             self._release(event, camera)
             if (screen := event.feeds.get("screen")) is not None:
                 self._release(event, screen)  # the shared screen is inside the programme now

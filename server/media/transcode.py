@@ -52,6 +52,12 @@ class OpusToAac:
     def extradata(self) -> bytes:
         return bytes(self._encoder.extradata or b"")
 
+    def new_session(self) -> None:
+        """Another source's audio follows (a switch of the programme): its first packet sets the clock,
+        however close it comes to where the last source's audio ended. Carrying on from there instead
+        put the next source's audio up to AUDIO_GAP_SECONDS early for good (-60 to -100 ms composed)."""
+        self._fifo_start = None
+
     def encode(self, opus: bytes, seconds: float) -> list[tuple[bytes, float]]:
         """AAC packets (raw, no ADTS) with their recording times in seconds."""
         packet = av.Packet(opus)

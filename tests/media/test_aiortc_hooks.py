@@ -93,6 +93,41 @@ async def test_jitter_buffer_delays_match_feed_compensation() -> None:
         await pc.close()
 
 
+async def test_frames_completed_behind_a_repaired_gap_are_released_at_once() -> None:
+    # aiortc releases one frame per packet: after a retransmission fills a gap, the frames completed
+    # meanwhile would each wait for a later packet, for good when every frame is one packet (internal 15).
+    from aiortc.rtp import RtpPacket
+
+    pc = RTCPeerConnection()
+    try:
+        receiver = pc.addTransceiver("video", direction="recvonly").receiver
+        seen: list[int] = []
+        aiortc_hooks.tap_encoded_frames(receiver, lambda codec, data, timestamp: seen.append(timestamp))
+        jitter_buffer = receiver._RTCRtpReceiver__jitter_buffer
+        tap = receiver._RTCRtpReceiver__decoder_queue
+
+        class Codec:
+            name = "H264"
+
+        mapper = receiver._RTCRtpReceiver__timestamp_mapper
+
+        def arrive(sequence: int) -> None:  # as RTCRtpReceiver._handle_rtp_packet does
+            packet = RtpPacket(payload_type=96, sequence_number=sequence, timestamp=90_000 + sequence * 3000)
+            packet._data = b"\x00\x00\x00\x01\x41"
+            _, frame = jitter_buffer.add(packet)
+            if frame is not None:
+                frame.timestamp = mapper.map(frame.timestamp)
+                tap.put((Codec(), frame))
+
+        for sequence in (0, 2, 3, 4):  # packet 1 lost
+            arrive(sequence)
+        assert seen == []
+        arrive(1)  # its retransmission: frames 0-3 are complete (4 waits for the next frame's start)
+        assert seen == [0, 3000, 6000, 9000]  # mapped as the receiver maps them: from the first
+    finally:
+        await pc.close()
+
+
 # -- WHEP sending (internals 8–12) ----------------------------------------------------------
 
 

@@ -33,6 +33,11 @@ SHADE_TOLERANCE = 25
 MAX_SWITCH_SECONDS = 2.5
 
 
+# Segments are opened as what they are: FFmpeg's probe takes a segment of a few TS packets (a switch can
+# cut one two frames long) for an MPEG program stream, and its AAC for MP2 that will not decode.
+SEGMENT_FORMAT = "mpegts"
+
+
 def segments(directory: Path) -> list[Path]:
     return [directory / line.split()[4] for line in (directory / SEGMENT_LOG).read_text().splitlines()]
 
@@ -49,7 +54,7 @@ def near(value: float, shade: int) -> bool:
 def picture_of(path: Path) -> str:
     """Which layout a segment's last picture shows: forward (Alice's 320×240 as published), speaker
     (Alice large, Bob small on the right), grid (side by side), or unknown."""
-    with av.open(str(path)) as container:
+    with av.open(str(path), format=SEGMENT_FORMAT) as container:
         if not container.streams.video:
             return "empty"  # audio only: a segment cut while the programme waited for a keyframe
         frame = None
@@ -71,7 +76,7 @@ def picture_of(path: Path) -> str:
 
 def lower_third_of(path: Path) -> bool:
     """In the grid, Alice's tile (0, 180, 640×360) ends in a dark band with her name in white."""
-    with av.open(str(path)) as container:
+    with av.open(str(path), format=SEGMENT_FORMAT) as container:
         frame = None
         for frame in container.decode(video=0):  # noqa: B007  the last one
             pass
@@ -81,7 +86,7 @@ def lower_third_of(path: Path) -> bool:
 
 
 def voices_of(path: Path, tones: tuple[float, ...] = (ALICE_TONE, BOB_TONE)) -> set[float] | None:
-    with av.open(str(path)) as container:
+    with av.open(str(path), format=SEGMENT_FORMAT) as container:
         if not container.streams.audio:
             return None
         frames = [f.to_ndarray()[0] for f in container.decode(audio=0)]
@@ -98,15 +103,6 @@ def voices_of(path: Path, tones: tuple[float, ...] = (ALICE_TONE, BOB_TONE)) -> 
     return {tone for tone, peak in peaks.items() if peak >= TONE_SHARE * strongest}
 
 
-# Issue 14 is open: the composed programme is not yet reliable on this machine. In repeated runs the
-# composed A/V offset was sometimes -80 ms (limit 40) and one composed segment held an undecodable
-# packet; the forwarded single-expert path is unaffected. Kept running (not strict) so a fix shows as XPASS.
-COMPOSE_FLAKY = pytest.mark.xfail(
-    strict=False, reason="composed programme: occasional -80 ms A/V offset or undecodable packet (issue 14)"
-)
-
-
-@COMPOSE_FLAKY
 async def test_second_expert_on_air_composes_both_voices_then_forwards_again(media_server: MediaServer) -> None:
     service = media_server.service
     alice = AiortcPublisher(media_server.url, "ev1", expert_token("ev1", "alice"), tone=ALICE_TONE, shade=ALICE_SHADE)
@@ -235,7 +231,6 @@ async def test_a_guest_is_taken_off_when_their_time_runs_out(media_server: Media
 CHROMIUM_TONES = (700.0, 1300.0)
 
 
-@COMPOSE_FLAKY
 async def test_chromium_and_aiortc_experts_are_heard_together(media_server: MediaServer, tmp_path: Path) -> None:
     """Two experts from Chromium with fake devices (each microphone a WAV of its own tone) and one from
     aiortc, all on air: the programme's HLS, decoded by ffmpeg, carries the three voices."""
@@ -324,7 +319,6 @@ def composed_onsets(path: Path) -> tuple[list[float], list[float]]:
     return flashes, beeps
 
 
-@COMPOSE_FLAKY
 async def test_composed_programme_keeps_audio_and_video_in_sync(media_server: MediaServer) -> None:
     """Alice flashes and beeps at each whole second (one capture clock); Bob is on air beside her, silent."""
     from .publishers import BeepAudio, Clock, FlashVideo
@@ -344,7 +338,9 @@ async def test_composed_programme_keeps_audio_and_video_in_sync(media_server: Me
             what="composing",
         )
         at = listed(media_server, "ev3")
-        await wait_for(lambda: listed(media_server, "ev3") >= at + 7, what="composed marks")
+        # Ten marks composed: on a loaded machine the compositor skips frames (a flash lasts three), so
+        # some may be missed; each one found must still be in sync.
+        await wait_for(lambda: listed(media_server, "ev3") >= at + 10, within=30.0, what="composed marks")
     finally:
         await bob.close()
         await alice.close()
