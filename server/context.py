@@ -24,6 +24,7 @@ from server.questions.service import QuestionService
 from server.ratelimit import RateLimiter
 from server.realtime.bus import Bus
 from server.realtime.hub import Hub
+from server.realtime.shared import Shared
 from server.reports.stills import Stills
 from server.services.events import get_event
 from server.settings import Settings
@@ -47,6 +48,11 @@ class AppContext:
     polls: PollService
     captions: CaptionService
     snapshots: PublicSnapshots = field(default_factory=PublicSnapshots)
+    # WebSocket connects (server/api/realtime.py): an anonymous viewer's event row by slug (only its id and
+    # slug are used: what a snapshot shows is read afresh), and the public part of a viewer's snapshot per
+    # (event id, channel) at one channel position, as the JSON text every viewer connecting meanwhile gets.
+    event_rows: Shared[str, Event] = field(default_factory=lambda: Shared(max_age_s=2.0))
+    viewer_snapshots: Shared[tuple[int, str], str] = field(default_factory=lambda: Shared(max_age_s=2.0))
 
     def stream_state(self, slug: str) -> str:
         return self.media.state(slug)

@@ -73,6 +73,16 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         self.keepalive: Any = None
         self.pong_sweep = 0
 
+    def start_keepalive(self) -> None:
+        # Called once the 101 response is written: the handshake's parsed request and response (their
+        # header maps, ~2 KiB a socket) are never read again (the ASGI scope keeps its own header list).
+        # websockets' parser generator keeps the request object alive for the socket's life, so its
+        # headers are emptied in place rather than only dropped here.
+        super().start_keepalive()
+        self.request.headers.clear()
+        self.response.headers.clear()
+        del self.request, self.response
+
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         sock = transport.get_extra_info("socket")

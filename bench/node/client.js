@@ -143,8 +143,12 @@ function connectAll(url, count, concurrency, deflate, timeoutS) {
       c.ws = ws;
       ws.on('open', () => ws.send('{"type":"hello","last_id":null}'));
       ws.on('message', (data) => onMessage(c, data));
-      ws.on('error', () => settle(false));
-      ws.on('close', (code) => {
+      ws.on('error', (err) => {
+        if (!c.settled) process.stderr.write(`connect error: ${err.message}\n`);
+        settle(false);
+      });
+      ws.on('close', (code, reason) => {
+        if (!c.settled) process.stderr.write(`closed before the snapshot: ${code} ${reason}\n`);
         if (c.synced) {
           stats.closed += 1;
           stats.closeCodes[code] = (stats.closeCodes[code] || 0) + 1;

@@ -64,6 +64,7 @@ async def update_event(request: Request) -> JSONResponse:
         require(caller, ADMIN)
         body = await read_json(request, EventUpdate, c.settings.max_body_bytes)
         event = await service.update_event(session, event, body)
+    c.event_rows.forget(event.slug)
     return JSONResponse(service.event_out(event, c.settings.base_url).model_dump(mode="json"))
 
 
@@ -82,6 +83,7 @@ async def change_state(request: Request) -> JSONResponse:
         if body.state == EventState.ARCHIVED:
             require(caller, ADMIN)
         event = await service.change_state(session, event, EventState(body.state))
+    c.event_rows.forget(event.slug)  # this process's WebSocket connects read the row afresh
     try:  # after commit; the move stands whether or not the pages heard of it
         await Publisher(c.bus).event_state(event.id, event.state)
     except Exception:

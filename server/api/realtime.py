@@ -14,13 +14,14 @@ from archive.attendance import REPLAY
 from moderation.ranking import Sort
 from server.api.stage import stage_view
 from server.attendance import parse_mode, parse_visitor
-from server.auth import STAFF, Principal, Role, acting_as, check_origin
+from server.auth import STAFF, Principal, Role, acting_as, candidate_tokens, check_origin
 from server.context import AppContext, ctx
 from server.db.models import Event
 from server.errors import ApiError, engine_unavailable, error_response, unavailable_response
 from server.questions.queries import personal, queue
 from server.realtime.hub import Connection, public_channel, staff_channel
 from server.realtime.wire import DirectWriter
+from server.services.events import get_event
 from server.services.notes import recent_notes
 from server.validation import MAX_JSON_DEPTH, TooDeep, loads
 
@@ -34,8 +35,7 @@ CLOSE_TRY_AGAIN = 1013  # RFC 6455 "Try Again Later"
 async def events_ws(websocket: WebSocket) -> None:
     c = ctx(websocket)
     try:
-        async with c.session() as session:
-            event, caller = await c.event_and_caller(websocket, session)
+        event, caller = await _event_and_caller(c, websocket)
         if caller is not None and caller.via_cookie:
             check_origin(websocket, c.settings.base_url)
     except ApiError as exc:
@@ -79,6 +79,9 @@ async def events_ws(websocket: WebSocket) -> None:
         await _serve(c, websocket, conn, event, caller)
     except WebSocketDisconnect:
         pass
+    except ApiError as exc:  # e.g. the event was deleted since this process last read its row
+        with contextlib.suppress(Exception):
+            await websocket.close(CLOSE_POLICY, exc.code)
     except Exception as exc:
         if not engine_unavailable(exc):
             raise
@@ -88,6 +91,21 @@ async def events_ws(websocket: WebSocket) -> None:
     finally:
         c.hub.remove(conn)
         c.attendance.left(attendance)
+
+
+async def _event_and_caller(c: AppContext, websocket: WebSocket) -> tuple[Event, Principal | None]:
+    """An anonymous connect (no token, no cookie) costs no database session: the event row comes from the
+    process's short-lived cache (`c.event_rows`), and only its id and slug are used, never its state."""
+    slug = websocket.path_params["slug"]
+    if not candidate_tokens(websocket, slug):
+
+        async def load() -> Event:
+            async with c.session() as session:
+                return await get_event(session, slug)
+
+        return await c.event_rows.get(slug, 0, load), None
+    async with c.session() as session:
+        return await c.event_and_caller(websocket, session)
 
 
 async def _attend(c: AppContext, ws: WebSocket) -> None:
@@ -128,6 +146,21 @@ async def _bring_up_to_date(
         raise WebSocketDisconnect(CLOSE_POLICY)
     if last_id is None:
         position = await c.bus.position(conn.channel)
+        if conn.is_viewer and caller is None:
+            # Anonymous: the shared public part (built once per channel position), then this socket's own.
+            shared = await c.viewer_snapshots.get(
+                (event.id, conn.channel), position, lambda: _public_snapshot(c, event.slug, conn.channel, position)
+            )
+            own = {
+                "stream": {"state": c.stream_state(event.slug), "sources": c.media.sources(event.slug)},
+                "stage": stage_view(c, event.slug, None),
+                "viewers": c.hub.viewers(event.id),
+                "role": "viewer",
+            }
+            conn.last_id = position
+            await ws.send_text(shared + json.dumps(own, ensure_ascii=False)[1:] + "}")
+            _release(c, conn)
+            return True
         if conn.is_viewer:
             questions = await c.snapshots.get(c.session, event, position)
             state: dict[str, Any] = {"questions": questions, "mine": [], "voted": []}
@@ -169,6 +202,26 @@ async def _bring_up_to_date(
             await ws.send_text(json.dumps({"type": "mine", "data": mine}, ensure_ascii=False))
     _release(c, conn)
     return True
+
+
+async def _public_snapshot(c: AppContext, slug: str, channel: str, position: int) -> str:
+    """An anonymous viewer's snapshot at `position` without its per-socket fields, as the head of the frame's
+    JSON text: `{"type":"snapshot","id":…,"data":{…,` (the caller appends its own fields and closes it).
+
+    The event row is read afresh (state, moderation mode): the cached row a connect used may predate a change."""
+    async with c.session() as session:
+        event = await get_event(session, slug)
+        polls = await c.polls.listing(session, event, None)
+    data = {
+        "questions": await c.snapshots.get(c.session, event, position),
+        "mine": [],
+        "voted": [],
+        "polls": polls["polls"],
+        "poll_answers": polls["answers"],
+        "event": {"state": event.state, "moderation_mode": event.moderation_mode},
+        "captions": await c.captions.recent.get(c.session, event, channel, position),
+    }
+    return f'{{"type":"snapshot","id":{position},"data":' + json.dumps(data, ensure_ascii=False)[:-1] + ","
 
 
 def _viewer(caller: Principal | None) -> Principal | None:

@@ -98,7 +98,7 @@ class Unnumbered(Frame):
     """A frame outside the channel's numbering (heartbeat, presence), queued for the deliverer like the rest."""
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)  # slots: one of these per open socket
 class Connection:
     ws: WebSocket
     event_id: int

@@ -98,6 +98,10 @@ class RedisBus:
         self._task: asyncio.Task[None] | None = None
         self._changed = asyncio.Event()
         self._process = f"{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        # position(): the read each channel is waiting to start, the one in flight, and their tasks.
+        self._next_position: dict[str, asyncio.Future[int]] = {}
+        self._reading_position: dict[str, asyncio.Future[int]] = {}
+        self._position_reads: set[asyncio.Task[None]] = set()
         self._epoch: str | None = None  # the Redis "life" this process's numbering belongs to
         self._unsent: deque[tuple[str, str, str]] = deque()  # publishes waiting for Redis, in order
         self._dropped = False  # the unsent queue overflowed: everyone must resync
@@ -167,11 +171,43 @@ class RedisBus:
         log.warning("redis bus: queued frames published")
 
     async def position(self, channel: str) -> int:
+        """The channel's newest frame id, read by a GET that starts after this call.
+
+        A connect storm asks thousands of times a second: callers arriving while a read is in flight share
+        the next one (it starts once that read is done, so it still sees every frame published before any
+        of them asked), instead of each taking a pooled connection (the pool ran out at 5,000 connects)."""
+        waiting = self._next_position.get(channel)
+        if waiting is None:
+            waiting = asyncio.get_running_loop().create_future()
+            waiting.add_done_callback(lambda f: f.cancelled() or f.exception())  # retrieved: no warning
+            self._next_position[channel] = waiting
+            self._spawn_position_read(channel, waiting)
+        return await asyncio.shield(waiting)
+
+    def _spawn_position_read(self, channel: str, result: asyncio.Future[int]) -> None:
+        task = asyncio.ensure_future(self._read_position(channel, result))
+        self._position_reads.add(task)
+        task.add_done_callback(self._position_reads.discard)
+
+    async def _read_position(self, channel: str, result: asyncio.Future[int]) -> None:
+        before = self._reading_position.get(channel)
+        if before is not None:
+            await asyncio.wait([before])
+        if self._next_position.get(channel) is result:
+            del self._next_position[channel]  # from here on, a new caller waits for the read after this one
+        self._reading_position[channel] = result
         try:
             value = await self._client.get(self._counter(channel))
         except (RedisError, OSError) as exc:
-            raise BusUnavailable(str(exc)) from exc
-        return int(value) if value else 0
+            result.set_exception(BusUnavailable(str(exc)))
+        except BaseException:
+            result.cancel()  # shut down mid-read: the callers see it cancelled
+            raise
+        else:
+            result.set_result(int(value) if value else 0)
+        finally:
+            if self._reading_position.get(channel) is result:
+                del self._reading_position[channel]
 
     async def since(self, channel: str, last_id: int) -> list[Frame] | None:
         current = await self.position(channel)

@@ -267,3 +267,44 @@ async def test_each_new_viewer_snapshot_reflects_every_public_change(server: Liv
     await wait_for(with_the_vote, 10, interval=0.1, message="a new viewer's snapshot with the vote")
     await party.act(party.mod, qid, "reject", reason="off_topic")
     assert await snapshot_questions() == {}
+
+
+async def test_anonymous_viewers_connecting_together_share_a_snapshot_and_miss_nothing_after_it(
+    server: LiveServer, party: Party
+) -> None:
+    # Anonymous viewers connecting at one channel position get one shared public snapshot (built once),
+    # each with its own live fields; every numbered frame after it arrives exactly once, in order.
+    asker = await party.viewer("提问人")
+    first = (await party.ask(asker, "支护桩嵌固深度怎么算？")).json()["id"]
+    await party.act(party.mod, first, "approve")
+    viewers = await asyncio.gather(*(ws_for(server, party).connect() for _ in range(12)))
+    snaps = await asyncio.gather(*(v.wait(lambda f: f["type"] == "snapshot") for v in viewers))
+    for snap in snaps:
+        data = snap["data"]
+        assert [q["id"] for q in data["questions"]] == [first]
+        assert data["mine"] == [] and data["voted"] == [] and data["role"] == "viewer"
+        assert data["event"]["state"] == "scheduled" and data["stream"]["state"] == "idle"
+        assert {"polls", "poll_answers", "stage", "captions", "viewers"} <= set(data)
+        assert isinstance(data["viewers"], int)
+    second = (await party.ask(await party.viewer("另一位"), "降水井间距如何确定？")).json()["id"]
+    await party.act(party.mod, second, "approve")
+    for viewer, snap in zip(viewers, snaps, strict=True):
+        await viewer.wait(lambda f: f["type"] == "question.approved" and f["data"]["id"] == second)
+        ids = [f["id"] for f in viewer.numbered()]
+        assert ids == list(range(snap["id"] + 1, snap["id"] + 1 + len(ids)))
+        await viewer.close()
+
+
+async def test_a_new_anonymous_viewer_sees_the_event_state_at_once(
+    server: LiveServer, party: Party, admin: Any
+) -> None:
+    # The event row an anonymous connect uses is cached per process; what its snapshot shows is not.
+    before = await ws_for(server, party).connect()
+    assert (await before.wait(lambda f: f["type"] == "snapshot"))["data"]["event"]["state"] == "scheduled"
+    moved = await party.client.post(f"{party.base}/state", json={"state": "live"}, headers=admin)
+    assert moved.status_code == 200, moved.text
+    await before.wait(lambda f: f["type"] == "event.state")
+    after = await ws_for(server, party).connect()
+    assert (await after.wait(lambda f: f["type"] == "snapshot"))["data"]["event"]["state"] == "live"
+    await before.close()
+    await after.close()

@@ -130,6 +130,36 @@ async def test_question_on_one_node_reaches_viewers_on_the_other_and_resume_cros
         await moderator_b.close()
 
 
+async def test_a_connect_storm_on_one_node_while_the_other_publishes_gets_every_frame_after_each_snapshot(
+    nodes: tuple[Node, Node],
+) -> None:
+    # Viewers connecting together share the channel position reads (and snapshots); each snapshot's id must
+    # still be followed by every later frame, once, while approvals published on the other node interleave.
+    import asyncio
+
+    a, b = nodes
+    async with httpx.AsyncClient(base_url=a.base_url) as on_a:
+        party = await Party.create(on_a)
+        askers = [await party.viewer(f"观众{i}") for i in range(6)]
+        qids = [(await party.ask(who, f"连接风暴：第{i}问 基坑降水")).json()["id"] for i, who in enumerate(askers)]
+        url = f"{b.ws_url}/api/v1/events/{party.slug}/ws"
+
+        async def approve_all() -> None:
+            for qid in qids:
+                await party.act(party.mod, qid, "approve")
+
+        viewers, _ = await asyncio.gather(asyncio.gather(*(WsClient(url).connect() for _ in range(150))), approve_all())
+        for viewer in viewers:
+            snap = await viewer.wait(lambda f: f["type"] == "snapshot")
+            seen = {q["id"] for q in snap["data"]["questions"]}
+            for qid in qids:
+                if qid not in seen:
+                    await viewer.wait(lambda f, qid=qid: f["type"] == "question.approved" and f["data"]["id"] == qid)
+            ids = [f["id"] for f in viewer.numbered()]
+            assert ids == list(range(snap["id"] + 1, snap["id"] + 1 + len(ids))), ids
+            await viewer.close()
+
+
 async def test_join_rate_limit_is_shared_between_nodes(redis_url: str, tmp_path: Path) -> None:
     from tests.conftest import unique_slug
     from tests.support import live_server
