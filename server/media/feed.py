@@ -234,6 +234,7 @@ class Feed:
             return await self._worker.call(self._writer.finish, remux)  # type: ignore[no-any-return]
         finally:
             await self._worker.stop()
+            self.edge.release()  # what is still asked after the end is answered from memory
             if self.low is not None:
                 await self.low.finish()
 
@@ -243,5 +244,6 @@ class Feed:
             viewer.stop()
         self._worker.submit(self._writer.discontinuity)
         await self._worker.stop()
+        self.edge.release()
         if self.low is not None:
             await self.low.close()

@@ -105,6 +105,14 @@ class LiveEdge:
         # When each recent part became servable here (loop time): what blocking-reload tests measure against.
         self.part_ready: dict[str, float] = {}
         self._waiters: dict[tuple[int, int | None], asyncio.Future[None]] = {}
+        self._released = False
+
+    def release(self) -> None:
+        """The feed is closing: let go of every memfd now (a response still sending keeps its own) and make
+        no more; the bytes stay, so anything still asked is answered from memory. Descriptors must not wait
+        for the garbage collector, which the heap steward may have frozen."""
+        self._released = True
+        self.files.clear()
 
     def apply(self, update: LiveUpdate) -> None:
         """On the event loop, for each update of the writer thread, in order."""
@@ -113,8 +121,9 @@ class LiveEdge:
         self.delta = update.delta
         self.bandwidth, self.average_bandwidth, self.codecs = update.bandwidth, update.average_bandwidth, update.codecs
         self.blobs.update(update.blobs)
-        for name, data in update.blobs.items():
-            self.files[name] = MediaFile(name, data)
+        if not self._released:
+            for name, data in update.blobs.items():
+                self.files[name] = MediaFile(name, data)
         for name in [n for n in self.blobs if n not in update.listed and n not in update.blobs]:
             del self.blobs[name]
             self.files.pop(name, None)

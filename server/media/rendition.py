@@ -132,11 +132,13 @@ class LowRendition:
             await self._worker.call(self._writer.finish, False)
         finally:
             await self._worker.stop()
+            self.edge.release()
             await asyncio.to_thread(shutil.rmtree, self.directory, True)
 
     async def close(self) -> None:
         self._worker.submit(self._discontinuity)
         await self._worker.stop()
+        self.edge.release()
 
     # -- from the main rendition's writer thread ------------------------------------------------
 
