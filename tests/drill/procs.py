@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -82,4 +85,88 @@ async def two_web_processes(redis_url: str, tmp_path: Path, **env: str) -> Async
     finally:
         a.stop()
         b.stop()
+        await drop_pg_database(PG_BASE, database)
+
+
+class CuttableProxy:
+    """TCP between the web process and PostgreSQL; `cut` drops every connection and refuses new ones."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.cut_off = False
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._links: set[asyncio.StreamWriter] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        self.cut()
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=5)
+
+    def cut(self) -> None:
+        self.cut_off = True
+        for writer in list(self._links):
+            writer.transport.abort()
+        self._links.clear()
+
+    def restore(self) -> None:
+        self.cut_off = False
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        if self.cut_off:
+            writer.transport.abort()
+            return
+        try:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        except OSError:
+            writer.transport.abort()
+            return
+        self._links |= {writer, up_writer}
+        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(Exception):
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        writer.transport.abort()
+        self._links.discard(writer)
+
+
+@asynccontextmanager
+async def web_process_behind_cuttable_postgresql(tmp_path: Path) -> AsyncIterator[tuple[Node, CuttableProxy, str]]:
+    """One web process on a fresh PostgreSQL database reached through a `CuttableProxy` (its restart, played
+    without `pg_ctl`); yields the process, the proxy and the database's own URL."""
+    database = await create_pg_database(PG_BASE)
+    upgrade(database)
+    parts = urlsplit(database)
+    proxy = CuttableProxy(parts.port or 5432)
+    await proxy.start()
+    proxied = urlunsplit(parts._replace(netloc=f"{parts.username}@127.0.0.1:{proxy.port}"))
+    env = {
+        "DATABASE_URL": proxied,
+        "SECRET_KEY": "drill-secret",
+        "ADMIN_TOKEN": ADMIN_TOKEN,
+        "MEDIA_DIR": str(tmp_path / "media"),
+        "JOIN_RATE_PER_MINUTE": "100000",
+        "ASK_RATE_PER_MINUTE": "100000",
+    }
+    node = Node(env, tmp_path / "web.log")
+    try:
+        await ready(node)
+        yield node, proxy, database
+    finally:
+        await asyncio.to_thread(node.stop)  # the proxy lives on this loop: keep it running meanwhile
+        await proxy.close()
         await drop_pg_database(PG_BASE, database)

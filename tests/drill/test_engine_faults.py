@@ -18,22 +18,15 @@ import subprocess
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
 import pytest
 
-from server.db.migrate import upgrade
-from tests.conftest import PG_BASE
-from tests.drill.procs import ready, web_process
+from tests.drill.procs import web_process, web_process_behind_cuttable_postgresql
 from tests.server.test_questions import Party
-from tests.server.test_scale_out import Node
 from tests.support import (
-    ADMIN_TOKEN,
     WsClient,
-    create_pg_database,
-    drop_pg_database,
     free_port,
     postgres_admin_dsn,
     wait_for,
@@ -156,138 +149,62 @@ async def test_redis_away_for_10s_and_back_empty_loses_no_accepted_question(tmp_
         redis.stop()
 
 
-class CuttableProxy:
-    """TCP between the web process and PostgreSQL; `cut` drops every connection and refuses new ones."""
-
-    def __init__(self, target_port: int) -> None:
-        self.target_port = target_port
-        self.cut_off = False
-        self.port = 0
-        self._server: asyncio.Server | None = None
-        self._links: set[asyncio.StreamWriter] = set()
-        self._tasks: set[asyncio.Task[Any]] = set()
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-        self.cut()
-        if self._tasks:
-            await asyncio.wait(self._tasks, timeout=5)
-
-    def cut(self) -> None:
-        self.cut_off = True
-        for writer in list(self._links):
-            writer.transport.abort()
-        self._links.clear()
-
-    def restore(self) -> None:
-        self.cut_off = False
-
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        if self.cut_off:
-            writer.transport.abort()
-            return
-        try:
-            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
-        except OSError:
-            writer.transport.abort()
-            return
-        self._links |= {writer, up_writer}
-        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
-
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(Exception):
-            while data := await reader.read(65536):
-                writer.write(data)
-                await writer.drain()
-        writer.transport.abort()
-        self._links.discard(writer)
-
-
 async def test_postgresql_cut_mid_traffic_answers_503_then_recovers_and_keeps_every_accepted_question(
     tmp_path: Path,
 ) -> None:
-    database = await create_pg_database(PG_BASE)
-    upgrade(database)
-    parts = urlsplit(database)
-    proxy = CuttableProxy(parts.port or 5432)
-    await proxy.start()
-    proxied = urlunsplit(parts._replace(netloc=f"{parts.username}@127.0.0.1:{proxy.port}"))
-    env = {
-        "DATABASE_URL": proxied,
-        "SECRET_KEY": "drill-secret",
-        "ADMIN_TOKEN": ADMIN_TOKEN,
-        "MEDIA_DIR": str(tmp_path / "media"),
-        "JOIN_RATE_PER_MINUTE": "100000",
-        "ASK_RATE_PER_MINUTE": "100000",
-    }
-    node = Node(env, tmp_path / "web.log")
-    try:
-        await ready(node)
-        async with httpx.AsyncClient(base_url=node.base_url, timeout=20) as client:
-            party = await Party.create(client)
-            assert (
-                await client.patch(f"{party.base}/moderation", json={"rate_limit_seconds": 0}, headers=party.mod)
-            ).status_code == 200
+    async with (
+        web_process_behind_cuttable_postgresql(tmp_path) as (node, proxy, database),
+        httpx.AsyncClient(base_url=node.base_url, timeout=20) as client,
+    ):
+        party = await Party.create(client)
+        assert (
+            await client.patch(f"{party.base}/moderation", json={"rate_limit_seconds": 0}, headers=party.mod)
+        ).status_code == 200
 
-            results: list[tuple[float, int, int | None]] = []  # (when, status, accepted id)
-            errors: list[dict[str, Any]] = []
-            stop = asyncio.Event()
+        results: list[tuple[float, int, int | None]] = []  # (when, status, accepted id)
+        errors: list[dict[str, Any]] = []
+        stop = asyncio.Event()
 
-            async def traffic(lane: int) -> None:
-                n = lane * 10_000
-                while not stop.is_set():
-                    status, qid = await _ask(party, n)
-                    results.append((time.monotonic(), status, qid))
-                    n += 1
-                    await asyncio.sleep(PACE_S)  # the traffic's pace
+        async def traffic(lane: int) -> None:
+            n = lane * 10_000
+            while not stop.is_set():
+                status, qid = await _ask(party, n)
+                results.append((time.monotonic(), status, qid))
+                n += 1
+                await asyncio.sleep(PACE_S)  # the traffic's pace
 
-            lanes = [asyncio.create_task(traffic(lane)) for lane in range(3)]
-            await wait_for(lambda: sum(s == 201 for _, s, _ in results) >= 6, 30, message="traffic flowing")
+        lanes = [asyncio.create_task(traffic(lane)) for lane in range(3)]
+        await wait_for(lambda: sum(s == 201 for _, s, _ in results) >= 6, 30, message="traffic flowing")
 
-            proxy.cut()  # PostgreSQL "restarts": every connection dropped, none accepted for a while
-            cut_at = time.monotonic()
-            during_metrics = (await client.get("/metrics")).status_code  # what needs no database still works
-            unavailable = await client.get(f"{party.base}/questions", headers=party.mod)
-            await asyncio.sleep(PG_AWAY_S)  # the outage's length, while the traffic lanes keep asking
-            proxy.restore()
-            back_at = time.monotonic()
-            await wait_for(
-                lambda: any(t > back_at and s == 201 for t, s, _ in results), 30, message="asking works again"
-            )
-            recovered = min(t for t, s, _ in results if t > back_at and s == 201) - back_at
-            stop.set()
-            await asyncio.gather(*lanes)
+        proxy.cut()  # PostgreSQL "restarts": every connection dropped, none accepted for a while
+        cut_at = time.monotonic()
+        during_metrics = (await client.get("/metrics")).status_code  # what needs no database still works
+        unavailable = await client.get(f"{party.base}/questions", headers=party.mod)
+        await asyncio.sleep(PG_AWAY_S)  # the outage's length, while the traffic lanes keep asking
+        proxy.restore()
+        back_at = time.monotonic()
+        await wait_for(lambda: any(t > back_at and s == 201 for t, s, _ in results), 30, message="asking works again")
+        recovered = min(t for t, s, _ in results if t > back_at and s == 201) - back_at
+        stop.set()
+        await asyncio.gather(*lanes)
 
-            statuses = [s for _, s, _ in results]
-            assert 500 not in statuses and set(statuses) <= {201, 503}, statuses
-            assert any(s == 503 for t, s, _ in results if cut_at <= t <= back_at), "the outage was noticed"
-            assert during_metrics == 200
-            assert unavailable.status_code == 503
-            errors.append(_json_error(unavailable))
-            assert errors[0]["code"] == "unavailable" and errors[0]["message"]
-            assert unavailable.headers["Retry-After"]
+        statuses = [s for _, s, _ in results]
+        assert 500 not in statuses and set(statuses) <= {201, 503}, statuses
+        assert any(s == 503 for t, s, _ in results if cut_at <= t <= back_at), "the outage was noticed"
+        assert during_metrics == 200
+        assert unavailable.status_code == 503
+        errors.append(_json_error(unavailable))
+        assert errors[0]["code"] == "unavailable" and errors[0]["message"]
+        assert unavailable.headers["Retry-After"]
 
-            accepted = {qid for _, s, qid in results if s == 201 and qid is not None}
-            conn = await asyncpg.connect(postgres_admin_dsn(database))
-            try:
-                stored = {r["id"] for r in await conn.fetch("SELECT id FROM questions")}
-            finally:
-                await conn.close()
-            assert accepted <= stored, accepted - stored
-            print(
-                f"PostgreSQL cut {PG_AWAY_S:.0f} s: {statuses.count(201)} questions accepted, all stored; "
-                f"{statuses.count(503)} answered 503, none 500; asking worked again {recovered:.2f} s after"
-            )
-    finally:
-        await asyncio.to_thread(node.stop)  # the proxy lives on this loop: keep it running meanwhile
-        await proxy.close()
-        await drop_pg_database(PG_BASE, database)
+        accepted = {qid for _, s, qid in results if s == 201 and qid is not None}
+        conn = await asyncpg.connect(postgres_admin_dsn(database))
+        try:
+            stored = {r["id"] for r in await conn.fetch("SELECT id FROM questions")}
+        finally:
+            await conn.close()
+        assert accepted <= stored, accepted - stored
+        print(
+            f"PostgreSQL cut {PG_AWAY_S:.0f} s: {statuses.count(201)} questions accepted, all stored; "
+            f"{statuses.count(503)} answered 503, none 500; asking worked again {recovered:.2f} s after"
+        )
