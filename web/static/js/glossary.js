@@ -11,11 +11,14 @@ const lines = (area) =>
 
 export function glossarySection(slug) {
   const path = `/api/v1/events/${encodeURIComponent(slug)}/glossary`;
-  const area = (name) => el("textarea", { name, rows: 4, maxlength: 2000, spellcheck: "false" });
+  // Read-only until the stored terms arrive, so nothing typed is overwritten by a late load or saved
+  // over terms the organiser never saw.
+  const area = (name) =>
+    el("textarea", { name, rows: 4, maxlength: 2000, spellcheck: "false", readonly: "", placeholder: t["captions.glossary_loading"] });
   const zh = area("glossary_zh");
   const en = area("glossary_en");
   // A div, not a form: the event's settings form is the row's one <form> (pages and tests rely on it).
-  const save = el("button", { type: "button", class: "button primary", text: t["captions.glossary_save"] });
+  const save = el("button", { type: "button", class: "button primary", text: t["captions.glossary_save"], disabled: "" });
   const form = el(
     "div",
     { class: "form glossary" },
@@ -50,7 +53,14 @@ export function glossarySection(slug) {
       en.value = current.en.join("\n");
     } catch (err) {
       toast(errorMessage(err), "error");
+      loaded = false; // opened again, it tries again
+      return;
     }
+    for (const area of [zh, en]) {
+      area.readOnly = false;
+      area.placeholder = "";
+    }
+    save.disabled = false;
   };
   queueMicrotask(() => {
     const details = section.closest("details");
