@@ -51,6 +51,7 @@ class AppContext:
     # WebSocket connects (server/api/realtime.py): an anonymous viewer's event row by slug (only its id and
     # slug are used: what a snapshot shows is read afresh), and the public part of a viewer's snapshot per
     # (event id, channel) at one channel position, as the JSON text every viewer connecting meanwhile gets.
+    # Also the subtitles track's requests (server/api/captions.py), whose ENDLIST may then come up to 2 s late.
     event_rows: Shared[str, Event] = field(default_factory=lambda: Shared(max_age_s=2.0))
     viewer_snapshots: Shared[tuple[int, str], str] = field(default_factory=lambda: Shared(max_age_s=2.0))
 
@@ -64,6 +65,16 @@ class AppContext:
 
     async def caller(self, conn: HTTPConnection, session: AsyncSession, event: Event | None) -> Principal | None:
         return await principal_for(conn, session, self.tokens, event, base_url=self.settings.base_url)
+
+    async def cached_event(self, slug: str) -> Event:
+        """The event row for anonymous, frequent reads (at most `event_rows.max_age_s` old; this process's own
+        changes drop it at once). 404 as `get_event` for an unknown slug."""
+
+        async def load() -> Event:
+            async with self.session() as session:
+                return await get_event(session, slug)
+
+        return await self.event_rows.get(slug, 0, load)
 
     async def event_and_caller(self, conn: HTTPConnection, session: AsyncSession) -> tuple[Event, Principal | None]:
         event = await get_event(session, conn.path_params["slug"])

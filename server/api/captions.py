@@ -108,8 +108,8 @@ _SEQUENCE = re.compile(r"\d{1,9}")
 @doc("The live captions as an HLS WebVTT subtitles playlist (after the event: all of it, ENDLIST)", tag="media")
 async def subtitles_playlist(request: Request) -> Response:
     c = ctx(request)
-    async with c.session() as session:
-        event, _ = await c.event_and_caller(request, session)
+    # Every player polls this about once a second: the event row comes from the process's short-lived cache.
+    event = await c.cached_event(request.path_params["slug"])
     spans = c.captions.subtitles.spans(event.slug)
     if not spans:
         raise ApiError(404, "not_found", "this event has no programme yet")
@@ -122,8 +122,7 @@ async def subtitles_playlist(request: Request) -> Response:
 @doc("One WebVTT segment of the subtitles track: the captions of that span of the programme", tag="media")
 async def subtitles_segment(request: Request) -> Response:
     c = ctx(request)
-    async with c.session() as session:
-        event, _ = await c.event_and_caller(request, session)
+    event = await c.cached_event(request.path_params["slug"])
     raw = request.path_params["sequence"]
     span = c.captions.subtitles.span(event.slug, int(raw)) if _SEQUENCE.fullmatch(raw) else None
     if span is None:
