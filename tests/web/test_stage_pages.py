@@ -520,3 +520,58 @@ async def test_an_invitation_survives_a_reload_of_the_viewer_page(browser: Any, 
 async def _member_of(mine: Any, other_than: str | None = None) -> str | None:
     member = (await mine())["member"]
     return member if member is not None and member != other_than else None
+
+
+async def test_the_backstage_monitor_starts_again_when_no_media_arrives(browser: Any, page_server: LiveServer) -> None:
+    """The moderator's monitor of a guest whose session stays connected but stops receiving (as once in CI
+    under heavy load) says "重新连接…" and starts a new WHEP session by itself; the voice comes back."""
+    base = page_server.base_url
+    slug, mod_url, token, qid = await _guest_event(base, "monitor")
+    service = page_server.app.state.ctx.media
+    errors: list[str] = []
+    viewer_ctx = await browser.new_context(locale="en-US", viewport=PHONE)
+    mod_ctx = await browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
+    try:
+        await viewer_ctx.add_init_script(UNSUPPRESSED)
+        await viewer_ctx.add_cookies([{"name": f"sitecast_{slug}", "value": token, "url": base}])
+        mod = await mod_ctx.new_page()
+        watch_page(mod, errors)
+        await mod.goto(mod_url)
+        await mod.wait_for_url(f"**/e/{slug}/moderate")
+        async with httpx.AsyncClient(base_url=base, timeout=20) as api:
+            invited = await api.post(
+                f"/api/v1/events/{slug}/stage/invitations", json={"question_id": qid}, headers=ADMIN
+            )
+            assert invited.status_code == 201, invited.text
+        await mod.locator("#stage-title").click()  # the page's first click: sound may play
+        viewer = await viewer_ctx.new_page()
+        watch_page(viewer, errors)
+        await viewer.goto(f"{base}/e/{slug}")
+        await viewer.get_by_role("button", name="Allow microphone and join").click()
+        await viewer.wait_for_selector('#stage-guest[data-state="backstage"]', timeout=MEDIA_WAIT_MS)
+
+        guest_row = mod.locator('#stage-panel li[data-kind="guest"]')
+        await guest_row.wait_for(timeout=MEDIA_WAIT_MS)
+        guest_id = await guest_row.get_attribute("data-member")
+        tile = f'li[data-member="{guest_id}"] .stage-tile'
+        hears = f"() => +document.querySelector('{tile}').dataset.level > 5"
+        await mod.wait_for_selector(f'{tile}[data-link="playing"]', timeout=MEDIA_WAIT_MS)
+        await mod.wait_for_function(hears, timeout=MEDIA_WAIT_MS)
+        sessions = {p.id for p in service.registry.peers(slug, "whep")}
+        assert len(sessions) == 1
+
+        # The fault: the session stays connected, but the member's packets no longer reach it.
+        monitor = service._events[slug].taps[guest_id].monitor
+        monitor.viewers.clear()
+        await mod.wait_for_selector(f'{tile}[data-link="reconnecting"]', timeout=WAIT_MS)
+        assert await mod.locator(f"{tile} .link-state").text_content() == "重新连接…"
+        await mod.wait_for_selector(f'{tile}[data-link="playing"]', timeout=MEDIA_WAIT_MS)
+        await mod.wait_for_function(hears, timeout=MEDIA_WAIT_MS)
+        await wait_for(
+            lambda: {p.id for p in service.registry.peers(slug, "whep")} - sessions, 10, message="a new session"
+        )
+        await wait_for(lambda: len(service.registry.peers(slug, "whep")) == 1, 10, message="the old one closed")
+    finally:
+        await viewer_ctx.close()
+        await mod_ctx.close()
+    assert errors == []
