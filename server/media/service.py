@@ -231,6 +231,8 @@ class MediaService:
             raise MediaError(409, "stream_ended", "this event's stream has ended")
         if identity is None:
             identity = Identity(key=source, kind="screen" if source == "screen" else "expert")
+        if identity.kind == "guest" and identity.participant_id in event.stage.grants:
+            await self._replace_guest(slug, event, identity)
         event.stage.check_can_join(identity)  # 409 / 403 before any WebRTC work
         # The programme's playlist (and the screen's, once a screen is shared): created on first use.
         for name in ("camera", source):
@@ -273,6 +275,17 @@ class MediaService:
             await self._sources_changed(slug)  # already live: a new member is news too
         await self._stage_changed(slug)
         return peer.id, answer
+
+    async def _replace_guest(self, slug: str, event: _Event, identity: Identity) -> None:
+        """An invited viewer publishing again while their previous session lingers (a reloaded page: the old
+        connection may take ~30 s to time out) takes over from it, backstage: the newest session wins."""
+        for member in [m for m in event.stage.members.values() if m.identity.key == identity.key]:
+            logger.info("guest %s of %s publishes again: session %s replaced", identity.key, slug, member.id)
+            peer = next((p for p in self.registry.peers(slug, "whip") if p.id == member.id), None)
+            if peer is not None:
+                await self.registry.close(peer, "dropped")
+            else:
+                await self._member_left(slug, member.id)
 
     async def _negotiate_publisher(self, peer: Peer, tap: _Tap, offer_sdp: str) -> str:
         pc = peer.pc
@@ -647,7 +660,14 @@ class MediaService:
         """DELETE, idempotent: a session that has already ended is not an error."""
         reason = await self.registry.ended(slug, session_id, kind)
         if reason is None:
-            await self.registry.close(self.registry.get(slug, session_id, kind), "deleted")
+            peer = self.registry.get(slug, session_id, kind)
+            stage = self._events[slug].stage if kind == "whip" and slug in self._events else None
+            member = stage.members.get(session_id) if stage is not None else None
+            if stage is not None and member is not None and member.kind == "guest" and member.identity.participant_id:
+                # A guest who ends their session leaves the stage: coming back needs a new invitation (a
+                # dropped connection keeps it, see Stage.leave).
+                stage.revoke(member.identity.participant_id)
+            await self.registry.close(peer, "deleted")
             return
         event = self._events.get(slug)
         # Some clients (medooze's) close their peer before the DELETE: the RTCP BYE came first and

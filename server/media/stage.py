@@ -170,8 +170,9 @@ class Stage:
             self.speaker = None
         if member.on_air and member.kind != "guest":
             self.returning[member.identity.key] = (time.time(), member.on_air_since)
-        if member.kind == "guest" and member.identity.participant_id is not None:
-            self.grants.pop(member.identity.participant_id, None)  # a guest who leaves needs a new invitation
+        # A guest's grant outlives the session: a viewer whose connection drops or who reloads the page may
+        # publish again as long as the invitation stands. Cut, leaving, the time running out and a withdrawn
+        # invitation end it (`revoke`).
         return member
 
     def member(self, member_id: str) -> Member:

@@ -350,3 +350,29 @@ async def test_composed_programme_keeps_audio_and_video_in_sync(media_server: Me
     print(f"composed A/V offsets (audio − video, s): {[round(o, 3) for o in offsets]}")
     assert len(offsets) >= 4, (flashes, beeps)
     assert max(abs(o) for o in offsets) <= MAX_COMPOSED_OFFSET_SECONDS, offsets
+
+
+async def test_a_guest_publishing_again_replaces_their_lingering_session(media_server: MediaServer) -> None:
+    """A viewer's reloaded page publishes again while the server still holds their old session (its peer
+    connection has not timed out yet): the new session takes over, backstage, and the invitation stands."""
+    from server.media.stage import Grant
+
+    service = media_server.service
+    alice = AiortcPublisher(media_server.url, "ev4", expert_token("ev4", "alice"), tone=ALICE_TONE)
+    first = AiortcPublisher(media_server.url, "ev4", "guest-ev4-42", tone=BOB_TONE, video=False)
+    second = AiortcPublisher(media_server.url, "ev4", "guest-ev4-42", tone=BOB_TONE, video=False)
+    try:
+        assert (await alice.start()).status_code == 201
+        await service.grant("ev4", Grant(42, 7, "Li Wei", "", camera=False, at=time.time()))
+        assert (await first.start()).status_code == 201
+        first_id = first.location.rsplit("/", 1)[1]
+        await service.set_on_air("ev4", first_id, True)
+        assert (await second.start()).status_code == 201  # not 409 already_publishing
+        second_id = second.location.rsplit("/", 1)[1]
+        members = service.stage("ev4").members
+        assert first_id not in members and members[second_id].on_air is False  # back on air by staff only
+        assert 42 in service.stage("ev4").grants
+    finally:
+        await second.close()
+        await first.close()
+        await alice.close()

@@ -97,8 +97,10 @@ def test_a_viewer_publishes_only_with_a_grant_and_waits_backstage() -> None:
     stage.set_on_air("g", True)
     plan = stage.plan()
     assert plan.mode == "compose" and plan.members[0] == "g"  # the one asking is large in the speaker layout
-    stage.leave("g")
-    refused(lambda: stage.check_can_join(guest(42)), 403, "not_invited")  # leaving ends the grant
+    stage.leave("g")  # the connection dropped (or the page reloaded): the invitation stands
+    stage.check_can_join(guest(42))
+    assert stage.revoke(42) == []  # cut, left or withdrawn: a new invitation is needed
+    refused(lambda: stage.check_can_join(guest(42)), 403, "not_invited")
 
 
 def test_layout_order_and_what_viewers_see() -> None:

@@ -18,7 +18,7 @@ import pytest
 from server.media.hls import SEGMENT_LOG
 from tests.conftest import ADMIN, unique_slug
 from tests.media.test_stage import segments, voices_of
-from tests.support import LiveServer, live_server
+from tests.support import LiveServer, live_server, wait_for
 from tests.web.conftest import CHROMIUM, FLAGS, screenshot_path
 from tests.web.phone import PHONE, assert_fits_phone
 from tests.web.test_flow import watch_page
@@ -129,7 +129,11 @@ async def playing(page: Any, selector: str) -> None:
 # seconds. The experts come back (re-published, back on air in their place), a viewer cannot (a new invitation
 # is needed). At load 12–13 it passed whole in 51 s (XPASS: forward → speaker → grid → three → grid, the
 # three tones together while the viewer was on air). Kept running, not strict (the composed programme itself
-# is COMPOSE_FLAKY in tests/media/test_stage.py): an XPASS shows it fits.
+# is COMPOSE_FLAKY in tests/media/test_stage.py): an XPASS shows it fits. The monitors now restart by
+# themselves (stage_staff.js's watchdog) and a dropped viewer keeps the invitation, but comes back as a new
+# member backstage, which this script does not follow: at load 9-12 it passed 4 of 4, at load 10-12 (two
+# more busy processes) it failed 3 of 3 as before the watchdog (the viewer's session dropped: its row gone
+# before the moderator could put it on air or cut it).
 @pytest.mark.xfail(strict=False, reason="CPU starvation on the shared machine expires WebRTC sessions (see above)")
 async def test_two_experts_and_a_viewer_on_air_from_the_pages(stage_server: LiveServer, tmp_path: Path) -> None:
     from playwright.async_api import async_playwright
@@ -340,17 +344,10 @@ async def test_two_experts_and_a_viewer_on_air_from_the_pages(stage_server: Live
 
 async def _segments_after(media: Path, n: int) -> None:
     """Wait for `n` more segments of the programme (each ~1 s)."""
-    from tests.support import wait_for
-
     at = listed(media)
     await wait_for(lambda: listed(media) >= at + n, 30, message=f"{n} more segments")
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="in one full-suite CI run (2026-12-07) the moderator's backstage monitor never heard the guest in 40 s; "
-    "it passes alone (2 of 2) and passed in the previous full runs: under investigation",
-)
 async def test_a_viewer_is_brought_on_air_and_cut_from_the_pages(browser: Any, page_server: LiveServer) -> None:
     """The lighter half, in one Chromium: the viewer (English, phone width) raises a hand by keyboard, the
     moderator (Chinese) sees it with the question, invites, previews the voice backstage, puts them on air and
@@ -436,6 +433,143 @@ async def test_a_viewer_is_brought_on_air_and_cut_from_the_pages(browser: Any, p
         async with httpx.AsyncClient(base_url=base, timeout=20) as api:
             mine = (await api.get(f"/api/v1/events/{slug}/stage", headers=auth)).json()["mine"]
         assert (mine["invited"], mine["member"]) == (False, None)  # coming back needs a new invitation
+    finally:
+        await viewer_ctx.close()
+        await mod_ctx.close()
+    assert errors == []
+
+
+async def _guest_event(base: str, prefix: str) -> tuple[str, str, str, int]:
+    """A live event with a moderator and a viewer whose question is approved: (slug, moderator url, viewer
+    token, question id)."""
+    slug = unique_slug(prefix)
+    async with httpx.AsyncClient(base_url=base, timeout=20) as api:
+        made = await api.post("/api/v1/events", headers=ADMIN, json={"slug": slug, "title_zh": "连麦答疑"})
+        assert made.status_code == 201, made.text
+        assert (
+            await api.post(f"/api/v1/events/{slug}/state", json={"state": "live"}, headers=ADMIN)
+        ).status_code == 200
+        invites = f"/api/v1/events/{slug}/invites"
+        mod_url = (await api.post(invites, headers=ADMIN, json={"role": "moderator", "name": "李主持"})).json()["url"]
+        joined = await api.post(f"/api/v1/events/{slug}/join", json={"name": "Li Wei", "organisation": "Line 5"})
+        token = joined.json()["token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        asked = await api.post(f"/api/v1/events/{slug}/questions", json={"text": "May we dewater here?"}, headers=auth)
+        qid = asked.json()["id"]
+        approved = await api.post(
+            f"/api/v1/events/{slug}/questions/{qid}/actions", json={"action": "approve"}, headers=ADMIN
+        )
+        assert approved.status_code == 200, approved.text
+    return slug, mod_url, token, qid
+
+
+async def test_an_invitation_survives_a_reload_of_the_viewer_page(browser: Any, page_server: LiveServer) -> None:
+    """Regression: a viewer invited on air who reloaded the page (or whose connection dropped) lost the
+    invitation. Reloaded while invited, and again while publishing backstage, the page offers it again, and
+    joining again works: one guest session on the stage, the new one."""
+    base = page_server.base_url
+    slug, _mod_url, token, qid = await _guest_event(base, "reload")
+    auth = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=base, timeout=20) as api:
+        invited = await api.post(f"/api/v1/events/{slug}/stage/invitations", json={"question_id": qid}, headers=ADMIN)
+        assert invited.status_code == 201, invited.text
+
+    errors: list[str] = []
+    viewer_ctx = await browser.new_context(locale="en-US", viewport=PHONE)
+    try:
+        await viewer_ctx.add_init_script(UNSUPPRESSED)
+        await viewer_ctx.add_cookies([{"name": f"sitecast_{slug}", "value": token, "url": base}])
+        viewer = await viewer_ctx.new_page()
+        watch_page(viewer, errors)
+        await viewer.goto(f"{base}/e/{slug}")
+        await viewer.wait_for_selector('#stage-guest[data-state="invited"]', timeout=WAIT_MS)
+        await viewer.reload()
+        await viewer.wait_for_selector('#stage-guest[data-state="invited"]', timeout=WAIT_MS)  # still offered
+        await viewer.get_by_role("button", name="Allow microphone and join").click()
+        await viewer.wait_for_selector('#stage-guest[data-state="backstage"]', timeout=MEDIA_WAIT_MS)
+
+        async def mine() -> dict[str, Any]:
+            async with httpx.AsyncClient(base_url=base, timeout=20) as api:
+                return (await api.get(f"/api/v1/events/{slug}/stage", headers=auth)).json()["mine"]  # type: ignore[no-any-return]
+
+        async def guests() -> list[str]:
+            async with httpx.AsyncClient(base_url=base, timeout=20) as api:
+                stage = (await api.get(f"/api/v1/events/{slug}/stage", headers=ADMIN)).json()
+            return [m["id"] for m in stage["members"] if m["kind"] == "guest"]
+
+        first = await wait_for(lambda: _member_of(mine), 15, message="the first guest session on the stage")
+
+        # Reloaded while publishing backstage: the invitation is offered again, and joining replaces the
+        # old session (which the server may not have noticed gone yet).
+        await viewer.reload()
+        await viewer.wait_for_selector('#stage-guest[data-state="invited"]', timeout=WAIT_MS)
+        assert (await mine())["invited"] is True
+        await viewer.get_by_role("button", name="Allow microphone and join").click()
+        await viewer.wait_for_selector('#stage-guest[data-state="backstage"]', timeout=MEDIA_WAIT_MS)
+        second = await wait_for(
+            lambda: _member_of(mine, other_than=first), 15, message="the new guest session on the stage"
+        )
+        assert await guests() == [second]
+        await viewer.get_by_text("The moderator is listening", exact=False).wait_for(timeout=WAIT_MS)
+    finally:
+        await viewer_ctx.close()
+    assert errors == []
+
+
+async def _member_of(mine: Any, other_than: str | None = None) -> str | None:
+    member = (await mine())["member"]
+    return member if member is not None and member != other_than else None
+
+
+async def test_the_backstage_monitor_starts_again_when_no_media_arrives(browser: Any, page_server: LiveServer) -> None:
+    """The moderator's monitor of a guest whose session stays connected but stops receiving (as once in CI
+    under heavy load) says "重新连接…" and starts a new WHEP session by itself; the voice comes back."""
+    base = page_server.base_url
+    slug, mod_url, token, qid = await _guest_event(base, "monitor")
+    service = page_server.app.state.ctx.media
+    errors: list[str] = []
+    viewer_ctx = await browser.new_context(locale="en-US", viewport=PHONE)
+    mod_ctx = await browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
+    try:
+        await viewer_ctx.add_init_script(UNSUPPRESSED)
+        await viewer_ctx.add_cookies([{"name": f"sitecast_{slug}", "value": token, "url": base}])
+        mod = await mod_ctx.new_page()
+        watch_page(mod, errors)
+        await mod.goto(mod_url)
+        await mod.wait_for_url(f"**/e/{slug}/moderate")
+        async with httpx.AsyncClient(base_url=base, timeout=20) as api:
+            invited = await api.post(
+                f"/api/v1/events/{slug}/stage/invitations", json={"question_id": qid}, headers=ADMIN
+            )
+            assert invited.status_code == 201, invited.text
+        await mod.locator("#stage-title").click()  # the page's first click: sound may play
+        viewer = await viewer_ctx.new_page()
+        watch_page(viewer, errors)
+        await viewer.goto(f"{base}/e/{slug}")
+        await viewer.get_by_role("button", name="Allow microphone and join").click()
+        await viewer.wait_for_selector('#stage-guest[data-state="backstage"]', timeout=MEDIA_WAIT_MS)
+
+        guest_row = mod.locator('#stage-panel li[data-kind="guest"]')
+        await guest_row.wait_for(timeout=MEDIA_WAIT_MS)
+        guest_id = await guest_row.get_attribute("data-member")
+        tile = f'li[data-member="{guest_id}"] .stage-tile'
+        hears = f"() => +document.querySelector('{tile}').dataset.level > 5"
+        await mod.wait_for_selector(f'{tile}[data-link="playing"]', timeout=MEDIA_WAIT_MS)
+        await mod.wait_for_function(hears, timeout=MEDIA_WAIT_MS)
+        sessions = {p.id for p in service.registry.peers(slug, "whep")}
+        assert len(sessions) == 1
+
+        # The fault: the session stays connected, but the member's packets no longer reach it.
+        monitor = service._events[slug].taps[guest_id].monitor
+        monitor.viewers.clear()
+        await mod.wait_for_selector(f'{tile}[data-link="reconnecting"]', timeout=WAIT_MS)
+        assert await mod.locator(f"{tile} .link-state").text_content() == "重新连接…"
+        await mod.wait_for_selector(f'{tile}[data-link="playing"]', timeout=MEDIA_WAIT_MS)
+        await mod.wait_for_function(hears, timeout=MEDIA_WAIT_MS)
+        await wait_for(
+            lambda: {p.id for p in service.registry.peers(slug, "whep")} - sessions, 10, message="a new session"
+        )
+        await wait_for(lambda: len(service.registry.peers(slug, "whep")) == 1, 10, message="the old one closed")
     finally:
         await viewer_ctx.close()
         await mod_ctx.close()

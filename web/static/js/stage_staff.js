@@ -7,10 +7,25 @@ import { api, el, errorMessage, fmt, t, toast } from "./common.js";
 import { WhepSession } from "./webrtc.js";
 
 const LAYOUTS = ["speaker", "grid", "slides"];
-// After a monitor's connection fails, try again this soon (the member may still be connecting).
-const RETRY_MS = 2000;
 // Autoplay with sound may be refused (no click on the page yet): then play muted and offer a button.
 const AUTOPLAY_CHECK_MS = 1500;
+// A monitor's watchdog (class Monitor) looks this often at what its session received.
+const WATCH_MS = 1000;
+// Connected, the member sending (not "silent" on the stage), yet no audio packet and no decoded video
+// frame for this long: the session is stuck (once in CI under heavy CPU load the moderator never heard a
+// guest in 40 s, the connection "connected" or "disconnected" all along), so start a new one. Browsers send
+// audio every 20 ms and the server asks for a keyframe when a monitor joins: a few seconds is never a pause.
+const NO_MEDIA_MS = 6000;
+// ICE "disconnected" mends itself after a blip; Chromium says "failed" only after ~30 s. Past this, a new
+// session is quicker.
+const DISCONNECTED_MS = 5000;
+// Never connected this long after the offer went out (a DTLS handshake lost under load; the server gives
+// up on it at 30 s and cannot tell the page): start again.
+const CONNECT_MS = 15000;
+// Between attempts: RETRY_MIN_MS, doubled each time, at most RETRY_MAX_MS (a member gone for good costs a
+// request every 16 s until the stage frame removes them); back to the minimum once media flows.
+const RETRY_MIN_MS = 1000;
+const RETRY_MAX_MS = 16000;
 
 /** A small level meter on a stream's audio; `onLevel(0..1)` about ten times a second. Returns a stop function. */
 export function levelMeter(stream, onLevel) {
@@ -34,10 +49,18 @@ export function levelMeter(stream, onLevel) {
   };
 }
 
+/**
+ * One member seen and heard over WHEP (`?member=`), with a watchdog: a session that is connected but
+ * receives nothing while the member sends, sits "disconnected", never connects, or fails is replaced by a
+ * new one, with a growing pause between attempts. The tile says "Connecting…" until media first arrives
+ * and "Reconnecting…" while a replacement is on its way. A member who publishes again after a silence
+ * (a new source) gets a new session at once; one who re-publishes is a new member (a new Monitor).
+ */
 class Monitor {
   constructor(slug, member) {
     this.slug = slug;
     this.memberId = member.id;
+    this.member = member;
     const label = member.name || t[`stage.kind.${member.kind}`];
     // Pictures muted (always allowed to play), the voice in an element of its own.
     this.video = el("video", { autoplay: true, playsinline: true, "aria-label": label });
@@ -47,45 +70,115 @@ class Monitor {
     this.bar = el("span", {});
     this.meter = el("span", { class: "meter", role: "meter", "aria-label": t["stage.level"], "aria-valuemin": "0", "aria-valuemax": "100", "aria-valuenow": "0" }, this.bar);
     this.voiceOnly = el("p", { class: "voice-only", text: t["stage.no_video"], hidden: member.video });
-    this.tile = el("div", { class: "stage-tile", "data-level": "0" }, this.video, this.voiceOnly, this.audio, this.meter, this.hear);
+    this.link = el("p", { class: "link-state", role: "status" });
+    this.tile = el("div", { class: "stage-tile", "data-level": "0" }, this.video, this.voiceOnly, this.link, this.audio, this.meter, this.hear);
     this.session = null;
     this.stopMeter = () => {};
     this.closed = false;
+    this.attempts = 0; // sessions started since media last flowed
+    this.pending = null; // the timer of the next attempt
+    this.checking = false;
+    this.show("connecting");
+    this.watchdog = setInterval(() => this.watch(), WATCH_MS);
     this.start();
   }
 
+  /** connecting | reconnecting | playing, on the tile (data-link) and in words. */
+  show(state) {
+    this.tile.dataset.link = state;
+    this.link.hidden = state === "playing";
+    if (state === "connecting") this.link.textContent = t["stage.monitor.connecting"];
+    if (state === "reconnecting") this.link.textContent = t["stage.monitor.reconnecting"];
+  }
+
+  /** The member as the latest `stage` frame shows them. */
+  update(member) {
+    const was = this.member;
+    this.member = member;
+    this.voiceOnly.hidden = member.video;
+    if (was.silent && !member.silent) this.restart(); // sending again: a new source, a fresh session
+  }
+
   async start() {
+    this.pending = null;
     if (this.closed) return;
     const session = new WhepSession(this.slug, this.memberId);
     this.session = session;
+    // What the watchdog knows of this session: when it began, connected, last received anything.
+    this.watched = { since: performance.now(), connected: null, disconnected: null, flowing: null, seen: null };
+    this.attempts += 1;
     try {
       await session.start(
         this.video,
         (state) => {
-          if (state === "failed" && this.session === session) this.retry();
+          if ((state === "failed" || state === "closed") && this.session === session) this.restart();
         },
         { audio: this.audio },
       );
-      this.watchAudio();
+      if (this.session !== session) return;
+      this.watchAudio(session);
       setTimeout(() => this.checkAutoplay(), AUTOPLAY_CHECK_MS);
     } catch {
-      if (this.session === session) this.retry();
+      if (this.session === session) this.restart();
     }
   }
 
-  retry() {
+  /** Drop the current session and start another after a pause that grows with each attempt. */
+  restart() {
+    if (this.closed || this.pending) return;
     const old = this.session;
     this.session = null;
     if (old) old.stop();
-    if (!this.closed) setTimeout(() => this.start(), RETRY_MS);
+    this.show("reconnecting");
+    const pause = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** Math.max(0, this.attempts - 1));
+    this.pending = setTimeout(() => this.start(), pause);
+  }
+
+  /** The watchdog (every WATCH_MS): is media arriving, is the connection alive? */
+  async watch() {
+    const session = this.session;
+    if (this.closed || !session || !session.pc || this.checking) return;
+    this.checking = true;
+    try {
+      const got = await session.received();
+      if (this.session !== session || !got) return;
+      const now = performance.now();
+      const seen = this.watched;
+      const count = got.audioPackets + got.videoFrames;
+      if (count > (seen.seen ?? 0)) {
+        seen.flowing = now;
+        this.attempts = 0;
+        this.show("playing");
+      }
+      seen.seen = count;
+      const pc = session.pc;
+      const state = pc ? pc.connectionState : "closed";
+      if (state === "connected") {
+        seen.connected ??= now;
+        seen.disconnected = null;
+        const sending = !this.member.silent && (this.member.audio || this.member.video);
+        if (sending && now - Math.max(seen.connected, seen.flowing ?? 0) > NO_MEDIA_MS) this.restart();
+      } else if (state === "disconnected") {
+        seen.disconnected ??= now;
+        if (now - seen.disconnected > DISCONNECTED_MS) this.restart();
+      } else if (state === "new" || state === "connecting") {
+        if (seen.connected === null && now - seen.since > CONNECT_MS) this.restart();
+      }
+    } catch {
+      // stats of a connection closing under us: the next look decides
+    } finally {
+      this.checking = false;
+    }
   }
 
   /** The level of the member's voice, once its track is here. */
-  watchAudio() {
+  watchAudio(session) {
+    if (this.closed || this.session !== session) return;
     this.stopMeter();
+    this.stopMeter = () => {};
     const stream = this.audio.srcObject;
     if (!stream || !stream.getAudioTracks().length) {
-      if (!this.closed && this.session) setTimeout(() => this.watchAudio(), 500);
+      setTimeout(() => this.watchAudio(session), 500);
       return;
     }
     this.stopMeter = levelMeter(stream, (level) => {
@@ -109,6 +202,9 @@ class Monitor {
 
   stop() {
     this.closed = true;
+    clearInterval(this.watchdog);
+    clearTimeout(this.pending);
+    this.pending = null;
     this.stopMeter();
     const session = this.session;
     this.session = null;
@@ -208,6 +304,8 @@ export class StagePanel {
       if (!monitor && !this.closed && this.watch(member) && !mine.has(member.id)) {
         monitor = new Monitor(this.slug, member);
         this.monitors.set(member.id, monitor);
+      } else if (monitor) {
+        monitor.update(member);
       }
       let row = this.rows.get(member.id);
       if (!row) {

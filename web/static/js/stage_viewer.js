@@ -2,7 +2,8 @@
 // moderator (a notice), allow the microphone (and camera if invited with it) and publish over WHIP — backstage
 // first, on air only when a moderator puts them there — with the time left and a leave button. Nobody goes on
 // air without a moderator's action: the server refuses to publish without a grant (403), and puts no guest
-// on air by itself.
+// on air by itself. The invitation outlives the page and the connection: after a reload (GET …/stage's
+// `mine`, on load and on every snapshot) or a dropped session it is offered again until staff withdraw it.
 import { api, el, errorMessage, fmt, t, toast } from "./common.js";
 import { levelMeter } from "./stage_staff.js";
 import { WhipSession } from "./webrtc.js";
@@ -63,10 +64,15 @@ export class GuestStage {
     if (mine && mine.remaining !== null && mine.remaining !== undefined) this.remainingAt = [mine.remaining, performance.now()];
     else this.remainingAt = null;
     // The server let go of our session (a moderator cut us, our time ran out): stop sending. Only once
-    // the server has shown it as ours (an answer started before we joined must not end it).
-    if (this.session && this.session.id && mine) {
-      if (mine.member === this.session.id) this.session.confirmed = true;
-      else if (this.session.confirmed) this.stop(false, was && was.on_air ? t["stage.ended"] : t["stage.uninvited"]);
+    // the server has shown it as ours (an answer started before we joined must not end it). Still invited:
+    // our connection dropped, and the invitation is offered again (join once more).
+    const session = this.session;
+    if (session && session.id && mine) {
+      if (mine.member === session.id && !session.failed) session.confirmed = true;
+      else if (session.confirmed || session.failed) {
+        if (mine.invited) this.stop(false, t["stage.dropped"]);
+        else this.stop(false, was && was.on_air ? t["stage.ended"] : t["stage.uninvited"]);
+      }
     }
     this.render();
     this.onChange();
@@ -145,7 +151,12 @@ export class GuestStage {
     this.session = session;
     try {
       await session.start(this.stream, (state) => {
-        if ((state === "failed" || state === "closed") && this.session === session) this.refresh();
+        if ((state === "failed" || state === "closed") && this.session === session) {
+          // Ours is dead whatever the server still thinks (it notices within ~30 s): if the invitation
+          // stands, `apply` offers it again, and joining again replaces the old session.
+          session.failed = true;
+          this.refresh();
+        }
       });
     } catch (err) {
       this.busy = false;
@@ -243,6 +254,7 @@ export class GuestStage {
       body = [
         el("p", { class: "guest-status", text: t["stage.invited_title"] }),
         el("p", { class: "small", text: camera ? t["stage.invited_cam"] : t["stage.invited_mic"] }),
+        this.message ? el("p", { class: "small", "data-role": "stage-message", text: this.message }) : null,
         el("div", { class: "actions" }, el("button", { type: "button", class: "button primary", "data-role": "join-stage", text: camera ? t["stage.join_camera"] : t["stage.join"], onclick: () => this.join() })),
       ];
     } else if (state === "hand") {

@@ -136,6 +136,25 @@ export class WhepSession {
     return this;
   }
 
+  /** What has arrived so far: RTP packets of each kind, audio samples played out, video frames decoded
+   * (counters that only grow; a watchdog compares two readings). Null once stopped. */
+  async received() {
+    const pc = this.pc;
+    if (!pc) return null;
+    const out = { audioPackets: 0, audioSamples: 0, videoPackets: 0, videoFrames: 0 };
+    for (const report of (await pc.getStats()).values()) {
+      if (report.type !== "inbound-rtp") continue;
+      if (report.kind === "audio") {
+        out.audioPackets += report.packetsReceived || 0;
+        out.audioSamples += report.totalSamplesReceived || 0;
+      } else if (report.kind === "video") {
+        out.videoPackets += report.packetsReceived || 0;
+        out.videoFrames += report.framesDecoded || 0;
+      }
+    }
+    return out;
+  }
+
   /** `release`: DELETE the session on the server; false once the server closed it itself (the event
    * ended), where a DELETE could only answer 404. */
   async stop({ release = true } = {}) {
