@@ -13,6 +13,9 @@ Every way Sitecast is served (`make run`, the Procfile's `python -m server web`,
 - **A WebSocket socket's kernel send buffer is bounded** (`WS_SEND_BUFFER_BYTES`): the kernel then holds a
   few hundred KB for a client that stopped reading instead of up to 4 MiB, and the hub counts it with the
   rest of that client's backlog (`queued_bytes`: asyncio's buffer plus SIOCOUTQ, and the hub's outbox).
+- **A socket holds little**: uvicorn gives each one an `asyncio.Queue` for received messages and an
+  `asyncio.Event` for flow control, four `deque`s (~3 KiB a socket, an eighth of a viewer's memory:
+  bench/README.md); `Inbox` and `Flag` do the same jobs for one reader with a list and a future.
 - **A client that stopped reading is found by its silence**: the server pings every `WS_PING_SECONDS` and a
   pong must come back within `WS_PONG_SECONDS`, else the hub evicts it (4008, "resume with your last id").
   A backlog alone cannot tell within seconds: the client's own kernel keeps acknowledging data for a
@@ -50,6 +53,85 @@ EVICTED_LINGER_SECONDS = 30.0
 CLOSE_TOO_SLOW = 4008
 
 
+class Inbox:
+    """What uvicorn uses of `asyncio.Queue` for a socket's received messages (`put_nowait`, `get`, `empty`,
+    `qsize`), without its three deques and `Event`. Messages are never lost to a cancelled `get`."""
+
+    __slots__ = ("_items", "_waiters")
+
+    def __init__(self) -> None:
+        self._items: list[Any] = []
+        self._waiters: list[asyncio.Future[None]] | None = None
+
+    def put_nowait(self, item: Any) -> None:
+        self._items.append(item)
+        waiters = self._waiters
+        if waiters:
+            self._waiters = None
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
+
+    async def get(self) -> Any:
+        while not self._items:
+            waiter = asyncio.get_running_loop().create_future()
+            if self._waiters is None:
+                self._waiters = []
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            except asyncio.CancelledError:
+                if self._waiters is not None and waiter in self._waiters:
+                    self._waiters.remove(waiter)
+                raise
+        # Short: uvicorn stops reading the socket while a message waits here (`read_paused`).
+        return self._items.pop(0)
+
+    def empty(self) -> bool:
+        return not self._items
+
+    def qsize(self) -> int:
+        return len(self._items)
+
+
+class Flag:
+    """What uvicorn uses of `asyncio.Event` for a socket's flow control (`set`, `clear`, `is_set`, `wait`),
+    waiters kept only while someone waits. Starts set (writable)."""
+
+    __slots__ = ("_value", "_waiters")
+
+    def __init__(self) -> None:
+        self._value = True
+        self._waiters: list[asyncio.Future[None]] | None = None
+
+    def is_set(self) -> bool:
+        return self._value
+
+    def set(self) -> None:
+        self._value = True
+        waiters, self._waiters = self._waiters, None
+        for waiter in waiters or ():
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def clear(self) -> None:
+        self._value = False
+
+    async def wait(self) -> bool:
+        if self._value:
+            return True
+        waiter = asyncio.get_running_loop().create_future()
+        if self._waiters is None:
+            self._waiters = []
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        finally:
+            if self._waiters is not None and waiter in self._waiters:
+                self._waiters.remove(waiter)
+        return True
+
+
 def _kernel_queued(sock: Any) -> int:
     """Bytes the kernel still holds for the peer (unsent or unacknowledged): SIOCOUTQ, which is TIOCOUTQ."""
     try:
@@ -64,6 +146,8 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.queue = Inbox()  # type: ignore[assignment]  # see the module docstring: a lean asyncio.Queue
+        self.writable = Flag()  # type: ignore[assignment]  # and a lean asyncio.Event, set
         # Whatever the command line said: a message, all its fragments together, never exceeds this.
         self.conn.max_message_size = MAX_CLIENT_MESSAGE_BYTES
         self.on_stall: Callable[[], None] | None = None  # set by the hub; else the protocol closes itself

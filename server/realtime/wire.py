@@ -32,6 +32,7 @@ from collections.abc import Callable, Sequence
 from itertools import repeat
 from typing import Any
 
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 from websockets.frames import Frame, Opcode
 from websockets.protocol import State
@@ -50,14 +51,23 @@ def encode_text(text: str) -> bytes:
 
 
 class RawSend:
-    """Outermost ASGI middleware: remembers the server's `send` for WebSocket connections."""
+    """Outermost ASGI middleware: remembers the server's `send` for WebSocket connections, and serves the
+    WebSocket routes in `direct` (route, its endpoint as an ASGI app) itself, past the rest of the middleware
+    and the router, which do nothing for a WebSocket but would each hold a frame for the socket's life."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, direct: Sequence[tuple[BaseRoute, ASGIApp]] = ()) -> None:
         self.app = app
+        self.direct = list(direct)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
             scope[SCOPE_KEY] = send
+            for route, endpoint in self.direct:
+                match, child_scope = route.matches(scope)
+                if match is Match.FULL:
+                    scope.update(child_scope)
+                    await endpoint(scope, receive, send)
+                    return
         await self.app(scope, receive, send)
 
 
