@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import operator
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from itertools import repeat
 from typing import Any
 
@@ -59,16 +59,17 @@ class RawSend:
         self.app = app
         self.direct = list(direct)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # Not a coroutine: it hands back the awaitable of whatever serves the scope, so a socket's life holds
+        # no suspended frame of this middleware either.
         if scope["type"] == "websocket":
             scope[SCOPE_KEY] = send
             for route, endpoint in self.direct:
                 match, child_scope = route.matches(scope)
                 if match is Match.FULL:
                     scope.update(child_scope)
-                    await endpoint(scope, receive, send)
-                    return
-        await self.app(scope, receive, send)
+                    return endpoint(scope, receive, send)
+        return self.app(scope, receive, send)
 
 
 def _sansio_protocol_class() -> type | None:
