@@ -154,3 +154,60 @@ async def test_an_open_viewer_socket_holds_under_18_kib_of_python_heap(tmp_path:
             tracemalloc.stop()
         await asyncio.wait_for(proc.communicate(b""), 30)
     assert per_viewer < 18 * 1024, f"{per_viewer / 1024:.1f} KiB per viewer"
+
+
+UPGRADE = [
+    (b"host", b"a"),
+    (b"upgrade", b"websocket"),
+    (b"connection", b"Upgrade"),
+    (b"sec-websocket-key", b"dGhlIHNhbXBsZSBub25jZQ=="),
+    (b"sec-websocket-version", b"13"),
+]
+HEADS = {
+    "plain": ("GET", b"/api/v1/events/x/ws?visitor=a%20b", UPGRADE),
+    "post": ("POST", b"/api/v1/events/x/ws", UPGRADE),
+    "a body": ("GET", b"/api/v1/events/x/ws", [*UPGRADE, (b"content-length", b"5")]),
+    "an empty body": ("GET", b"/api/v1/events/x/ws", [*UPGRADE, (b"content-length", b"0")]),
+    "chunked": ("GET", b"/api/v1/events/x/ws", [*UPGRADE, (b"transfer-encoding", b"chunked")]),
+    "128 headers": ("GET", b"/x", UPGRADE + [(f"x-h{i}".encode(), b"v") for i in range(123)]),
+    "129 headers": ("GET", b"/x", UPGRADE + [(f"x-h{i}".encode(), b"v") for i in range(124)]),
+    "a long value": ("GET", b"/x", [*UPGRADE, (b"x-long", b"a" * 8200)]),
+    "a value at the limit": ("GET", b"/x", [*UPGRADE, (b"x-long", b"a" * (8192 - 10))]),
+    "latin-1": ("GET", b"/x", [*UPGRADE, (b"x-l", "café".encode("latin-1"))]),
+    "a control character": ("GET", b"/x", [*UPGRADE, (b"x-c", b"a\x01b")]),
+    "a bad name": ("GET", b"/x", [*UPGRADE, (b"x c", b"v")]),
+    "padded": ("GET", b"/x", [*UPGRADE, (b"x-p", b" \tv \t")]),
+    "not ascii": ("GET", "/é".encode(), UPGRADE),
+}
+
+
+def test_the_handshake_parsed_once_is_what_websockets_parser_makes_of_the_rebuilt_request() -> None:
+    # HttpProtocol hands websockets a Request built from httptools' parse (handshake_request) instead of
+    # the bytes uvicorn rebuilds for websockets to parse again; where that parser would refuse or differ,
+    # handshake_request says None and uvicorn's way is taken, so refusals stay exactly as they were.
+    import logging
+
+    from websockets.http11 import Request
+    from websockets.server import ServerProtocol
+
+    from server.protocols import handshake_request
+
+    for name, (method, url, headers) in HEADS.items():
+        rebuilt = b"".join(
+            [method.encode(), b" ", url, b" HTTP/1.1\r\n", *(k + b": " + v + b"\r\n" for k, v in headers), b"\r\n"]
+        )
+        parser = ServerProtocol(max_size=4096, logger=logging.getLogger("test"))
+        parser.receive_data(rebuilt)
+        events = parser.events_received()
+        theirs = events[0] if events and isinstance(events[0], Request) else None
+        ours = handshake_request(method, url, headers)
+        if ours is None:
+            continue  # uvicorn's way: websockets parses the rebuilt bytes, as before
+        assert theirs is not None, name
+        assert (ours.method, ours.path, list(ours.headers.raw_items())) == (
+            theirs.method,
+            theirs.path,
+            list(theirs.headers.raw_items()),
+        ), name
+    assert handshake_request(*HEADS["plain"]) is not None  # the common case takes the short way
+    assert handshake_request(*HEADS["128 headers"]) is not None
