@@ -860,7 +860,11 @@ async def measure(server: Any, args: argparse.Namespace, tmp: Path, nofile: int)
     viewers = await Viewers.start(args.workers, tmp / f"clients-{name.split()[0].lower()}.log", nofile)
     try:
         print(f"[{name}] connecting {args.viewers} viewers ({args.workers} client processes)", flush=True)
+        cpu_before = sum(cpu_times_all(server.pids))
         conn = await viewers.connect(server.ws_urls, args.viewers, args.concurrency, args.deflate, args.parse)
+        # The server's own CPU for the connects: unlike their wall time, hardly moved by what the clients and
+        # the neighbours get of the machine.
+        out["connect_cpu_s"] = sum(cpu_times_all(server.pids)) - cpu_before
         out["connected"] = conn["ok"]
         out["connect_failed"] = conn["failed"]
         out["connect_s"] = conn["seconds"]
@@ -1051,6 +1055,7 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace) -> list[str]
 
     row("viewers connected (of requested)", lambda r: f"{r['open_viewers']}/{args.viewers}", "s")
     row("connect time, s", lambda r: r["connect_s"], ".1f", True)
+    row("  server CPU to connect, ms/viewer", lambda r: r["connect_cpu_s"] * 1e3 / max(1, r["connected"]), ".3f", True)
     row(
         "approvals sent / delivered",
         lambda r: f"{r['approvals']} / {r['delivered_approvals']}",

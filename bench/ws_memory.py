@@ -7,6 +7,7 @@ connection. The RSS figure includes tracemalloc's own bookkeeping: use it for be
 run, and `bench/ws_fanout.py` for the figure against Node.
 
     .venv/bin/python bench/ws_memory.py --viewers 1000
+    .venv/bin/python bench/ws_memory.py --viewers 2000 --cpu 4   # server CPU per connect, 4 rounds
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ async def done(proc: asyncio.subprocess.Process) -> None:
     await asyncio.wait_for(proc.communicate(b""), 60)
 
 
-async def measure(viewers: int, top: int, profile: bool) -> None:
+async def measure(viewers: int, top: int, profile: bool, rounds: int = 0) -> None:
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     with tempfile.TemporaryDirectory() as tmp:
@@ -88,6 +89,20 @@ async def measure(viewers: int, top: int, profile: bool) -> None:
             ws_url = f"{server.ws_url}/api/v1/events/mem/ws"
             await done(await connect(ws_url, 50))  # first-use caches, imports, pools
             gc.collect()
+            if rounds:
+                # This process's CPU per connect (the clients run in a subprocess), and the wall time, per round.
+                for _ in range(rounds):
+                    gc.collect()
+                    cpu, wall = time.process_time(), time.monotonic()
+                    proc = await connect(ws_url, viewers)
+                    cpu, wall = time.process_time() - cpu, time.monotonic() - wall
+                    print(
+                        f"{viewers} connects: {cpu / viewers * 1e3:.3f} ms of server CPU each, {wall:.1f} s wall; "
+                        f"load average {os.getloadavg()[0]:.1f}",
+                        flush=True,
+                    )
+                    await done(proc)
+                return
             if profile:
                 profiler = cProfile.Profile()
                 profiler.enable()
@@ -121,5 +136,6 @@ if __name__ == "__main__":
     parser.add_argument("--viewers", type=int, default=1000)
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--profile", action="store_true", help="cProfile the connects instead of tracemalloc")
+    parser.add_argument("--cpu", type=int, default=0, metavar="ROUNDS", help="server CPU per connect, N rounds")
     args = parser.parse_args()
-    asyncio.run(measure(args.viewers, args.top, args.profile))
+    asyncio.run(measure(args.viewers, args.top, args.profile, args.cpu))

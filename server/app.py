@@ -196,7 +196,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *pages.routes,
     ]
     middleware = [
-        Middleware(RawSend),  # outermost: keeps the server's own WebSocket send (see realtime/wire.py)
+        # Outermost: keeps the server's own WebSocket send, and serves the events socket past the rest
+        # (see realtime/wire.py).
+        Middleware(RawSend, direct=realtime.direct_routes),
         # Live playlists, parts and segments from memory, before the router and the other middleware.
         Middleware(LiveFastPath, service=media),
         Middleware(RequestMetrics, metrics=metrics),

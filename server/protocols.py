@@ -13,6 +13,14 @@ Every way Sitecast is served (`make run`, the Procfile's `python -m server web`,
 - **A WebSocket socket's kernel send buffer is bounded** (`WS_SEND_BUFFER_BYTES`): the kernel then holds a
   few hundred KB for a client that stopped reading instead of up to 4 MiB, and the hub counts it with the
   rest of that client's backlog (`queued_bytes`: asyncio's buffer plus SIOCOUTQ, and the hub's outbox).
+- **The handshake is parsed once**: uvicorn hands a WebSocket upgrade over by rebuilding the request's bytes
+  from what httptools parsed, for websockets' Python parser to parse again (~55 us of a ~500 us connect).
+  `HttpProtocol` builds websockets' `Request` from httptools' result instead, after the same checks that
+  parser makes (`handshake_request`); a request any of them would refuse takes uvicorn's way, so it is
+  refused exactly as before.
+- **A socket holds little**: uvicorn gives each one an `asyncio.Queue` for received messages and an
+  `asyncio.Event` for flow control, four `deque`s (~3 KiB a socket, an eighth of a viewer's memory:
+  bench/README.md); `Inbox` and `Flag` do the same jobs for one reader with a list and a future.
 - **A client that stopped reading is found by its silence**: the server pings every `WS_PING_SECONDS` and a
   pong must come back within `WS_PONG_SECONDS`, else the hub evicts it (4008, "resume with your last id").
   A backlog alone cannot tell within seconds: the client's own kernel keeps acknowledging data for a
@@ -27,11 +35,15 @@ import fcntl
 import socket
 import struct
 import termios
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets import http11
+from websockets.datastructures import Headers
+from websockets.http11 import Request
+from websockets.protocol import Protocol
 
 from server.settings import Settings
 
@@ -50,6 +62,103 @@ EVICTED_LINGER_SECONDS = 30.0
 CLOSE_TOO_SLOW = 4008
 
 
+class Inbox:
+    """What uvicorn uses of `asyncio.Queue` for a socket's received messages (`put_nowait`, `get`, `empty`,
+    `qsize`), without its three deques and `Event`. Messages are never lost to a cancelled `get`."""
+
+    __slots__ = ("_items", "_waiters")
+
+    def __init__(self) -> None:
+        self._items: list[Any] = []
+        self._waiters: list[asyncio.Future[None]] | None = None
+
+    def put_nowait(self, item: Any) -> None:
+        self._items.append(item)
+        waiters = self._waiters
+        if waiters:
+            self._waiters = None
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
+
+    async def get(self) -> Any:
+        while not self._items:
+            waiter = asyncio.get_running_loop().create_future()
+            if self._waiters is None:
+                self._waiters = []
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            except asyncio.CancelledError:
+                if self._waiters is not None and waiter in self._waiters:
+                    self._waiters.remove(waiter)
+                raise
+        # Short: uvicorn stops reading the socket while a message waits here (`read_paused`).
+        return self._items.pop(0)
+
+    def empty(self) -> bool:
+        return not self._items
+
+    def qsize(self) -> int:
+        return len(self._items)
+
+
+class Flag:
+    """What uvicorn uses of `asyncio.Event` for a socket's flow control (`set`, `clear`, `is_set`, `wait`),
+    waiters kept only while someone waits. Starts set (writable)."""
+
+    __slots__ = ("_value", "_waiters")
+
+    def __init__(self) -> None:
+        self._value = True
+        self._waiters: list[asyncio.Future[None]] | None = None
+
+    def is_set(self) -> bool:
+        return self._value
+
+    def set(self) -> None:
+        self._value = True
+        waiters, self._waiters = self._waiters, None
+        for waiter in waiters or ():
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def clear(self) -> None:
+        self._value = False
+
+    async def wait(self) -> bool:
+        if self._value:
+            return True
+        waiter = asyncio.get_running_loop().create_future()
+        if self._waiters is None:
+            self._waiters = []
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        finally:
+            if self._waiters is not None and waiter in self._waiters:
+                self._waiters.remove(waiter)
+        return True
+
+
+def handshake_request(method: str, url: bytes, headers: Iterable[tuple[bytes, bytes]]) -> Request | None:
+    """websockets' `Request` for an upgrade httptools parsed (header names lower-cased, as uvicorn passes
+    them on), or None when websockets' own parser would refuse what uvicorn rebuilds from it (method, path,
+    a line or the header count over its limits, a header name or value it rejects, a body), or could."""
+    if method != "GET" or not url.isascii() or len(url) > http11.MAX_LINE_LENGTH - 16:
+        return None
+    parsed = Headers()
+    token, value_ok, longest = http11._token_re.fullmatch, http11._value_re.fullmatch, http11.MAX_LINE_LENGTH - 4
+    for count, (name, raw) in enumerate(headers, 1):
+        value = raw.strip(b" \t")
+        if count > http11.MAX_NUM_HEADERS or len(name) + len(raw) > longest or not token(name) or not value_ok(value):
+            return None
+        parsed.set_insecure(name.decode("ascii"), value.decode("iso-8859-1"))
+    if "transfer-encoding" in parsed or not set(parsed.get_all("content-length")) <= {"0"}:
+        return None
+    return Request(url.decode("ascii"), parsed)
+
+
 def _kernel_queued(sock: Any) -> int:
     """Bytes the kernel still holds for the peer (unsent or unacknowledged): SIOCOUTQ, which is TIOCOUTQ."""
     try:
@@ -62,8 +171,22 @@ def _kernel_queued(sock: Any) -> int:
 class WebSocketProtocol(WebSocketsSansIOProtocol):
     """uvicorn's sans-I/O WebSocket protocol, with the message cap, a bounded send buffer and eviction."""
 
+    # Every attribute uvicorn's protocol and this one set, as slots: uvicorn's class has none, and its ~40
+    # instance attributes are past what CPython shares between instances' dicts (30 keys), so each socket
+    # had a dict of its own (~1.6 KiB); slots take 8 bytes each. The (then empty) `__dict__` remains.
+    __slots__ = (
+        "_linger", "app", "app_state", "asgi_version", "client", "close_sent", "close_timeout", "close_timer",
+        "config", "conn", "connections", "curr_msg_data_type", "default_headers", "disconnected", "frames",
+        "handshake_complete", "handshake_initiated", "initial_response", "keepalive", "last_ping_rtt", "logger",
+        "loop", "on_stall", "pending_ping_payload", "ping_interval", "ping_sent_at", "ping_timeout", "ping_timer",
+        "pong_sweep", "pong_timer", "queue", "read_paused", "request", "response", "root_path", "scheme", "scope",
+        "server", "tasks", "transport", "writable",
+    )  # fmt: skip
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.queue = Inbox()  # type: ignore[assignment]  # see the module docstring: a lean asyncio.Queue
+        self.writable = Flag()  # type: ignore[assignment]  # and a lean asyncio.Event, set
         # Whatever the command line said: a message, all its fragments together, never exceeds this.
         self.conn.max_message_size = MAX_CLIENT_MESSAGE_BYTES
         self.on_stall: Callable[[], None] | None = None  # set by the hub; else the protocol closes itself
@@ -72,6 +195,14 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         # uvicorn's per-socket ping timers stay off; `pong_sweep` is the latest sweep this client answered.
         self.keepalive: Any = None
         self.pong_sweep = 0
+
+    def handshake(self, request: Request) -> None:
+        """Take the upgrade `request` as if websockets' parser had just read it from the socket (see
+        `HttpProtocol.handle_websocket_upgrade`): its frame parser comes next, as after a parsed request."""
+        conn = self.conn
+        conn.parser = Protocol.parse(conn)
+        next(conn.parser)  # start the generator, as websockets does
+        self.handle_connect(request)
 
     def start_keepalive(self) -> None:
         # Called once the 101 response is written: the handshake's parsed request and response (their
@@ -176,6 +307,19 @@ class HttpProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._disarm()
         super().on_headers_complete()
+
+    def handle_websocket_upgrade(self) -> None:
+        # uvicorn's upgrade, without websockets parsing the request again (see the module docstring).
+        request = handshake_request(self.scope["method"], self.url, self.scope["headers"])
+        ws_class: Any = self.ws_protocol_class
+        if request is None or not hasattr(ws_class, "handshake"):
+            super().handle_websocket_upgrade()
+            return
+        self.connections.discard(self)
+        protocol = ws_class(config=self.config, server_state=self.server_state, app_state=self.app_state)
+        protocol.connection_made(self.transport)
+        protocol.handshake(request)
+        self.transport.set_protocol(protocol)
 
     def _arm(self) -> None:
         # Armed once per head: a client that trickles a byte now and then does not push the deadline back.

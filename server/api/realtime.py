@@ -1,4 +1,11 @@
-"""WebSocket: `GET /api/v1/events/{slug}/ws` — snapshot or replay, then live frames (see README)."""
+"""WebSocket: `GET /api/v1/events/{slug}/ws` — snapshot or replay, then live frames (see README).
+
+The route is in the router like any other, but a socket is served by `asgi_endpoint` straight from the
+outermost middleware (`RawSend`, `direct_routes`): the middleware and the router do nothing for a
+WebSocket yet each held a suspended frame (and Starlette's exception wrappers two closures) for the
+socket's whole life, ~4 KiB of a viewer's ~25 (bench/README.md). `asgi_endpoint` handles exceptions as
+Starlette's exception middleware does for a WebSocket (the app's handlers, then `WebSocketException`).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +14,9 @@ import contextlib
 import json
 from typing import Any
 
+from starlette.exceptions import WebSocketException
 from starlette.routing import WebSocketRoute
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from archive.attendance import REPLAY
@@ -17,7 +26,7 @@ from server.attendance import parse_mode, parse_visitor
 from server.auth import STAFF, Principal, Role, acting_as, candidate_tokens, check_origin
 from server.context import AppContext, ctx
 from server.db.models import Event
-from server.errors import ApiError, engine_unavailable, error_response, unavailable_response
+from server.errors import HANDLERS, ApiError, engine_unavailable, error_response, unavailable_response
 from server.questions.queries import personal, queue
 from server.realtime.hub import Connection, public_channel, staff_channel
 from server.realtime.wire import DirectWriter
@@ -51,6 +60,7 @@ async def events_ws(websocket: WebSocket) -> None:
         # A staff page asks for the staff view: an organiser who also joined as a viewer gets it.
         caller = acting_as(caller, STAFF) or caller
     await websocket.accept()
+    _forget_headers(websocket)
     staff = caller is not None and caller.role in STAFF
     # Attendance (server/attendance.py): viewers only; `mode=replay` from the archive page, `visitor` is an
     # anonymous browser's own id so its tabs count once.
@@ -91,6 +101,14 @@ async def events_ws(websocket: WebSocket) -> None:
     finally:
         c.hub.remove(conn)
         c.attendance.left(attendance)
+
+
+def _forget_headers(websocket: WebSocket) -> None:
+    # The handshake's headers (tokens, cookies, Origin) are read before the accept and never after; the
+    # scope's list of them and Starlette's parsed copies are ~1.5 KiB a socket. The query string stays.
+    websocket.scope["headers"] = []
+    for cached in ("_headers", "_cookies", "_url"):
+        websocket.__dict__.pop(cached, None)
 
 
 async def _event_and_caller(c: AppContext, websocket: WebSocket) -> tuple[Event, Principal | None]:
@@ -247,7 +265,11 @@ async def _fill_gap(c: AppContext, conn: Connection) -> None:
 
 async def _receive(ws: WebSocket, timeout: float | None) -> dict[str, Any] | None:
     try:
-        text = await asyncio.wait_for(ws.receive_text(), timeout) if timeout else await ws.receive_text()
+        if timeout:
+            async with asyncio.timeout(timeout):  # no task per socket, as `wait_for` makes
+                text = await ws.receive_text()
+        else:
+            text = await ws.receive_text()
     except TimeoutError:
         with contextlib.suppress(Exception):
             await ws.close(CLOSE_POLICY, "no hello")
@@ -276,4 +298,31 @@ def _json_response(exc: ApiError) -> Any:
     return error_response(exc.status, exc.code, exc.message)
 
 
+# Starlette's exception middleware for a WebSocket: the app's handlers but `Exception` (its catch-all goes to
+# the server-error middleware, which lets a WebSocket's exception through to uvicorn), and its own default
+# for `WebSocketException`.
+_HANDLERS: dict[Any, Any] = {k: v for k, v in HANDLERS.items() if k not in (Exception, 500)}
+
+
+async def _websocket_exception(websocket: WebSocket, exc: WebSocketException) -> None:
+    await websocket.close(code=exc.code, reason=exc.reason)
+
+
+_HANDLERS.setdefault(WebSocketException, _websocket_exception)
+
+
+async def asgi_endpoint(scope: Scope, receive: Receive, send: Send) -> None:
+    """`events_ws` as a bare ASGI app, with the route's exception handling (see the module docstring)."""
+    websocket = WebSocket(scope, receive, send)
+    try:
+        await events_ws(websocket)
+    except Exception as exc:
+        handler = next((_HANDLERS[cls] for cls in type(exc).__mro__ if cls in _HANDLERS), None)
+        if handler is None:
+            raise
+        await handler(websocket, exc)
+
+
 routes = [WebSocketRoute("/api/v1/events/{slug}/ws", events_ws)]
+# Served by RawSend straight from the outermost middleware (server/realtime/wire.py).
+direct_routes = [(routes[0], asgi_endpoint)]

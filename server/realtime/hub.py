@@ -107,7 +107,7 @@ class Connection:
     is_viewer: bool
     last_id: int = 0
     writer: DirectWriter | None = None  # None: always the ASGI path
-    outbox: deque[str] = field(default_factory=deque)
+    outbox: deque[str] | None = None  # made when a send first waits (a deque is ~0.7 KiB: most never need one)
     outbox_bytes: int = 0
     busy: bool = False
     closed: bool = False
@@ -168,7 +168,7 @@ class Hub:
         conn.closed = True
         if conn.writer is not None:
             conn.writer.leave_keepalive(self.keepalive)
-        conn.outbox.clear()
+        conn.outbox = None
         conn.outbox_bytes = 0
         cohort = self._cohorts.get(conn.channel)
         if cohort is not None:
@@ -345,6 +345,8 @@ class Hub:
         if conn.closed:
             return False
         if conn.busy:
+            if conn.outbox is None:
+                conn.outbox = deque()
             conn.outbox.append(text)
             conn.outbox_bytes += len(text)
             if self._queued(conn) > OUTBOX_BYTES:
@@ -374,7 +376,7 @@ class Hub:
             await finish(coro, yielded)
             self.metrics.ws_deliveries.inc()
             while conn.outbox and not conn.closed:
-                text = conn.outbox.popleft()
+                text = conn.outbox.popleft()  # (emptied to None by remove and evict, which also close)
                 conn.outbox_bytes -= len(text)
                 await conn.ws.send_text(text)
                 self.metrics.ws_deliveries.inc()
@@ -400,7 +402,7 @@ class Hub:
             return
         self._leave(conn)
         conn.closed = True
-        conn.outbox.clear()
+        conn.outbox = None
         conn.outbox_bytes = 0
         self.metrics.ws_evictions.inc()
         reason = "too slow; resume with your last id"

@@ -28,10 +28,11 @@ from __future__ import annotations
 
 import operator
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from itertools import repeat
 from typing import Any
 
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 from websockets.frames import Frame, Opcode
 from websockets.protocol import State
@@ -50,15 +51,25 @@ def encode_text(text: str) -> bytes:
 
 
 class RawSend:
-    """Outermost ASGI middleware: remembers the server's `send` for WebSocket connections."""
+    """Outermost ASGI middleware: remembers the server's `send` for WebSocket connections, and serves the
+    WebSocket routes in `direct` (route, its endpoint as an ASGI app) itself, past the rest of the middleware
+    and the router, which do nothing for a WebSocket but would each hold a frame for the socket's life."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, direct: Sequence[tuple[BaseRoute, ASGIApp]] = ()) -> None:
         self.app = app
+        self.direct = list(direct)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # Not a coroutine: it hands back the awaitable of whatever serves the scope, so a socket's life holds
+        # no suspended frame of this middleware either.
         if scope["type"] == "websocket":
             scope[SCOPE_KEY] = send
-        await self.app(scope, receive, send)
+            for route, endpoint in self.direct:
+                match, child_scope = route.matches(scope)
+                if match is Match.FULL:
+                    scope.update(child_scope)
+                    return endpoint(scope, receive, send)
+        return self.app(scope, receive, send)
 
 
 def _sansio_protocol_class() -> type | None:
