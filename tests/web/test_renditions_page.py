@@ -22,7 +22,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.media, pytest.mark.slow]
 MEDIA_WAIT_MS = 60_000
 VIDEO = "document.querySelector('#video')"
 PART = re.compile(r"/live/[^/]+/(360p/)?\d{6}\.\d+\.ts$")
-BANDWIDTH = re.compile(r"[:,]BANDWIDTH=(\d+)")
+# A weak link: well under the full rendition's rate, over the 360p one's.
+WEAK_LINK_BITS = 700_000
 NOISE_FRAMES = 15
 
 
@@ -69,11 +70,6 @@ async def test_the_page_plays_the_full_rendition_on_a_good_link_and_the_360p_one
                 await http.get(f"/live/{slug}/index.m3u8", params={"_HLS_msn": 1})  # blocks until segments come
             master = (await http.get(f"/live/{slug}/master.m3u8")).text
         assert "RESOLUTION=640x480" in master and "RESOLUTION=480x360" in master, master
-        # A weak link: well under the full rendition's measured rate, well over the 360p one's (the publisher's
-        # rate drops when the machine is busy, so a fixed figure can end up carrying the full rendition).
-        full_bits, low_bits = sorted((int(b) for b in BANDWIDTH.findall(master)), reverse=True)[:2]
-        assert full_bits > 1.6 * low_bits, master
-        weak_link_bits = (full_bits + low_bits) / 2
 
         good = await context.new_page()
         watch_page(good, errors)
@@ -91,7 +87,7 @@ async def test_the_page_plays_the_full_rendition_on_a_good_link_and_the_360p_one
         await cdp.send("Network.enable")
         await cdp.send(
             "Network.emulateNetworkConditions",
-            {"offline": False, "latency": 60, "downloadThroughput": weak_link_bits / 8, "uploadThroughput": 50_000},
+            {"offline": False, "latency": 60, "downloadThroughput": WEAK_LINK_BITS / 8, "uploadThroughput": 50_000},
         )
         weak_parts: list[str] = []
         weak.on("request", lambda r: PART.search(r.url) and weak_parts.append(r.url))

@@ -129,6 +129,12 @@ class Monitor {
     const old = this.session;
     this.session = null;
     if (old) old.stop();
+    // The old session's stream goes with it: the meter then waits for the new one's track instead of
+    // measuring an ended one (a new session's start can resolve before its track arrives).
+    this.stopMeter();
+    this.stopMeter = () => {};
+    this.audio.srcObject = null;
+    this.video.srcObject = null;
     this.show("reconnecting");
     const pause = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** Math.max(0, this.attempts - 1));
     this.pending = setTimeout(() => this.start(), pause);
