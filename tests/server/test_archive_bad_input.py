@@ -10,10 +10,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from server.db.migrate import upgrade
 from tests.archive.recordings import Session, compose, record, requires_tools, write_wav
+from tests.conftest import PG_BASE
 from tests.server.test_archive import archived, states
 from tests.server.test_questions import Party
-from tests.support import LiveServer, live_server
+from tests.support import LiveServer, create_pg_database, drop_pg_database, live_server
 
 pytestmark = [pytest.mark.media, requires_tools]
 
@@ -90,10 +92,22 @@ async def test_recording_without_audio(server: LiveServer, client: httpx.AsyncCl
 
 @pytest.fixture
 async def server_without_model(database_url: str, tmp_path: Path) -> AsyncIterator[LiveServer]:
-    async with live_server(
-        database_url=database_url, media_dir=tmp_path / "media", asr_model=str(tmp_path / "no-such-model")
-    ) as s:
-        yield s
+    # Its own database: on a shared one the session's server (with a model, and another media directory) runs
+    # job workers too and may take this event's transcript job (it failed so in a CI run: "the recording
+    # could not be opened").
+    if database_url.startswith("postgresql"):
+        url = await create_pg_database(PG_BASE)
+    else:
+        url = f"sqlite+aiosqlite:///{tmp_path / 'own.db'}"
+    try:
+        upgrade(url)
+        async with live_server(
+            database_url=url, media_dir=tmp_path / "media", asr_model=str(tmp_path / "no-such-model")
+        ) as s:
+            yield s
+    finally:
+        if url.startswith("postgresql"):
+            await drop_pg_database(PG_BASE, url)
 
 
 @pytest.mark.slow
