@@ -353,24 +353,9 @@ async def test_a_viewer_is_brought_on_air_and_cut_from_the_pages(browser: Any, p
     moderator (Chinese) sees it with the question, invites, previews the voice backstage, puts them on air and
     cuts them with one click. Nobody else is on air, so the programme is the viewer's voice forwarded as is."""
     base = page_server.base_url
-    slug = unique_slug("guest")
-    async with httpx.AsyncClient(base_url=base, timeout=20) as api:
-        made = await api.post("/api/v1/events", headers=ADMIN, json={"slug": slug, "title_zh": "连麦答疑"})
-        assert made.status_code == 201, made.text
-        assert (
-            await api.post(f"/api/v1/events/{slug}/state", json={"state": "live"}, headers=ADMIN)
-        ).status_code == 200
-        invites = f"/api/v1/events/{slug}/invites"
-        mod_url = (await api.post(invites, headers=ADMIN, json={"role": "moderator", "name": "李主持"})).json()["url"]
-        joined = await api.post(f"/api/v1/events/{slug}/join", json={"name": "Li Wei", "organisation": "Line 5"})
-        viewer_token = joined.json()["token"]
-        question = "How close to the tunnel may we dewater?"
-        auth = {"Authorization": f"Bearer {viewer_token}"}
-        qid = (await api.post(f"/api/v1/events/{slug}/questions", json={"text": question}, headers=auth)).json()["id"]
-        approved = await api.post(
-            f"/api/v1/events/{slug}/questions/{qid}/actions", json={"action": "approve"}, headers=ADMIN
-        )
-        assert approved.status_code == 200, approved.text
+    question = "How close to the tunnel may we dewater?"
+    slug, mod_url, viewer_token, qid = await _guest_event(base, "guest", question)
+    auth = {"Authorization": f"Bearer {viewer_token}"}
 
     errors: list[str] = []
     viewer_ctx = await browser.new_context(locale="en-US", viewport=PHONE)
@@ -439,7 +424,7 @@ async def test_a_viewer_is_brought_on_air_and_cut_from_the_pages(browser: Any, p
     assert errors == []
 
 
-async def _guest_event(base: str, prefix: str) -> tuple[str, str, str, int]:
+async def _guest_event(base: str, prefix: str, question: str = "May we dewater here?") -> tuple[str, str, str, int]:
     """A live event with a moderator and a viewer whose question is approved: (slug, moderator url, viewer
     token, question id)."""
     slug = unique_slug(prefix)
@@ -454,7 +439,7 @@ async def _guest_event(base: str, prefix: str) -> tuple[str, str, str, int]:
         joined = await api.post(f"/api/v1/events/{slug}/join", json={"name": "Li Wei", "organisation": "Line 5"})
         token = joined.json()["token"]
         auth = {"Authorization": f"Bearer {token}"}
-        asked = await api.post(f"/api/v1/events/{slug}/questions", json={"text": "May we dewater here?"}, headers=auth)
+        asked = await api.post(f"/api/v1/events/{slug}/questions", json={"text": question}, headers=auth)
         qid = asked.json()["id"]
         approved = await api.post(
             f"/api/v1/events/{slug}/questions/{qid}/actions", json={"action": "approve"}, headers=ADMIN
