@@ -25,6 +25,10 @@ Every way Sitecast is served (`make run`, the Procfile's `python -m server web`,
   pong must come back within `WS_PONG_SECONDS`, else the hub evicts it (4008, "resume with your last id").
   A backlog alone cannot tell within seconds: the client's own kernel keeps acknowledging data for a
   while (its receive buffer), so a quiet event would take minutes to show a stopped reader.
+- **An idle keep-alive connection outlives its client's pool** (`KEEP_ALIVE_SECONDS`): uvicorn's default
+  closes it after 5 s, exactly when httpx's and Node's pools (5 s) may send the next request on it; that
+  request then fails with a reset, and a POST is not retried (a CI run lost a poll answer's join this way).
+  A server that keeps the connection longer than its clients do leaves the closing to them, race-free.
 """
 
 from __future__ import annotations
@@ -56,6 +60,9 @@ WS_SEND_BUFFER_BYTES = 128 * 1024
 # (README promises 10 s), while a phone on a poor network (RTT of a second or two) keeps up easily.
 WS_PING_SECONDS = 4.0
 WS_PONG_SECONDS = 5.0
+# Longer than the pools of the clients we serve (httpx, Node: 5 s; aiohttp: 15 s; browsers reuse and retry),
+# and than nginx's upstream keepalive_timeout (60 s) in deploy/nginx.conf; as nginx's own for its clients (75 s).
+KEEP_ALIVE_SECONDS = 75
 # After an eviction's close frame, how long a client that still reads has to take it before the
 # connection is dropped without waiting for it (a client that never reads would hold the socket forever).
 EVICTED_LINGER_SECONDS = 30.0
@@ -357,4 +364,5 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         # Frames are small JSON; per-socket zlib doubles fan-out CPU and memory (bench/README.md).
         "ws_per_message_deflate": False,
         "proxy_headers": False,
+        "timeout_keep_alive": KEEP_ALIVE_SECONDS,
     }

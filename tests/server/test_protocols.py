@@ -39,6 +39,28 @@ async def test_a_request_head_that_never_ends_gets_408_and_is_closed(tmp_path: P
         writer.close()
 
 
+async def test_an_idle_keep_alive_connection_outlives_a_clients_5_s_pool(tmp_path: Path) -> None:
+    """httpx's and Node's pools keep an idle connection 5 s, as uvicorn did: a POST sent on it as the server
+    closed it failed with a reset (a CI run lost a join this way). The server now keeps it longer."""
+    async with live_server(media_dir=tmp_path) as server:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.settings.port)
+
+        async def fetch() -> None:  # a static file: the test's server has no database
+            writer.write(b"GET /static/js/attendance.js HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+            assert head.startswith(b"HTTP/1.1 200"), head
+            await reader.readexactly(int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0]))
+
+        await fetch()
+        # Idle past the pools' 5 s: the server must not close it (a read that returns means it did).
+        closed = asyncio.ensure_future(reader.read(1))
+        done, _ = await asyncio.wait([closed], timeout=6.5)
+        assert not done, "the server closed an idle keep-alive connection within 6.5 s"
+        closed.cancel()
+        await fetch()
+        writer.close()
+
+
 async def test_a_fragmented_message_over_4_kib_is_closed_1009(server: LiveServer, client: httpx.AsyncClient) -> None:
     party = await Party.create(client)
     viewer = await RawViewer.connect("127.0.0.1", server.settings.port, f"/api/v1/events/{party.slug}/ws")
