@@ -300,6 +300,7 @@ class MediaService:
             if transceiver.mid is None:
                 continue
             aiortc_hooks.tap_encoded_frames(transceiver.receiver, tap.on_frame)
+            aiortc_hooks.throttle_remb(transceiver.receiver)
             receivers.append(transceiver.receiver)
         aiortc_hooks.answer_passive(pc, offer_sdp)
         answer = await pc.createAnswer()

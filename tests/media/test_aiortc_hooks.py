@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import itertools
 import queue
 
 import pytest
@@ -243,3 +244,42 @@ async def test_rtp_wire_is_where_aiortc_sends() -> None:
     finally:
         await sending.close()
         await receiving.close()
+
+
+def _remb_count(estimator: object, frames: int) -> tuple[int, list[int]]:
+    """Feed 30 fps of 8-packet frames whose arrival drifts later by 5 ms a frame (a queue building up:
+    overuse); returns how many REMBs the estimator asked for and their bitrates."""
+    sent = []
+    for n in range(frames):
+        abs_send_time = round(n / 30 * (1 << 18)) & 0xFFFFFF  # 6.18 fixed-point seconds
+        for _ in range(8):
+            remb = estimator.add(  # type: ignore[attr-defined]
+                arrival_time_ms=1000 + n * 38, abs_send_time=abs_send_time, payload_size=1200, ssrc=1234
+            )
+            if remb is not None:
+                sent.append(remb[0])
+    return len(sent), sent
+
+
+async def test_remb_is_throttled_as_libwebrtc_does() -> None:
+    # The receiver sends whatever its estimator's `add` returns (internal 16).
+    source = inspect.getsource(RTCRtpReceiver._handle_rtp_packet)
+    assert "remb = self.__remote_bitrate_estimator.add(" in source and "fci=pack_remb_fci(*remb)" in source
+    pc = RTCPeerConnection()
+    try:
+        plain = pc.addTransceiver("video", direction="recvonly").receiver
+        throttled = pc.addTransceiver("video", direction="recvonly").receiver
+        audio = pc.addTransceiver("audio", direction="recvonly").receiver
+        aiortc_hooks.throttle_remb(throttled)
+        aiortc_hooks.throttle_remb(audio)  # nothing to throttle: no estimator
+        frames = 90  # 3 s
+        every, _ = _remb_count(plain._RTCRtpReceiver__remote_bitrate_estimator, frames)
+        fewer, bitrates = _remb_count(throttled._RTCRtpReceiver__remote_bitrate_estimator, frames)
+        print(f"REMBs over 3 s of overuse: {every} unthrottled, {fewer} throttled")
+        assert every > 100  # one per packet while overusing
+        # At most one per 200 ms, plus one per 3 % drop (each drop is let through at once).
+        drops = sum(1 for a, b in itertools.pairwise(bitrates) if b <= a * aiortc_hooks.REMB_DROP)
+        assert 1 <= fewer <= 3000 // aiortc_hooks.REMB_INTERVAL_MS + 1 + drops < every
+        assert bitrates == sorted(bitrates, reverse=True)  # overuse only lowers the estimate
+    finally:
+        await pc.close()
