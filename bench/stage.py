@@ -44,6 +44,7 @@ from server.media.compose import (
     Tile,
 )
 from server.media.stage import Layout
+from server.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 WARMUP_SECONDS = 4.0
@@ -88,12 +89,12 @@ def make_clips(directory: Path) -> dict[str, Path]:
 
 
 class Server:
-    def __init__(self, media_dir: Path, preset: str) -> None:
-        self.media_dir, self.preset = media_dir, preset
+    def __init__(self, media_dir: Path, preset: str, low_rendition: str) -> None:
+        self.media_dir, self.preset, self.low_rendition = media_dir, preset, low_rendition
 
     async def __aenter__(self) -> Server:
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bench.stage_server", str(self.media_dir), self.preset,
+            sys.executable, "-m", "bench.stage_server", str(self.media_dir), self.preset, self.low_rendition,
             cwd=REPO, stdout=asyncio.subprocess.PIPE,
         )  # fmt: skip
         assert self.proc.stdout is not None
@@ -278,7 +279,8 @@ async def run_preset(preset: str, clips: dict[str, list], args: argparse.Namespa
     if args.compose_only:
         return result
     result["loads"].append(load_average())
-    async with Server(media_dir, preset) as server:
+    result["low_rendition"] = args.low_rendition
+    async with Server(media_dir, preset, args.low_rendition) as server:
         idle = await server.cpu_rate(2.0)
         result["idle"] = idle
         peers: list[tuple[RTCPeerConnection, str]] = []
@@ -326,8 +328,8 @@ def report(results: list[dict]) -> str:
     if not live:
         return "\n".join(lines)
     lines += ["", "Live server (WebRTC ingest of every member + the above + HLS), CPU-s per second (× 1 on air):", ""]
-    lines.append("| preset | 1 on air (forwarded) | 2 | 3 | 4 | switch times | A/V (audio − video) | load average |")
-    lines.append("|---|---|---|---|---|---|---|---|")
+    lines.append("| preset | 360p | 1 on air (forwarded) | 2 | 3 | 4 | switches | A/V (audio − video) | load average |")
+    lines.append("|---|---|---|---|---|---|---|---|---|")
     for r in live:
         one = r["cpu"][1]
         cpu = " | ".join(
@@ -341,7 +343,8 @@ def report(results: list[dict]) -> str:
             else "no marks"
         )
         switches = ", ".join(f"{k} {v:.2f} s" for k, v in r["switch"].items())
-        lines.append(f"| {r['preset']} | {cpu} | {switches} | {sync} | {r['loads'][-2]}; {r['loads'][-1]} |")
+        loads = f"{r['loads'][-2]}; {r['loads'][-1]}"
+        lines.append(f"| {r['preset']} | {r['low_rendition']} | {cpu} | {switches} | {sync} | {loads} |")
     return "\n".join(lines)
 
 
@@ -353,6 +356,12 @@ async def main() -> None:
     parser.add_argument("--compose-seconds", type=float, default=10.0, help="programme seconds composed flat out")
     parser.add_argument("--compose-only", action="store_true", help="skip the live run (server, WebRTC)")
     parser.add_argument("--repeats", type=int, default=3, help="interleaved repeats of the compose cost (median)")
+    parser.add_argument(
+        "--low-rendition",
+        choices=["on", "off"],
+        default="on" if Settings().low_rendition else "off",
+        help="the live server's 360p rendition (LOW_RENDITION; on by default, as the product serves)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)

@@ -1,6 +1,8 @@
 """Media server process for bench/stage.py: the media service with a stage, and a control route.
 
-    python -m bench.stage_server MEDIA_DIR [X264_PRESET]
+    python -m bench.stage_server MEDIA_DIR [X264_PRESET [on|off]]
+
+The last argument is the 360p rendition (`LOW_RENDITION`): on, as the product serves by default, unless off.
 
 Prints {"port": N} on its first stdout line. Publishers authenticate as `Bearer bench-NAME` (each its own
 stage member). `POST /bench/{slug}/on_air/{member}?on=1|0` changes the stage and answers once the
@@ -26,13 +28,14 @@ from starlette.routing import Route
 from server.media.routes import media_routes
 from server.media.service import MediaService
 from server.media.stage import Identity
+from server.settings import Settings
 
 SEGMENT_SECONDS = 1.0
 SWITCH_TIMEOUT_SECONDS = 10.0
 
 
-def app(media_dir: Path, preset: str | None) -> Starlette:
-    service = MediaService(media_dir, segment_seconds=SEGMENT_SECONDS, x264_preset=preset)
+def app(media_dir: Path, preset: str | None, low_rendition: bool) -> Starlette:
+    service = MediaService(media_dir, segment_seconds=SEGMENT_SECONDS, x264_preset=preset, low_rendition=low_rendition)
 
     async def allow(request: Request, slug: str, mode: str) -> Identity | None:
         name = request.headers.get("authorization", "").removeprefix("Bearer ")
@@ -75,14 +78,15 @@ def app(media_dir: Path, preset: str | None) -> Starlette:
     return Starlette(routes=routes, lifespan=lifespan)
 
 
-async def main(media_dir: Path, preset: str | None) -> None:
+async def main(media_dir: Path, preset: str | None, low_rendition: bool) -> None:
     # As the app's lifespan does (server/app.py): threads wait at most 1 ms for the GIL.
     sys.setswitchinterval(0.001)
     import logging
 
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("server.media").setLevel(logging.INFO)
-    server = uvicorn.Server(uvicorn.Config(app(media_dir, preset), host="127.0.0.1", port=0, log_config=None))
+    config = uvicorn.Config(app(media_dir, preset, low_rendition), host="127.0.0.1", port=0, log_config=None)
+    server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:  # noqa: ASYNC110 — uvicorn has no "listening" event
         await asyncio.sleep(0.05)
@@ -99,4 +103,5 @@ async def main(media_dir: Path, preset: str | None) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(Path(sys.argv[1]), sys.argv[2] if len(sys.argv) > 2 else None))
+    low = Settings().low_rendition if len(sys.argv) < 4 else sys.argv[3] == "on"
+    asyncio.run(main(Path(sys.argv[1]), sys.argv[2] if len(sys.argv) > 2 else None, low))
