@@ -27,8 +27,7 @@ from av.video.reformatter import Interpolation, VideoReformatter
 
 from .bitstream import h264_is_keyframe, vp8_is_keyframe
 from .feed import AUDIO_BUFFERED_SECONDS, AUDIO_CLOCK, VIDEO_BUFFERED_SECONDS, VIDEO_CLOCK
-from .layout import HEIGHT, WIDTH, Rect, fit, rectangles
-from .stage import Layout
+from .layout import HEIGHT, WIDTH, Layout, Rect, fit, rectangles
 
 logger = logging.getLogger(__name__)
 

@@ -6,13 +6,18 @@ they differ in who comes first (server/media/stage.py decides). Grid gives every
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
-
-from .stage import Layout
 
 WIDTH, HEIGHT = 1280, 720
 LARGE_WIDTH = 960  # the large tile: three quarters of the width, the column of small ones beside it
 SMALL_WIDTH, SMALL_HEIGHT = 320, 180
+
+
+class Layout(enum.StrEnum):
+    SPEAKER = "speaker"  # the one answering (or the first on air) large, the others small
+    GRID = "grid"  # equal tiles
+    SLIDES = "slides"  # the screen share large, cameras beside it
 
 
 @dataclass(frozen=True)

@@ -9,12 +9,12 @@ composes when two or more voices or cameras are on air.
 
 from __future__ import annotations
 
-import enum
 import time
 from dataclasses import dataclass, field
 from typing import Literal
 
 from .errors import MediaError
+from .layout import Layout, rectangles
 
 MemberKind = Literal["expert", "screen", "guest"]
 MAX_ON_AIR = 4
@@ -22,12 +22,6 @@ MAX_ON_AIR = 4
 # straight back on air: a dropped connection the studio re-publishes must not leave them waiting backstage
 # for the host. Staff taking someone off air, or cutting them, forgets it.
 RETURN_SECONDS = 30.0
-
-
-class Layout(enum.StrEnum):
-    SPEAKER = "speaker"  # the one answering (or the first on air) large, the others small
-    GRID = "grid"  # equal tiles
-    SLIDES = "slides"  # the screen share large, cameras beside it
 
 
 @dataclass(frozen=True)
@@ -235,6 +229,16 @@ class Stage:
             return Plan("forward", camera=camera, screen=screens[0].id if screens else None)
         return Plan("compose", members=tuple(m.id for m in self._layout_order(on_air)))
 
+    def tiles(self) -> dict[str, list[int]]:
+        """Member id → [width, height] of the box it is drawn in while the programme is composed; a member
+        forwarded, backstage or left out is drawn at its own size (absent). A publisher shown small may send
+        a smaller picture: the server decodes fewer pixels, the publisher's uplink carries fewer bits."""
+        plan = self.plan()
+        if plan.mode != "compose":
+            return {}
+        boxes = rectangles(self.layout, len(plan.members))
+        return {member: [box.w, box.h] for member, box in zip(plan.members, boxes, strict=True)}
+
     def _layout_order(self, on_air: list[Member]) -> list[Member]:
         """First is the large one in the speaker and slides layouts."""
         screens = [m for m in on_air if m.kind == "screen"]
@@ -274,11 +278,12 @@ class Stage:
         """The stage as the `stage` WebSocket frame and GET …/stage show it. Viewers see who is on air;
         staff also see who waits backstage, raised hands with their question, and grants."""
         members = [m for m in self.members.values() if staff or m.on_air]
+        tiles = self.tiles()
         data: dict[str, object] = {
             "layout": self.layout.value,
             "speaker": self.speaker,
             "max_on_air": MAX_ON_AIR,
-            "members": [m.public() for m in sorted(members, key=lambda m: m.joined_at)],
+            "members": [{**m.public(), "tile": tiles.get(m.id)} for m in sorted(members, key=lambda m: m.joined_at)],
         }
         if staff:
             data["hands"] = [hand.__dict__ for hand in sorted(self.hands.values(), key=lambda h: h.at)]

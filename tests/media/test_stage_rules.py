@@ -129,3 +129,25 @@ def test_rectangles_stay_inside_the_programme() -> None:
                 assert r.x >= 0 and r.y >= 0 and r.x + r.w <= 1280 and r.y + r.h <= 720
     box = fit(1920, 1080, Rect(960, 270, 320, 180))
     assert (box.w, box.h) == (320, 180) and box.w % 2 == 0
+
+
+def test_the_stage_says_how_large_each_member_is_drawn_so_publishers_shown_small_send_less() -> None:
+    stage = Stage()
+    stage.join("a", expert("alice"), True, True)
+    stage.join("b", expert("bob"), True, True)
+    stage.join("c", expert("carol"), True, True)
+
+    def tiles(staff: bool = True) -> dict[str, object]:
+        return {m["id"]: m["tile"] for m in stage.snapshot(staff=staff)["members"]}  # type: ignore[index,union-attr]
+
+    assert tiles() == {"a": None, "b": None, "c": None}  # Alice forwarded at her own size, the others backstage
+    stage.set_on_air("b", True)
+    stage.set_layout(Layout.GRID)
+    assert tiles() == {"a": [640, 360], "b": [640, 360], "c": None}
+    assert tiles(staff=False) == {"a": [640, 360], "b": [640, 360]}  # the publishers read it as viewers
+    stage.set_on_air("c", True)
+    stage.set_layout(Layout.SPEAKER, speaker="c")
+    assert tiles() == {"a": [320, 180], "b": [320, 180], "c": [960, 720]}
+    stage.set_on_air("b", False)
+    stage.set_on_air("c", False)
+    assert tiles() == {"a": None, "b": None, "c": None}  # forwarded again: full size

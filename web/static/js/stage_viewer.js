@@ -48,6 +48,7 @@ export class GuestStage {
           this.refreshAgain = false;
           const stage = await api("GET", `${this.base}/stage`);
           this.apply(stage.mine || null);
+          this.fit(stage);
         } while (this.refreshAgain);
       } catch {
         // the next frame or notice tries again
@@ -56,6 +57,14 @@ export class GuestStage {
       }
     })();
     return this.refreshing;
+  }
+
+  /** Drawn small in the programme (the member's `tile`): send a smaller picture (WhipSession.fit). */
+  fit(stage) {
+    const session = this.session;
+    if (!session || !session.id) return;
+    const member = (stage.members || []).find((m) => m.id === session.id);
+    if (member) session.fit(member.tile || null);
   }
 
   apply(mine) {

@@ -54,7 +54,12 @@ const stagePanel = new StagePanel($("#stage-panel"), base, slug, {
   },
 });
 stagePanel.questionText = (id) => (store.questions.get(id) || {}).text || "";
-stagePanel.onChange = () => renderControls();
+stagePanel.onChange = () => {
+  renderControls();
+  // My camera drawn small in the programme sends a smaller picture (webrtc.js, WhipSession.fit).
+  const member = myMember();
+  if (publisher && member) publisher.fit(member.tile || null);
+};
 
 /** My camera's member: on air, or waiting backstage for the host. */
 function myMember() {

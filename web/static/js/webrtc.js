@@ -50,6 +50,10 @@ function preferH264(transceiver) {
   transceiver.setCodecPreferences([...codecs].sort((a, b) => rank(a) - rank(b)));
 }
 
+// A publisher drawn small sends at most a quarter of its width and height (a 1280×720 camera in a
+// 320×180 tile: 320×180).
+const MAX_DOWNSCALE = 4;
+
 export class WhipSession {
   constructor(slug, source = "camera") {
     this.url = `/whip/${encodeURIComponent(slug)}${source === "camera" ? "" : `?source=${source}`}`;
@@ -85,6 +89,29 @@ export class WhipSession {
   async replace(track) {
     const sender = this.senders[track.kind];
     if (sender) await sender.replaceTrack(track);
+  }
+
+  /**
+   * Send a smaller picture while the programme draws it small: `tile` is the stage frame's [width, height]
+   * of the member's box (null: drawn at its own size). The picture is halved while half of it still
+   * covers what is drawn (at most a quarter), so nothing visible is lost; the server then decodes fewer
+   * pixels and the uplink carries fewer bits. Back to full size as soon as it is drawn large again.
+   */
+  async fit(tile) {
+    const sender = this.senders.video;
+    const track = sender && sender.track;
+    if (!track || !this.pc) return;
+    const { width = 0, height = 0 } = track.getSettings();
+    let scale = 1;
+    if (tile && width && height) {
+      const needed = Math.max(width / tile[0], height / tile[1]); // the source's size over the drawn size
+      while (scale < MAX_DOWNSCALE && scale * 2 <= needed) scale *= 2;
+    }
+    const params = sender.getParameters();
+    if (!params.encodings || !params.encodings.length) return; // not negotiated yet: the next frame says again
+    if ((params.encodings[0].scaleResolutionDownBy || 1) === scale) return;
+    params.encodings[0].scaleResolutionDownBy = scale;
+    await sender.setParameters(params).catch(() => {});
   }
 
   /** `release`: DELETE the session on the server; false once the server closed it itself (the event
