@@ -322,6 +322,10 @@ class HttpProtocol(HttpToolsProtocol):
         if request is None or not hasattr(ws_class, "handshake"):
             super().handle_websocket_upgrade()
             return
+        from server.realtime.rawws import take_over  # the events socket, served below ASGI (imports the app's API)
+
+        if take_over(self, request):
+            return
         self.connections.discard(self)
         protocol = ws_class(config=self.config, server_state=self.server_state, app_state=self.app_state)
         protocol.connection_made(self.transport)
