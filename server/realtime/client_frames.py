@@ -7,8 +7,8 @@ makes no cycles and keeps nothing between frames but the unfinished fragments of
 
 The checks are websockets' (same close codes, same reasons): client frames masked, reserved bits 0,
 known opcodes, control frames short and unfragmented, continuation only inside a message, a whole message
-at most `max_message` bytes (1009, checked from the frame header, before the payload is read), text valid
-UTF-8 (1007), a close frame's code valid.
+at most `max_message` bytes (1009, checked from the frame header, before the payload is read), a close
+frame's code valid; and uvicorn's, a text message valid UTF-8 (1007).
 """
 
 from __future__ import annotations
@@ -61,12 +61,12 @@ class ClientFrames:
         at = 0
         end = len(buf)
         while end - at >= 2:
+            # websockets' order of checks (Frame.parse, Frame.check, Protocol.recv_frame): the same input gets
+            # the same close code and reason on either path.
             b0, b1 = buf[at], buf[at + 1]
             opcode = b0 & 0x0F
             n = b1 & 0x7F
             head = at + 2
-            if b0 & 0x70:
-                raise Failure(CLOSE_PROTOCOL_ERROR, "reserved bits must be 0")
             if opcode not in _KNOWN:
                 raise Failure(CLOSE_PROTOCOL_ERROR, "invalid opcode")
             if not b1 & 0x80:
@@ -81,21 +81,22 @@ class ClientFrames:
                     break
                 n = int.from_bytes(buf[at + 2 : at + 10], "big")
                 head = at + 10
+            # The cap counts the whole message: every fragment so far plus this frame, from its header alone.
+            so_far = self._size if self._fragments is not None else None
+            if n > self.max_message - (so_far or 0):
+                too_big = PayloadTooBig(n, self.max_message - (so_far or 0))
+                too_big.set_current_size(so_far)
+                raise Failure(CLOSE_TOO_BIG, str(too_big))
+            if end - head < 4 + n:
+                break
+            if b0 & 0x70:
+                raise Failure(CLOSE_PROTOCOL_ERROR, "reserved bits must be 0")
             fin = b0 & 0x80
             if opcode >= CLOSE:
                 if n > 125:
                     raise Failure(CLOSE_PROTOCOL_ERROR, "control frame too long")
                 if not fin:
                     raise Failure(CLOSE_PROTOCOL_ERROR, "fragmented control frame")
-            else:
-                # The cap counts the whole message: every fragment so far plus this one (from its header alone).
-                so_far = self._size if opcode == CONTINUATION else 0
-                if so_far + n > self.max_message:
-                    too_big = PayloadTooBig(n, self.max_message - so_far)
-                    too_big.set_current_size(so_far)
-                    raise Failure(CLOSE_TOO_BIG, str(too_big))
-            if end - head < 4 + n:
-                break
             mask = buf[head : head + 4]
             payload = unmask(buf[head + 4 : head + 4 + n], mask)
             at = head + 4 + n
@@ -134,8 +135,8 @@ class ClientFrames:
 def _text(payload: bytes) -> str:
     try:
         return payload.decode()
-    except UnicodeDecodeError as exc:
-        raise Failure(CLOSE_INVALID_DATA, f"{exc.reason} at position {exc.start}") from None
+    except UnicodeDecodeError:
+        raise Failure(CLOSE_INVALID_DATA, "") from None  # as uvicorn closes on a text message that is not UTF-8
 
 
 def _check_close(payload: bytes) -> None:
