@@ -37,6 +37,7 @@ from starlette.exceptions import WebSocketException
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
 from starlette.websockets import WebSocketDisconnect
+from uvicorn.protocols.utils import get_client_addr, get_path_with_query_string
 from websockets.frames import Close, Frame, Opcode
 from websockets.http11 import Request
 
@@ -227,6 +228,7 @@ class ViewerSocket(asyncio.Protocol):
         return self._request
 
     async def deny(self, response: Response) -> None:
+        self._log("%d", response.status_code)
         self._respond(response.status_code, response.raw_headers, bytes(response.body))
 
     def _respond(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
@@ -247,6 +249,7 @@ class ViewerSocket(asyncio.Protocol):
     async def accept(self) -> None:
         if self.handshake_complete:
             return
+        self._log("[accepted]")
         self.handshake_complete = True
         if self.transport.is_closing():
             return
@@ -256,6 +259,12 @@ class ViewerSocket(asyncio.Protocol):
         ]
         head += [name + b": " + value + b"\r\n" for name, value in self._state.default_headers]
         self.transport.write(b"".join([*head, b"\r\n"]))
+
+    def _log(self, outcome: str, *args: Any) -> None:
+        # uvicorn's line for a WebSocket's handshake (its access log at info, as on the ASGI path).
+        if self._request is not None and log.isEnabledFor(logging.INFO):
+            scope = self._request.scope
+            log.info(f'%s - "WebSocket %s" {outcome}', get_client_addr(scope), get_path_with_query_string(scope), *args)
 
     def forget_headers(self) -> None:
         self._request = None  # the handshake's headers, query and scope are never read after the accept

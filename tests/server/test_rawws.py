@@ -7,6 +7,7 @@ ASGI one (uvicorn's protocol and Starlette, taken when `take_over` declines, e.g
 from __future__ import annotations
 
 import asyncio
+import logging
 import struct
 from collections.abc import Iterator
 from typing import Any
@@ -91,6 +92,18 @@ async def _connect(server: LiveServer, slug: str, lean: bool, monkeypatch: pytes
 async def _hello(viewer: Recording) -> None:
     viewer.send_raw(HELLO)
     await wait_for(lambda: viewer.texts >= 1, 10, message="snapshot")
+
+
+async def _upgrade_status(server: LiveServer, path: str) -> bytes:
+    """The status line the server answers an upgrade of `path` with."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.settings.port)
+    writer.write(
+        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+    )
+    status = await asyncio.wait_for(reader.readline(), 5)
+    writer.close()
+    return status
 
 
 def _connections(server: LiveServer) -> list[Connection]:
@@ -218,3 +231,25 @@ async def test_the_hub_serves_both_paths_alike(
         assert ids == list(range(last["id"] + 1, last["id"] + 1 + len(ids))), (index, ids)
     for v in viewers:
         v.abort()
+
+
+@pytest.mark.parametrize("lean", [True, False], ids=["lean", "asgi"])
+async def test_the_handshake_is_logged_as_uvicorn_logs_it(
+    server: LiveServer,
+    client: httpx.AsyncClient,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    lean: bool,
+) -> None:
+    party = await Party.create(client)
+    with caplog.at_level(logging.INFO, logger="uvicorn.error"):
+        viewer = await _connect(server, party.slug, lean, monkeypatch)
+        with monkeypatch.context() as patch:
+            if not lean:
+                patch.setattr(rawws, "take_over", lambda *args: False)
+            refused = await _upgrade_status(server, "/api/v1/events/no-such/ws")
+    messages = [r.getMessage() for r in caplog.records]
+    assert any(m.endswith(f'"WebSocket /api/v1/events/{party.slug}/ws" [accepted]') for m in messages), messages
+    assert any(m.endswith('"WebSocket /api/v1/events/no-such/ws" 404') for m in messages), messages
+    assert refused.startswith(b"HTTP/1.1 404"), refused
+    viewer.abort()
