@@ -13,6 +13,8 @@ frame's code valid; and uvicorn's, a text message valid UTF-8 (1007).
 
 from __future__ import annotations
 
+from typing import Any
+
 from websockets.exceptions import PayloadTooBig
 
 TEXT, BINARY, CLOSE, PING, PONG = 0x1, 0x2, 0x8, 0x9, 0xA
@@ -55,9 +57,9 @@ class ClientFrames:
         self._kind = 0
         self._size = 0
 
-    def feed(self, data: bytes) -> list[tuple[int, object]]:
+    def feed(self, data: bytes) -> list[tuple[int, Any]]:
         buf = self._buffer + data if self._buffer else data
-        out: list[tuple[int, object]] = []
+        out: list[tuple[int, Any]] = []
         at = 0
         end = len(buf)
         while end - at >= 2:

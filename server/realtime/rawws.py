@@ -1,9 +1,8 @@
 """The events socket answered under ASGI: `GET /api/v1/events/{slug}/ws` served by a small protocol of ours.
 
-As server/media/rawhttp.py does for live HLS, `take_over` is called by server/protocols.py's
-`HttpProtocol.handle_websocket_upgrade` with the request httptools parsed: an upgrade of the events path
-(on a server that negotiates no extension) goes to `ViewerSocket` instead of uvicorn's WebSocket protocol
-and Starlette. It answers the handshake itself (101 and Sec-WebSocket-Accept, or the session's HTTP denial),
+As server/media/rawhttp.py does for live HLS, server/protocols.py's HTTP protocol hands an upgrade of the
+events path to `ViewerSocket` (upgrade.py decides which) instead of uvicorn's WebSocket protocol and
+Starlette. It answers the handshake itself (101 and Sec-WebSocket-Accept, or the session's HTTP denial),
 parses client frames itself (client_frames.py), writes server frames straight to the transport, and is
 pinged by the hub's one sweep (keepalive.py). The session — auth, hello, snapshot or replay, the hub, the
 closes — is server/api/realtime.py's, the same code the ASGI path runs; this class is its `Socket`.
@@ -13,33 +12,24 @@ coroutine frame: each client message is handled in `data_received` (a fresh hell
 awaits the database, runs as a task of its own, and messages after it wait their turn). The socket's
 objects are this protocol, the frame parser, the hub's `Connection` and the `Session`: no scope, no
 queue, no generator, none of the cyclic garbage websockets' parser made per ping/pong (bench/README.md).
-
-Anything else — another path, an unusual handshake, a server with permessage-deflate on, an app that is
-not a Starlette one — goes uvicorn's way, which stays the reference path (tests run both).
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import contextlib
 import email.utils
-import hashlib
 import logging
 import socket
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import unquote
 
-from starlette.applications import Starlette
 from starlette.exceptions import WebSocketException
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
 from starlette.websockets import WebSocketDisconnect
 from uvicorn.protocols.utils import get_client_addr, get_path_with_query_string
 from websockets.frames import Close, Frame, Opcode
-from websockets.http11 import Request
 
 from server.api import realtime
 from server.errors import websocket_refusal
@@ -56,82 +46,11 @@ from server.realtime.wire import DirectWriter, encode_text
 
 log = logging.getLogger("uvicorn.error")
 
-_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-_ROUTE = realtime.routes[0]
 # uvicorn's closing handshake: after our close frame, the client has this long to answer before the
 # connection is closed anyway (uvicorn's `close_timeout`).
 CLOSE_TIMEOUT_SECONDS = 10.0
 # Messages waiting for the session's first read before the socket stops reading (uvicorn stops at one).
 INBOX_PAUSE = 16
-_apps: dict[int, Starlette | None] = {}
-
-
-def _starlette(app: Any) -> Starlette | None:
-    """The Starlette app uvicorn serves (itself, or inside a wrapper's `app`)."""
-    key = id(app)
-    if key not in _apps:
-        node, found = app, None
-        for _ in range(8):
-            if isinstance(node, Starlette):
-                found = node
-                break
-            node = getattr(node, "app", None)
-            if node is None:
-                break
-        _apps[key] = found
-    return _apps[key]
-
-
-def accept_key(request: Request) -> str | None:
-    """Sec-WebSocket-Accept for a plain version-13 handshake; None for anything websockets should judge."""
-    headers = request.headers
-    try:
-        keys, versions = headers.get_all("sec-websocket-key"), headers.get_all("sec-websocket-version")
-    except Exception:
-        return None
-    if len(keys) != 1 or versions != ["13"]:
-        return None
-    try:
-        if len(base64.b64decode(keys[0].encode(), validate=True)) != 16:
-            return None
-    except (binascii.Error, UnicodeEncodeError):
-        return None
-    return base64.b64encode(hashlib.sha1(keys[0].encode() + _GUID).digest()).decode()
-
-
-def take_over(http: Any, request: Request) -> bool:
-    """Serve this upgrade with `ViewerSocket` if it is the events socket on a plain server; False: uvicorn's way."""
-    config = http.config
-    if config.ws_per_message_deflate or config.root_path:
-        return False
-    scope = http.scope  # uvicorn leaves path and query out of an upgrade's scope: they come from the request
-    raw_path, _, query = request.path.partition("?")
-    path = unquote(raw_path)
-    match = _ROUTE.path_regex.match(path)
-    if match is None:
-        return False
-    app = _starlette(http.app)
-    key = accept_key(request)
-    if app is None or key is None:
-        return False
-    ws_scope = {
-        "type": "websocket",
-        "app": app,
-        "path": path,
-        "raw_path": raw_path.encode("ascii"),
-        "query_string": query.encode("ascii"),
-        "headers": scope["headers"],
-        "path_params": match.groupdict(),
-        "client": scope.get("client"),
-        "server": scope.get("server"),
-        "scheme": "wss" if scope.get("scheme") == "https" else "ws",
-        "root_path": "",
-    }
-    http.connections.discard(http)
-    protocol = ViewerSocket(http.transport, http.server_state, HTTPConnection(ws_scope), key)
-    http.transport.set_protocol(protocol)
-    protocol.start()
-    return True
 
 
 class LeanWriter(DirectWriter):
@@ -263,7 +182,7 @@ class ViewerSocket(asyncio.Protocol):
     def _log(self, outcome: str, *args: Any) -> None:
         # uvicorn's line for a WebSocket's handshake (its access log at info, as on the ASGI path).
         if self._request is not None and log.isEnabledFor(logging.INFO):
-            scope = self._request.scope
+            scope: Any = self._request.scope
             log.info(f'%s - "WebSocket %s" {outcome}', get_client_addr(scope), get_path_with_query_string(scope), *args)
 
     def forget_headers(self) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from server.realtime import rawws
+from server.realtime import rawws, upgrade
 from server.realtime.hub import Connection
 from server.realtime.wire import DirectWriter
 from tests.drill.rawws import ZERO_MASK, RawViewer, client_frame
@@ -82,7 +82,7 @@ class Recording(RawViewer):
 async def _connect(server: LiveServer, slug: str, lean: bool, monkeypatch: pytest.MonkeyPatch) -> Recording:
     with monkeypatch.context() as patch:
         if not lean:
-            patch.setattr(rawws, "take_over", lambda *args: False)
+            patch.setattr(upgrade, "take_over", lambda *args: False)
         path = f"/api/v1/events/{slug}/ws"
         viewer = await Recording.connect("127.0.0.1", server.settings.port, path)
     assert isinstance(viewer, Recording)
@@ -198,7 +198,7 @@ async def test_the_hub_serves_both_paths_alike(
         seen[index] = []
         with monkeypatch.context() as patch:
             if not lean:
-                patch.setattr(rawws, "take_over", lambda *args: False)
+                patch.setattr(upgrade, "take_over", lambda *args: False)
             v = await RawViewer.connect(
                 "127.0.0.1", server.settings.port, f"/api/v1/events/{party.slug}/ws", seen[index].append
             )
@@ -246,7 +246,7 @@ async def test_the_handshake_is_logged_as_uvicorn_logs_it(
         viewer = await _connect(server, party.slug, lean, monkeypatch)
         with monkeypatch.context() as patch:
             if not lean:
-                patch.setattr(rawws, "take_over", lambda *args: False)
+                patch.setattr(upgrade, "take_over", lambda *args: False)
             refused = await _upgrade_status(server, "/api/v1/events/no-such/ws")
     messages = [r.getMessage() for r in caplog.records]
     assert any(m.endswith(f'"WebSocket /api/v1/events/{party.slug}/ws" [accepted]') for m in messages), messages
