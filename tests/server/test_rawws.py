@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from server.api import realtime as realtime_api
 from server.realtime import rawws, upgrade
 from server.realtime.hub import Connection
 from server.realtime.wire import DirectWriter
@@ -253,3 +254,16 @@ async def test_the_handshake_is_logged_as_uvicorn_logs_it(
     assert any(m.endswith('"WebSocket /api/v1/events/no-such/ws" 404') for m in messages), messages
     assert refused.startswith(b"HTTP/1.1 404"), refused
     viewer.abort()
+
+
+@pytest.mark.parametrize("lean", [True, False], ids=["lean", "asgi"])
+async def test_a_socket_that_never_says_hello_is_closed_1008(
+    server: LiveServer, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch, lean: bool
+) -> None:
+    monkeypatch.setattr(realtime_api, "HELLO_TIMEOUT_S", 0.5)
+    party = await Party.create(client)
+    known = set(_connections(server))
+    viewer = await _connect(server, party.slug, lean, monkeypatch)
+    assert await viewer.wait_closed(5) == 1008
+    assert viewer.close_frame() == (1008, "no hello")
+    await wait_for(lambda: not set(_connections(server)) - known or None, 5, message="left the hub")
