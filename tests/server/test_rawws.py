@@ -267,3 +267,49 @@ async def test_a_socket_that_never_says_hello_is_closed_1008(
     assert await viewer.wait_closed(5) == 1008
     assert viewer.close_frame() == (1008, "no hello")
     await wait_for(lambda: not set(_connections(server)) - known or None, 5, message="left the hub")
+
+
+async def _upgrade_answer(server: LiveServer, path: str, headers: dict[str, str]) -> tuple[bytes, bytes]:
+    """The status line and, for a refusal, the body the server answers an upgrade with."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.settings.port)
+    extra = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+    writer.write(
+        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{server.settings.port}\r\nUpgrade: websocket\r\n"
+        f"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+        f"{extra}\r\n".encode()
+    )
+    status = await asyncio.wait_for(reader.readline(), 5)
+    body = b""
+    if not status.startswith(b"HTTP/1.1 101"):
+        rest = await asyncio.wait_for(reader.read(), 5)  # a refusal closes the connection
+        body = rest.split(b"\r\n\r\n", 1)[1]
+    writer.close()
+    return status, body
+
+
+async def test_a_cookies_origin_is_checked_alike_on_both_paths(
+    server: LiveServer, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    party = await Party.create(client)
+    token = (await party.viewer())["Authorization"].removeprefix("Bearer ")
+    cookie = {"Cookie": f"sitecast_{party.slug}={token}"}
+    path = f"/api/v1/events/{party.slug}/ws"
+    cases = {
+        "foreign origin": {**cookie, "Origin": "https://evil.example"},
+        "no origin": cookie,
+        "own origin": {**cookie, "Origin": f"http://127.0.0.1:{server.settings.port}"},
+        "forged token": {"Authorization": "Bearer forged"},
+    }
+    answers: dict[bool, dict[str, tuple[bytes, bytes]]] = {}
+    for lean in (True, False):
+        with monkeypatch.context() as patch:
+            if not lean:
+                patch.setattr(upgrade, "take_over", lambda *args: False)
+            answers[lean] = {case: await _upgrade_answer(server, path, headers) for case, headers in cases.items()}
+    lean_answers = answers[True]
+    assert lean_answers["foreign origin"][0].startswith(b"HTTP/1.1 403")
+    assert b"bad_origin" in lean_answers["foreign origin"][1]
+    assert lean_answers["no origin"][0].startswith(b"HTTP/1.1 403")
+    assert lean_answers["own origin"][0].startswith(b"HTTP/1.1 101")
+    assert lean_answers["forged token"][0].startswith(b"HTTP/1.1 401")
+    assert answers[True] == answers[False], "the same statuses and JSON bodies on both paths"
