@@ -146,7 +146,17 @@ async def close_websocket(websocket: WebSocket, exc: Exception) -> None:
     """A WebSocket route's failure (Starlette sends no response for a socket). Before the upgrade: refused
     with the same JSON answer as HTTP (denial response). After: closed with a code the client can act on,
     1008 for a refusal, 1013 "try again later" while an engine is away, 1011 for a bug."""
-    path = websocket.url.path
+    code, reason, response = websocket_refusal(exc, websocket.url.path)
+    with contextlib.suppress(Exception):  # the client may be gone already
+        upgrade = websocket.client_state is WebSocketState.CONNECTING
+        if upgrade and "websocket.http.response" in websocket.scope.get("extensions", {}):
+            await websocket.send_denial_response(response)
+        else:
+            await websocket.close(code, reason)
+
+
+def websocket_refusal(exc: Exception, path: str) -> tuple[int, str, Response]:
+    """What a WebSocket's failure `exc` answers: (close code, its reason, the denial response before the upgrade)."""
     if isinstance(exc, ApiError):
         code, response = 1008, error_response(exc.status, exc.code, exc.message, **exc.extra)
         reason = exc.message
@@ -159,12 +169,7 @@ async def close_websocket(websocket: WebSocket, exc: Exception) -> None:
     else:
         log.exception("unhandled error on WebSocket %s", path, exc_info=exc)
         code, reason, response = 1011, "internal error", error_response(500, "internal", "internal error")
-    with contextlib.suppress(Exception):  # the client may be gone already
-        upgrade = websocket.client_state is WebSocketState.CONNECTING
-        if upgrade and "websocket.http.response" in websocket.scope.get("extensions", {}):
-            await websocket.send_denial_response(response)
-        else:
-            await websocket.close(code, reason.encode()[:123].decode(errors="ignore"))
+    return code, reason.encode()[:123].decode(errors="ignore"), response
 
 
 Handler = Callable[[Request, Exception], Awaitable[Response]]

@@ -18,6 +18,10 @@ Every way Sitecast is served (`make run`, the Procfile's `python -m server web`,
   `HttpProtocol` builds websockets' `Request` from httptools' result instead, after the same checks that
   parser makes (`handshake_request`); a request any of them would refuse takes uvicorn's way, so it is
   refused exactly as before.
+- **The events socket is served below ASGI**: an upgrade of `GET /api/v1/events/{slug}/ws` is handed over
+  (server/realtime/upgrade.py) to rawws.py's protocol, which answers the handshake, parses frames and keeps
+  no task per socket; every other upgrade, and all of them with permessage-deflate on, take uvicorn's
+  protocol below.
 - **A socket holds little**: uvicorn gives each one an `asyncio.Queue` for received messages and an
   `asyncio.Event` for flow control, four `deque`s (~3 KiB a socket, an eighth of a viewer's memory:
   bench/README.md); `Inbox` and `Flag` do the same jobs for one reader with a list and a future.
@@ -321,6 +325,10 @@ class HttpProtocol(HttpToolsProtocol):
         ws_class: Any = self.ws_protocol_class
         if request is None or not hasattr(ws_class, "handshake"):
             super().handle_websocket_upgrade()
+            return
+        from server.realtime.upgrade import take_over  # the events socket, served below ASGI (imports the app's API)
+
+        if take_over(self, request):
             return
         self.connections.discard(self)
         protocol = ws_class(config=self.config, server_state=self.server_state, app_state=self.app_state)

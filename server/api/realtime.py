@@ -12,15 +12,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import Awaitable
 from typing import Any
 
 from starlette.exceptions import WebSocketException
+from starlette.requests import HTTPConnection
 from starlette.routing import WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from archive.attendance import REPLAY
 from moderation.ranking import Sort
+from server.api.sockets import AsgiSocket, Socket
 from server.api.stage import stage_view
 from server.attendance import parse_mode, parse_visitor
 from server.auth import STAFF, Principal, Role, acting_as, candidate_tokens, check_origin
@@ -29,7 +32,6 @@ from server.db.models import Event
 from server.errors import HANDLERS, ApiError, engine_unavailable, error_response, unavailable_response
 from server.questions.queries import personal, queue
 from server.realtime.hub import Connection, public_channel, staff_channel
-from server.realtime.wire import DirectWriter
 from server.services.events import get_event
 from server.services.notes import recent_notes
 from server.validation import MAX_JSON_DEPTH, TooDeep, loads
@@ -42,80 +44,148 @@ CLOSE_TRY_AGAIN = 1013  # RFC 6455 "Try Again Later"
 
 
 async def events_ws(websocket: WebSocket) -> None:
-    c = ctx(websocket)
+    await serve(AsgiSocket(websocket))
+
+
+async def serve(sock: Socket) -> None:
+    """A viewer's or staff member's socket: auth (or an HTTP denial), accept, hello, snapshot or replay,
+    then live frames until it closes; the messages after the hello are the socket's to follow, if it can."""
+    request = sock.request
+    c = ctx(request)
     try:
-        event, caller = await _event_and_caller(c, websocket)
+        event, caller = await _event_and_caller(c, request)
         if caller is not None and caller.via_cookie:
-            check_origin(websocket, c.settings.base_url)
+            check_origin(request, c.settings.base_url)
     except ApiError as exc:
-        # Refuse the upgrade with the HTTP status (Starlette sends it as a denial response).
-        await websocket.send_denial_response(_json_response(exc))
+        await sock.deny(_json_response(exc))  # refuse the upgrade with the HTTP status
         return
     except Exception as exc:
         if not engine_unavailable(exc):
             raise
-        await websocket.send_denial_response(unavailable_response())  # the database is away: 503, retry
+        await sock.deny(unavailable_response())  # the database is away: 503, retry
         return
-    if websocket.query_params.get("as") == "staff":
+    query = request.query_params
+    if query.get("as") == "staff":
         # A staff page asks for the staff view: an organiser who also joined as a viewer gets it.
         caller = acting_as(caller, STAFF) or caller
-    await websocket.accept()
-    _forget_headers(websocket)
+    await sock.accept()
+    sock.forget_headers()
     staff = caller is not None and caller.role in STAFF
     # Attendance (server/attendance.py): viewers only; `mode=replay` from the archive page, `visitor` is an
     # anonymous browser's own id so its tabs count once.
-    mode = parse_mode(websocket.query_params.get("mode"))
+    mode = parse_mode(query.get("mode"))
     attendance = None
     if not staff:
-        visitor = parse_visitor(websocket.query_params.get("visitor"))
+        visitor = parse_visitor(query.get("visitor"))
         attendance = c.attendance.joined(event.id, caller.participant_id if caller else None, visitor, mode)
-    if mode == REPLAY:
-        try:
-            await _attend(c, websocket)
-        finally:
-            c.attendance.left(attendance)
-        return
-    conn = Connection(
-        ws=websocket,
-        event_id=event.id,
-        channel=staff_channel(event.id) if staff else public_channel(event.id),
-        participant_id=caller.participant_id if caller else None,
-        is_viewer=not staff,
-        writer=DirectWriter.attach(websocket.scope),
-    )
-    conn.on_gap = lambda conn: c.hub._spawn(_fill_gap(c, conn))
-    await c.hub.add(conn)
+    conn = None
+    if mode != REPLAY:
+        conn = Connection(
+            ws=sock,
+            event_id=event.id,
+            channel=staff_channel(event.id) if staff else public_channel(event.id),
+            participant_id=caller.participant_id if caller else None,
+            is_viewer=not staff,
+            writer=sock.writer(),
+        )
+        conn.on_gap = lambda conn: c.hub._spawn(_fill_gap(c, conn))
+    session = Session(c, sock, conn, event, caller, attendance)
+    followed = False
     try:
-        await _serve(c, websocket, conn, event, caller)
+        if conn is not None:
+            await c.hub.add(conn)
+            if not await session.guarded(session.hello()):
+                return
+        # A replay viewer's connection only marks presence for attendance: no queue, no frames; ping → pong.
+        followed = sock.follow(session)
+        if followed:
+            return
+        while (message := await _receive(sock, timeout=None)) is not None:
+            step = session.on_message(message)
+            if step is not None and not await session.guarded(step):
+                return
     except WebSocketDisconnect:
         pass
-    except ApiError as exc:  # e.g. the event was deleted since this process last read its row
-        with contextlib.suppress(Exception):
-            await websocket.close(CLOSE_POLICY, exc.code)
-    except Exception as exc:
-        if not engine_unavailable(exc):
-            raise
-        # The database or Redis is away: the client reconnects (with its last id) once it is back.
-        with contextlib.suppress(Exception):
-            await websocket.close(CLOSE_TRY_AGAIN, "briefly unavailable; reconnect")
     finally:
-        c.hub.remove(conn)
-        c.attendance.left(attendance)
+        if not followed:
+            session.end()
 
 
-def _forget_headers(websocket: WebSocket) -> None:
-    # The handshake's headers (tokens, cookies, Origin) are read before the accept and never after; the
-    # scope's list of them and Starlette's parsed copies are ~1.5 KiB a socket. The query string stays.
-    websocket.scope["headers"] = []
-    for cached in ("_headers", "_cookies", "_url"):
-        websocket.__dict__.pop(cached, None)
+class Session:
+    """One socket's session after the accept: its hub connection (None: replay attendance only) and what its
+    client's messages do. Both socket paths drive it; `end` runs once, when the socket is gone."""
+
+    __slots__ = ("attendance", "c", "caller", "conn", "event", "sock")
+
+    def __init__(
+        self,
+        c: AppContext,
+        sock: Socket,
+        conn: Connection | None,
+        event: Event,
+        caller: Principal | None,
+        attendance: Any,
+    ) -> None:
+        self.c, self.sock, self.conn, self.event = c, sock, conn, event
+        self.caller, self.attendance = caller, attendance
+
+    async def hello(self) -> None:
+        assert self.conn is not None
+        hello = await _receive(self.sock, timeout=HELLO_TIMEOUT_S)
+        while True:
+            if hello is None or hello.get("type") != "hello":
+                await self.sock.close(CLOSE_POLICY, "first frame must be hello")
+                raise WebSocketDisconnect(CLOSE_POLICY)
+            if await _bring_up_to_date(self.c, self.sock, self.conn, self.event, self.caller, hello.get("last_id")):
+                return
+            hello = await _receive(self.sock, timeout=HELLO_TIMEOUT_S)
+
+    def on_message(self, message: dict[str, Any]) -> Awaitable[Any] | None:
+        """A client message after the hello; a coroutine when answering it awaits (to be run in order)."""
+        kind = message.get("type")
+        conn = self.conn
+        if conn is None:
+            if kind == "ping":
+                return self.sock.send_text('{"type":"pong"}')
+            return None
+        if kind == "ping":
+            self.c.hub.push(conn, '{"type":"pong"}')
+        elif kind == "hello":
+            # A fresh hello on an open socket: same rules, e.g. after the client lost track.
+            self.c.hub.park(conn)
+            return _bring_up_to_date(self.c, self.sock, conn, self.event, self.caller, message.get("last_id"))
+        return None
+
+    async def guarded(self, step: Awaitable[Any]) -> bool:
+        """Await `step` with the session's closes for what may go wrong; False: the session is over."""
+        try:
+            await step
+        except WebSocketDisconnect:
+            return False
+        except ApiError as exc:  # e.g. the event was deleted since this process last read its row
+            with contextlib.suppress(Exception):
+                await self.sock.close(CLOSE_POLICY, exc.code)
+            return False
+        except Exception as exc:
+            if not engine_unavailable(exc):
+                raise
+            # The database or Redis is away: the client reconnects (with its last id) once it is back.
+            with contextlib.suppress(Exception):
+                await self.sock.close(CLOSE_TRY_AGAIN, "briefly unavailable; reconnect")
+            return False
+        return True
+
+    def end(self) -> None:
+        if self.conn is not None:
+            self.c.hub.remove(self.conn)
+        self.c.attendance.left(self.attendance)
 
 
-async def _event_and_caller(c: AppContext, websocket: WebSocket) -> tuple[Event, Principal | None]:
+async def _event_and_caller(c: AppContext, request: HTTPConnection) -> tuple[Event, Principal | None]:
     """An anonymous connect (no token, no cookie) costs no database session: the event row comes from the
     process's short-lived cache (`c.event_rows`), and only its id and slug are used, never its state."""
-    slug = websocket.path_params["slug"]
-    if not candidate_tokens(websocket, slug):
+    slug = request.path_params["slug"]
+    if not candidate_tokens(request, slug):
 
         async def load() -> Event:
             async with c.session() as session:
@@ -123,40 +193,11 @@ async def _event_and_caller(c: AppContext, websocket: WebSocket) -> tuple[Event,
 
         return await c.event_rows.get(slug, 0, load), None
     async with c.session() as session:
-        return await c.event_and_caller(websocket, session)
-
-
-async def _attend(c: AppContext, ws: WebSocket) -> None:
-    """A replay viewer's connection only marks presence for attendance: no queue, no frames; ping → pong."""
-    with contextlib.suppress(WebSocketDisconnect):
-        while (message := await _receive(ws, timeout=None)) is not None:
-            if message.get("type") == "ping":
-                await ws.send_text('{"type":"pong"}')
-
-
-async def _serve(c: AppContext, ws: WebSocket, conn: Connection, event: Event, caller: Principal | None) -> None:
-    hello = await _receive(ws, timeout=HELLO_TIMEOUT_S)
-    while True:
-        if hello is None or hello.get("type") != "hello":
-            await ws.close(CLOSE_POLICY, "first frame must be hello")
-            return
-        if await _bring_up_to_date(c, ws, conn, event, caller, hello.get("last_id")):
-            break
-        hello = await _receive(ws, timeout=HELLO_TIMEOUT_S)
-    while True:
-        message = await _receive(ws, timeout=None)
-        if message is None:
-            return
-        if message.get("type") == "ping":
-            c.hub.push(conn, '{"type":"pong"}')
-        elif message.get("type") == "hello":
-            # A fresh hello on an open socket: same rules, e.g. after the client lost track.
-            c.hub.park(conn)
-            await _bring_up_to_date(c, ws, conn, event, caller, message.get("last_id"))
+        return await c.event_and_caller(request, session)
 
 
 async def _bring_up_to_date(
-    c: AppContext, ws: WebSocket, conn: Connection, event: Event, caller: Principal | None, last_id: Any
+    c: AppContext, ws: Socket, conn: Connection, event: Event, caller: Principal | None, last_id: Any
 ) -> bool:
     """Snapshot or replay, then release the live frames that arrived meanwhile. False: resync sent."""
     if last_id is not None and (not isinstance(last_id, int) or isinstance(last_id, bool)):
@@ -263,7 +304,7 @@ async def _fill_gap(c: AppContext, conn: Connection) -> None:
         c.hub.offer(conn, frame)
 
 
-async def _receive(ws: WebSocket, timeout: float | None) -> dict[str, Any] | None:
+async def _receive(ws: Socket, timeout: float | None) -> dict[str, Any] | None:
     try:
         if timeout:
             async with asyncio.timeout(timeout):  # no task per socket, as `wait_for` makes
@@ -276,21 +317,26 @@ async def _receive(ws: WebSocket, timeout: float | None) -> dict[str, Any] | Non
         return None
     except (KeyError, RuntimeError):
         return None  # binary frame or a closed socket
-    if len(text) > MAX_CLIENT_FRAME:
-        await ws.close(1009, "frame too large")
+    message = parse_message(text)
+    if isinstance(message, tuple):
+        await ws.close(*message)
         return None
+    return message
+
+
+def parse_message(text: str) -> dict[str, Any] | tuple[int, str]:
+    """A client's message as a JSON object, or the (close code, reason) it gets instead."""
+    if len(text) > MAX_CLIENT_FRAME:
+        return 1009, "frame too large"
     try:
         # Bounded depth: a 2,000-deep array fits in one frame and would blow json's recursion.
         message = loads(text)
     except TooDeep:
-        await ws.close(CLOSE_POLICY, f"frames must not nest deeper than {MAX_JSON_DEPTH} levels")
-        return None
+        return CLOSE_POLICY, f"frames must not nest deeper than {MAX_JSON_DEPTH} levels"
     except ValueError:
-        await ws.close(CLOSE_POLICY, "frames must be JSON")
-        return None
+        return CLOSE_POLICY, "frames must be JSON"
     if not isinstance(message, dict):
-        await ws.close(CLOSE_POLICY, "frames must be JSON objects")
-        return None
+        return CLOSE_POLICY, "frames must be JSON objects"
     return message
 
 

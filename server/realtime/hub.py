@@ -17,11 +17,9 @@ import contextlib
 import json
 import logging
 from collections import deque
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
-
-from starlette.websockets import WebSocket
+from typing import Any, Protocol
 
 from server.metrics import Metrics
 from server.protocols import WS_PING_SECONDS, WS_PONG_SECONDS
@@ -98,9 +96,17 @@ class Unnumbered(Frame):
     """A frame outside the channel's numbering (heartbeat, presence), queued for the deliverer like the rest."""
 
 
+class Sender(Protocol):
+    """A socket as the hub sends to it when the direct path cannot (server/api/realtime.py's `Socket`)."""
+
+    def send_text(self, text: str) -> Awaitable[None]: ...
+
+    def close(self, code: int, reason: str) -> Awaitable[None]: ...
+
+
 @dataclass(eq=False, slots=True)  # slots: one of these per open socket
 class Connection:
-    ws: WebSocket
+    ws: Sender
     event_id: int
     channel: str
     participant_id: int | None
@@ -468,6 +474,6 @@ def _write_direct(conn: Connection, data: bytes) -> bool:
         return False
 
 
-async def _close(ws: WebSocket, code: int, reason: str) -> None:
+async def _close(ws: Sender, code: int, reason: str) -> None:
     with contextlib.suppress(Exception):
         await ws.close(code, reason)

@@ -16,7 +16,8 @@ attributes used. `Batch` does the same checks and writes for many connections at
 
 The protocol is server/protocols.py's subclass of it (any subclass is accepted), which also counts a
 socket's queued bytes, reports a client that stopped answering pings, and closes without waiting for a
-backed-up socket to drain.
+backed-up socket to drain. The events socket below ASGI (rawws.py) has the same methods and its own
+`LeanWriter`, `write`'s checks for its state; `Batch` takes both.
 
 uvicorn internals relied on (all of `WebSocketsSansIOProtocol`, uvicorn 0.54): `transport`, `conn`
 (websockets' sans-I/O protocol: `extensions`, `state`), `disconnected`, `close_sent`,
