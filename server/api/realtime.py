@@ -186,12 +186,7 @@ async def _event_and_caller(c: AppContext, request: HTTPConnection) -> tuple[Eve
     process's short-lived cache (`c.event_rows`), and only its id and slug are used, never its state."""
     slug = request.path_params["slug"]
     if not candidate_tokens(request, slug):
-
-        async def load() -> Event:
-            async with c.session() as session:
-                return await get_event(session, slug)
-
-        return await c.event_rows.get(slug, 0, load), None
+        return await c.cached_event(slug), None
     async with c.session() as session:
         return await c.event_and_caller(request, session)
 
