@@ -1,6 +1,6 @@
 """Benchmark: the stage's programme — CPU with 1, 2, 3 and 4 experts on air at 720p30, switch times, A/V sync.
 
-    python -m bench.stage [--measure 10] [--presets superfast,veryfast]
+    python -m bench.stage [--measure 10] [--presets superfast,veryfast] [--low-rendition on|off] [--fit]
 
 For each x264 preset, one server process (bench/stage_server.py; CPU of all its threads from /proc):
   * 1 on air: the member is forwarded without decoding (the baseline of today's single expert);
@@ -66,6 +66,7 @@ def make_clips(directory: Path) -> dict[str, Path]:
         "flash": directory / "flash.h264",
         "beep": directory / "beep.ogg",
         "pattern": directory / "pattern.h264",
+        "pattern_small": directory / "pattern_small.h264",
         "silence": directory / "silence.ogg",
     }
     flash = "drawbox=x=0:y=0:w=iw:h=ih:color=white:t=fill:enable='lt(mod(t\\,1)\\,0.1)'"
@@ -82,6 +83,12 @@ def make_clips(directory: Path) -> dict[str, Path]:
         [*run, "-f", "lavfi", "-i", f"testsrc2=size=1280x720:rate=30:duration={d}", *x264, str(clips["pattern"])],
         check=True,
     )
+    # What a browser sends while drawn as a small tile (webrtc.js `fit`: a quarter of 1280×720, ~1/8 the bits).
+    small = [*x264[:-4], "-b:v", "300k", "-pix_fmt", "yuv420p"]
+    subprocess.run(
+        [*run, "-f", "lavfi", "-i", f"testsrc2=size=320x180:rate=30:duration={d}", *small,
+         str(clips["pattern_small"])], check=True,
+    )  # fmt: skip
     subprocess.run(
         [*run, "-f", "lavfi", "-i", f"anullsrc=r=48000:cl=stereo:d={d}", *opus, str(clips["silence"])], check=True
     )
@@ -280,12 +287,14 @@ async def run_preset(preset: str, clips: dict[str, list], args: argparse.Namespa
         return result
     result["loads"].append(load_average())
     result["low_rendition"] = args.low_rendition
+    result["fit"] = args.fit
     async with Server(media_dir, preset, args.low_rendition) as server:
         idle = await server.cpu_rate(2.0)
         result["idle"] = idle
         peers: list[tuple[RTCPeerConnection, str]] = []
         for n in range(1, MAX_ON_AIR + 1):
-            video = clips["flash"] if n == 1 else clips["pattern"]
+            # --fit: members 2-4, small tiles beside the speaker, send what a studio page then sends.
+            video = clips["flash"] if n == 1 else clips["pattern_small" if args.fit else "pattern"]
             audio = clips["beep"] if n == 1 else clips["silence"]
             pc, member = await publish(
                 server.base, f"bench-{n}", ReplayTrack("video", video, 90_000), ReplayTrack("audio", audio, 48_000)
@@ -344,7 +353,8 @@ def report(results: list[dict]) -> str:
         )
         switches = ", ".join(f"{k} {v:.2f} s" for k, v in r["switch"].items())
         loads = f"{r['loads'][-2]}; {r['loads'][-1]}"
-        lines.append(f"| {r['preset']} | {r['low_rendition']} | {cpu} | {switches} | {sync} | {loads} |")
+        preset = r["preset"] + (" (--fit)" if r.get("fit") else "")
+        lines.append(f"| {preset} | {r['low_rendition']} | {cpu} | {switches} | {sync} | {loads} |")
     return "\n".join(lines)
 
 
@@ -356,6 +366,11 @@ async def main() -> None:
     parser.add_argument("--compose-seconds", type=float, default=10.0, help="programme seconds composed flat out")
     parser.add_argument("--compose-only", action="store_true", help="skip the live run (server, WebRTC)")
     parser.add_argument("--repeats", type=int, default=3, help="interleaved repeats of the compose cost (median)")
+    parser.add_argument(
+        "--fit",
+        action="store_true",
+        help="members 2-4 (small tiles in the speaker layout) send 320x180, as a studio page then does",
+    )
     parser.add_argument(
         "--low-rendition",
         choices=["on", "off"],
@@ -369,6 +384,7 @@ async def main() -> None:
         clips = {
             "flash": load_packets(paths["flash"], 90_000),
             "pattern": load_packets(paths["pattern"], 90_000),
+            "pattern_small": load_packets(paths["pattern_small"], 90_000),
             "beep": load_packets(paths["beep"], 48_000),
             "silence": load_packets(paths["silence"], 48_000),
         }
