@@ -62,6 +62,12 @@ AAC_CODEC = "mp4a.40.2"  # AAC-LC, RFC 6381
 CUT_EARLY_TOLERANCE_SECONDS = 0.1
 # Duration credited to the last video frame of a segment cut by a session end.
 NOMINAL_FRAME_SECONDS = 1 / 30
+# An event's first segment is number 1, not 0: hls.js (1.7) takes the segment of a part being appended
+# as `sn || -1`, so while it appends the parts of segment 0 it forgets that segment and re-requests its
+# parts in a loop (every ~15 ms until the segment leaves the part window), appending the same media
+# again and again; its timeline is then wrong (a viewer who joined at the start stalls, "From the start"
+# lands on a time that is later corrected, and the player jumps back to live). Any number may start.
+FIRST_SEQUENCE = 1
 # Muxer options for parts: flush every packet to our sink (a part is what was flushed when it is
 # cut), audio in one PES per frame (else up to ~180 ms of AAC waits in the muxer for the next
 # part), and a video frame waits at most 100 ms in the interleaver for audio that may never come.
@@ -192,7 +198,7 @@ class HlsWriter:
         self._on_segment = on_segment
         self._on_live = on_live
         self._open: _OpenSegment | None = None
-        self._next_sequence = 0
+        self._next_sequence = FIRST_SEQUENCE
         self._pending_discontinuity = False
         self._video_started = False  # this session has written its first keyframe
         self._audio_extradata: bytes | None = None

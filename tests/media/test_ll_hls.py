@@ -82,13 +82,13 @@ def test_parts_are_cut_from_the_packets_and_listed_with_the_low_latency_tags(tmp
     assert len(durations) == 4 and all(abs(d - 1.0) < 0.01 for d in durations), durations
     # The rounded longest segment, not ceil(segment + tolerance): 1 s segments announce 1.
     assert "#EXT-X-TARGETDURATION:1" in lines
-    # The open fifth segment is listed by its parts, then the hint names the part being written.
+    # The open fifth segment (numbered from 1) is listed by its parts, then the hint names the part being written.
     parts = parts_of(text)
-    open_parts = [name for _, name, _ in parts if name.startswith("000004.")]
-    assert lines[-1] == f'#EXT-X-PRELOAD-HINT:TYPE=PART,URI="000004.{len(open_parts)}.ts"'
+    open_parts = [name for _, name, _ in parts if name.startswith("000005.")]
+    assert lines[-1] == f'#EXT-X-PRELOAD-HINT:TYPE=PART,URI="000005.{len(open_parts)}.ts"'
     # Parts of the last three closed segments and of the open one; older segments are whole only.
-    assert {name.split(".")[0] for _, name, _ in parts} == {"000001", "000002", "000003", "000004"}
-    for sequence in ("000001", "000002", "000003"):
+    assert {name.split(".")[0] for _, name, _ in parts} == {"000002", "000003", "000004", "000005"}
+    for sequence in ("000002", "000003", "000004"):
         mine = [(d, name, ind) for d, name, ind in parts if name.startswith(sequence + ".")]
         assert [ind for _, _, ind in mine] == [True, False, False]  # a keyframe starts only the first
         assert all(abs(d - 1 / 3) < 0.02 and d <= PART_TARGET_ADVERTISED for d, _, _ in mine), mine
@@ -114,7 +114,7 @@ def test_a_discontinuity_marks_the_next_segment_and_its_parts(tmp_path: Path) ->
     lines = (tmp_path / LIVE_PLAYLIST).read_text().splitlines()
     marker = lines.index("#EXT-X-DISCONTINUITY")
     following = [line for line in lines[marker + 1 :] if not line.startswith("#EXT-X-PROGRAM-DATE-TIME")]
-    assert following[0] == '#EXT-X-PART:DURATION=0.333,URI="000002.0.ts",INDEPENDENT=YES'
+    assert following[0] == '#EXT-X-PART:DURATION=0.333,URI="000003.0.ts",INDEPENDENT=YES'
     writer.finish(remux=False)
     final = (tmp_path / LIVE_PLAYLIST).read_text()
     assert final.rstrip().endswith("#EXT-X-ENDLIST") and "#EXT-X-PART" not in final and "HINT" not in final

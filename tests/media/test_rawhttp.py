@@ -177,12 +177,12 @@ async def test_a_segment_older_than_the_live_window_comes_from_the_disk_the_same
     live: tuple[MediaServer, LiveEdge],
 ) -> None:
     server, edge = live
-    await wait_for(lambda: "000000.ts" not in edge.blobs, 60, what="the first segment out of the live window")
+    await wait_for(lambda: "000001.ts" not in edge.blobs, 60, what="the first segment out of the live window")
     async with server.client() as http:
-        old = await http.get("/live/ev1/000000.ts")
+        old = await http.get("/live/ev1/000001.ts")
         segment, _ = newest(edge)
         recent = await http.get(f"/live/ev1/{segment}")
     assert old.status_code == 200
-    assert old.content == (server.media_dir / "ev1" / "000000.ts").read_bytes()
+    assert old.content == (server.media_dir / "ev1" / "000001.ts").read_bytes()
     assert without_date(old, length=False) == without_date(recent, length=False)
-    assert "/live/ev1/000000.ts" in [target for target, _ in server.raw_answered]
+    assert "/live/ev1/000001.ts" in [target for target, _ in server.raw_answered]

@@ -46,11 +46,13 @@ def test_the_live_playlist_keeps_the_event_and_its_delta_update_skips_the_old_pa
     full = (tmp_path / LIVE_PLAYLIST).read_text()
     assert full == updates[-1].playlist.decode()
     lines = full.splitlines()
-    # Every segment since the start (DVR), as an EVENT playlist that offers delta updates.
-    assert "#EXT-X-PLAYLIST-TYPE:EVENT" in lines and "#EXT-X-MEDIA-SEQUENCE:0" in lines
+    # Every segment since the start (DVR), as an EVENT playlist that offers delta updates. The first is
+    # number 1: hls.js loop-loads the parts of a segment numbered 0 (server/media/hls.py, FIRST_SEQUENCE).
+    assert "#EXT-X-PLAYLIST-TYPE:EVENT" in lines and "#EXT-X-MEDIA-SEQUENCE:1" in lines
     assert [line for line in lines if line.endswith(".ts") and "." not in line[:-3]] == [
-        f"{n:06d}.ts" for n in range(11)
+        f"{n:06d}.ts" for n in range(1, 12)
     ]
+    assert parts_of(updates[0].playlist.decode())[0][1] == "000001.0.ts"
     assert "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,CAN-SKIP-UNTIL=6.0,PART-HOLD-BACK=1.002" in lines
     # One date (on the first segment): players carry it forward by the durations.
     assert sum(line.startswith("#EXT-X-PROGRAM-DATE-TIME:") for line in lines) == 1
@@ -62,7 +64,7 @@ def test_the_live_playlist_keeps_the_event_and_its_delta_update_skips_the_old_pa
     kept = media_lines(delta)[1:]
     assert media_lines(full)[-len(kept) :] == kept
     assert sum(float(line[8:-1]) for line in kept if line.startswith("#EXTINF:")) >= 6.0 - 1.0
-    assert "#EXTINF:1.000,\n000000.ts" not in delta and f"{skipped:06d}.ts" in delta
+    assert "#EXTINF:1.000,\n000001.ts" not in delta and f"{skipped + 1:06d}.ts" in delta
     assert parts_of(delta) == parts_of(full)  # the recent parts are all there
     # The archive playlist still dates every segment (moments of the event map onto the recording).
     writer.finish(remux=False)
@@ -258,7 +260,7 @@ def test_after_a_restart_the_live_playlist_still_goes_back_to_the_start(tmp_path
     write(again, 3.0, offset=again.end + 0.1)
     lines = (tmp_path / LIVE_PLAYLIST).read_text().splitlines()
     names = [line for line in lines if re.fullmatch(r"\d{6}\.ts", line)]
-    assert names[0] == "000000.ts" and len(names) >= 4, names
+    assert names[0] == "000001.ts" and len(names) >= 4, names
     # The resumed part is dated again after its discontinuity: the timeline maps moments across the gap.
     marker = lines.index("#EXT-X-DISCONTINUITY")
     assert lines[marker + 1].startswith("#EXT-X-PROGRAM-DATE-TIME:")

@@ -4,6 +4,7 @@ The page plays the multivariant playlist (the full rendition and the 360p one)."
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +25,6 @@ VIDEO = "document.querySelector('#video')"
 RANGE = "document.querySelector('.dvr-range')"
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="about one run in seven (1 of 7 alone on 2026-12-07, once in a full CI run) 'From the start' does not bring "
-    "the player below 3 s and playing within 20 s: a known defect under investigation, named in the issue note",
-)
 async def test_a_late_viewer_goes_back_to_the_start_and_to_live_and_seeks_to_an_answered_question(
     browser: Any, page_server: LiveServer, tmp_path: Path
 ) -> None:
@@ -64,6 +60,10 @@ async def test_a_late_viewer_goes_back_to_the_start_and_to_live_and_seeks_to_an_
         await page.wait_for_function(f"() => Number({RANGE}.max) - Number({RANGE}.min) > 12", timeout=MEDIA_WAIT_MS)
         # hls.js reloads the (long) playlists as delta updates, blocking on the next part.
         assert any("_HLS_part=" in url and url.endswith("&_HLS_skip=YES") for url in fetched), fetched[-20:]
+        # No segment or part is fetched more than twice (hls.js fetched the parts of a segment numbered 0 hundreds of
+        # times when the page started while it was being written, see below).
+        media = Counter(url for url in fetched if url.endswith(".ts"))
+        assert max(media.values()) <= 2, media.most_common(3)
         dvr = page.locator("#dvr")
         assert await dvr.is_visible() and not await dvr.evaluate("d => d.classList.contains('behind')")
         mark = page.locator(".dvr-chapter")
@@ -72,6 +72,8 @@ async def test_a_late_viewer_goes_back_to_the_start_and_to_live_and_seeks_to_an_
         assert await mark.get_attribute("aria-label") == "Answer 1: How deep may the pit go?"
 
         # One click back to the start of the event; it stays there (no jump back to the edge, no catching up).
+        # (Undone in about one run in four while the event's first segment was numbered 0: server/media/hls.py,
+        # FIRST_SEQUENCE.)
         await page.get_by_role("button", name="From the start").click()
         await page.wait_for_function(f"() => {VIDEO}.currentTime < 3 && !{VIDEO}.paused", timeout=WAIT_MS)
         assert await dvr.evaluate("d => d.classList.contains('behind')")
