@@ -51,6 +51,10 @@ log = logging.getLogger("uvicorn.error")
 CLOSE_TIMEOUT_SECONDS = 10.0
 # Messages waiting for the session's first read before the socket stops reading (uvicorn stops at one).
 INBOX_PAUSE = 16
+# Bytes a client may send before its handshake is answered (during the session's auth lookup); they are
+# parsed once it is accepted, never before (a pong or a close frame must not precede the 101). Past
+# this the socket stops reading until then.
+EARLY_BYTES = 2 * MAX_CLIENT_MESSAGE_BYTES
 
 
 class LeanWriter(DirectWriter):
@@ -73,9 +77,9 @@ class ViewerSocket(asyncio.Protocol):
     """One events socket past its handshake request: server/api/realtime.py's `Socket`, below ASGI."""
 
     __slots__ = (
-        "_close_timer", "_frames", "_inbox", "_key", "_linger", "_queue", "_request", "_running", "_session",
-        "_state", "_waiter", "close_sent", "disconnected", "handshake_complete", "keepalive", "loop", "on_stall",
-        "pong_sweep", "read_paused", "transport", "writable",
+        "_client_closed", "_close_timer", "_early", "_frames", "_inbox", "_key", "_linger", "_pong", "_queue",
+        "_request", "_running", "_session", "_state", "_waiter", "close_sent", "disconnected", "handshake_complete",
+        "keepalive", "loop", "on_stall", "pong_sweep", "read_paused", "transport", "writable",
     )  # fmt: skip
     # uvicorn's per-socket keepalive timers, read by tests of the sweep: this protocol never has any.
     ping_timer = pong_timer = None
@@ -93,7 +97,10 @@ class ViewerSocket(asyncio.Protocol):
         self._running: asyncio.Task[None] | None = None  # a message's step that awaits (a fresh hello)
         self._queue: list[tuple[int, Any]] | None = None  # messages that arrived during that step
         self._close_timer: asyncio.TimerHandle | None = None
-        self._linger: asyncio.TimerHandle | None = None
+        self._linger: asyncio.TimerHandle | None = None  # drops the connection if a close never completes
+        self._early: bytes | None = b""  # what arrived before the handshake was answered; None after
+        self._pong: bytes | None = None  # the latest ping's payload, while the socket cannot be written
+        self._client_closed = False
         self.close_sent = False
         self.disconnected = False
         self.handshake_complete = False
@@ -119,8 +126,8 @@ class ViewerSocket(asyncio.Protocol):
             await realtime.serve(self)
         except Exception as exc:
             await self._failed(exc)
-        if self._session is None and self._close_timer is None and not self.transport.is_closing():
-            self.transport.close()  # as uvicorn does when the ASGI app returns
+        if self._session is None and self._close_timer is None:
+            self._close_transport()  # as uvicorn does when the ASGI app returns
 
     async def _failed(self, exc: Exception) -> None:
         # As the route's exception handling does on the ASGI path (server/api/realtime.py `asgi_endpoint`).
@@ -162,8 +169,8 @@ class ViewerSocket(asyncio.Protocol):
             extra.append((b"content-length", str(len(body)).encode()))
         lines = [f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n".encode()]
         lines += [name + b": " + value + b"\r\n" for name, value in [*headers, *extra]]
-        self.transport.write(b"".join([*lines, b"\r\n", body]))
-        self.transport.close()
+        self.transport.write(b"".join([*lines, b"\r\n", body]))  # what the client sent meanwhile is never read
+        self._close_transport()
 
     async def accept(self) -> None:
         if self.handshake_complete:
@@ -178,6 +185,12 @@ class ViewerSocket(asyncio.Protocol):
         ]
         head += [name + b": " + value + b"\r\n" for name, value in self._state.default_headers]
         self.transport.write(b"".join([*head, b"\r\n"]))
+        early, self._early = self._early, None
+        if self.read_paused and self._inbox is not None and len(self._inbox) < INBOX_PAUSE:
+            self.read_paused = False  # paused for early bytes, which are read now
+            self.transport.resume_reading()
+        if early:
+            self.data_received(early)
 
     def _log(self, outcome: str, *args: Any) -> None:
         # uvicorn's line for a WebSocket's handshake (its access log at info, as on the ASGI path).
@@ -210,7 +223,9 @@ class ViewerSocket(asyncio.Protocol):
     async def send_text(self, text: str) -> None:
         if not self.writable._value:
             await self.writable.wait()
-        if self.disconnected:
+        if self.disconnected or self._client_closed:
+            # The client left or closed (e.g. a tab closed during a replay): as websockets' ClientDisconnected
+            # is on the ASGI path, never a server error.
             raise WebSocketDisconnect(1006)
         if self.close_sent:
             raise RuntimeError('Cannot call "send" once a close message has been sent.')
@@ -227,11 +242,11 @@ class ViewerSocket(asyncio.Protocol):
     def follow(self, session: realtime.Session) -> bool:
         self._session = session
         inbox, self._inbox = self._inbox or [], None
-        if session.conn is None and not self.close_sent:
-            session.c.hub.keepalive.adopt(self)  # replay attendance: the hub's sweep pings it too
-        if self.disconnected or self.close_sent:
-            self._end()
+        if self.disconnected or self.close_sent or self.transport.is_closing():
+            self._end()  # gone during the auth lookup or the snapshot: nothing to adopt
             return True
+        if session.conn is None:
+            session.c.hub.keepalive.adopt(self)  # replay attendance: the hub's sweep pings it too
         for kind, payload in inbox:
             self._message(kind, payload)
         if self.read_paused and self._running is None:
@@ -275,7 +290,7 @@ class ViewerSocket(asyncio.Protocol):
         if self.read_paused:
             self.read_paused = False
             self.transport.resume_reading()
-        self._close_timer = self.loop.call_later(CLOSE_TIMEOUT_SECONDS, self.transport.close)
+        self._close_timer = self.loop.call_later(CLOSE_TIMEOUT_SECONDS, self._close_transport)
         self._gone()
 
     def shutdown(self) -> None:
@@ -284,42 +299,69 @@ class ViewerSocket(asyncio.Protocol):
             self.close_sent = True
             self.transport.write(Frame(Opcode.CLOSE, Close(1012, "").serialize()).serialize(mask=False))
             self._gone()
-        self.transport.close()
+        self._close_transport()
+
+    def _close_transport(self) -> None:
+        """Close once what is buffered is written. A client that stopped reading keeps its window shut and
+        would hold that buffer (and the socket) for good: past CLOSE_TIMEOUT_SECONDS it is dropped."""
+        transport = self.transport
+        if not transport.is_closing():
+            transport.close()
+        if self._linger is None and not self.disconnected:
+            self._linger = self.loop.call_later(CLOSE_TIMEOUT_SECONDS, transport.abort)
 
     # asyncio.Protocol ------------------------------------------------------------------------------
     def data_received(self, data: bytes) -> None:
+        early = self._early
+        if early is not None:  # the handshake is not answered yet: kept for then (accept), never parsed now
+            self._early = early + data
+            if len(self._early) > EARLY_BYTES and not self.read_paused:
+                self.read_paused = True
+                self.transport.pause_reading()
+            return
         try:
             events = self._frames.feed(data)
         except Failure as failure:
             events = None
             code, reason = failure.code, failure.reason
+        ping = None
         for kind, payload in events or ():
             if kind in (TEXT, BINARY):
                 if not self.close_sent:  # past our close: messages are dropped until the client's close
                     self._message(kind, payload)
             elif kind == PING:
-                if not self.transport.is_closing():
-                    self.transport.write(Frame(Opcode.PONG, payload).serialize(mask=False))
+                ping = payload  # the latest only (RFC 6455 5.5.3): a flood of pings costs one pong a read
             elif kind == PONG:
                 if self.keepalive is not None:
                     self.keepalive.pong(self, payload)
             elif kind == CLOSE:
                 self._closed_by_client(payload)
                 return
+        if ping is not None:
+            self._answer_ping(ping)
         if events is None:
             # A protocol error: websockets' close code and reason, and the connection is dropped at once.
             with contextlib.suppress(Exception):
                 self._send_close(code, reason)
-            self.transport.close()
+            self._close_transport()
+
+    def _answer_ping(self, payload: bytes) -> None:
+        if self.transport.is_closing():
+            return
+        if not self.writable._value:
+            self._pong = payload  # a client that does not read gets one pong when it reads again, not a pile
+            return
+        self.transport.write(Frame(Opcode.PONG, payload).serialize(mask=False))
 
     def _closed_by_client(self, payload: bytes) -> None:
+        self._client_closed = True
         if self.close_sent:
-            self.transport.close()  # the client answered our close: the closing handshake is complete
+            self._close_transport()  # the client answered our close: the closing handshake is complete
             return
         self.close_sent = True
         if not self.transport.is_closing():
             self.transport.write(Frame(Opcode.CLOSE, payload).serialize(mask=False))  # echoed, as websockets does
-            self.transport.close()
+        self._close_transport()
         self._gone()
 
     def _message(self, kind: int, payload: Any) -> None:
@@ -345,7 +387,7 @@ class ViewerSocket(asyncio.Protocol):
             return
         if kind != TEXT:
             self._end()  # a binary message ends the session, as on the ASGI path (no close frame)
-            self.transport.close()
+            self._close_transport()
             return
         message = realtime.parse_message(payload)
         if isinstance(message, tuple):
@@ -353,7 +395,10 @@ class ViewerSocket(asyncio.Protocol):
             return
         step = session.on_message(message)
         if step is not None:
-            self._running = self.loop.create_task(self._step(session, step))
+            task = self._running = self.loop.create_task(self._step(session, step))
+            tasks = self._state.tasks  # uvicorn's shutdown waits for it, as for the session's own task
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
 
     async def _step(self, session: realtime.Session, step: Any) -> None:
         try:
@@ -364,8 +409,8 @@ class ViewerSocket(asyncio.Protocol):
         self._running = None
         if not going or self.close_sent or self.disconnected:
             self._end()
-            if self._close_timer is None and not self.transport.is_closing():
-                self.transport.close()
+            if self._close_timer is None:
+                self._close_transport()
             return
         queued, self._queue = self._queue or [], None
         for index, (kind, payload) in enumerate(queued):
@@ -394,6 +439,9 @@ class ViewerSocket(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self.writable.set()
+        pong, self._pong = self._pong, None
+        if pong is not None:
+            self._answer_ping(pong)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.disconnected = True

@@ -10,10 +10,13 @@ import asyncio
 import logging
 import struct
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
 import pytest
+from starlette.responses import Response
+from starlette.websockets import WebSocketDisconnect
 
 from server.api import realtime as realtime_api
 from server.realtime import rawws, upgrade
@@ -313,3 +316,125 @@ async def test_a_cookies_origin_is_checked_alike_on_both_paths(
     assert lean_answers["own origin"][0].startswith(b"HTTP/1.1 101")
     assert lean_answers["forged token"][0].startswith(b"HTTP/1.1 401")
     assert answers[True] == answers[False], "the same statuses and JSON bodies on both paths"
+
+
+def _lean_sockets(server: LiveServer) -> set[rawws.ViewerSocket]:
+    return {p for p in server.server.server_state.connections if isinstance(p, rawws.ViewerSocket)}
+
+
+async def _lean_viewer(server: LiveServer, slug: str, monkeypatch: pytest.MonkeyPatch) -> tuple[Recording, Any]:
+    """A lean viewer past its hello, and its protocol on the server."""
+    before = _lean_sockets(server)
+    viewer = await _connect(server, slug, True, monkeypatch)
+    await _hello(viewer)
+    (protocol,) = _lean_sockets(server) - before
+    return viewer, protocol
+
+
+async def test_a_ping_flood_from_a_client_that_never_reads_holds_one_pong(
+    server: LiveServer, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pong per ping piled up without bound for a client that sends pings and never reads (149 MB in a
+    review's probe): now the latest ping only is answered, once the socket can be written again."""
+    party = await Party.create(client)
+    viewer, protocol = await _lean_viewer(server, party.slug, monkeypatch)
+    viewer.stop_reading()
+    burst = client_frame(0x9, b"p" * 125) * 2000  # 262 KB of pings a write
+    for _ in range(60):  # ~16 MB in all
+        viewer.send_raw(burst)
+        await asyncio.sleep(0.01)
+    await wait_for(lambda: viewer.transport is not None and viewer.transport.get_write_buffer_size() == 0, 20)
+    buffered = protocol.transport.get_write_buffer_size()
+    print(f"the server's write buffer after ~16 MB of pings: {buffered} bytes")
+    assert buffered < 256 * 1024
+    viewer.abort()
+
+
+async def test_a_client_that_closes_while_not_reading_is_dropped_in_bounded_time(
+    server: LiveServer, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A close waits for what is buffered to be written; a client that stopped reading never takes it, so
+    without a deadline the socket and its buffer were kept for good once the client had sent its close."""
+    monkeypatch.setattr(rawws, "CLOSE_TIMEOUT_SECONDS", 1.0)
+    party = await Party.create(client)
+    viewer, protocol = await _lean_viewer(server, party.slug, monkeypatch)
+    viewer.stop_reading()
+    protocol.transport.write(b"\x82\x7f" + struct.pack("!Q", 8 << 20) + bytes(8 << 20))  # a backlog of 8 MB
+    viewer.send_raw(client_frame(0x8, struct.pack("!H", 1001)))
+    await wait_for(lambda: protocol.disconnected, 10, message="the server dropped the socket")
+    assert protocol not in server.server.server_state.connections
+    viewer.abort()
+
+
+class _Transport:
+    """Enough of a transport for the protocol's own bookkeeping (no socket)."""
+
+    def __init__(self) -> None:
+        self.closing = False
+        self.out: list[bytes] = []
+
+    def get_extra_info(self, name: str) -> None:
+        return None
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+    def write(self, data: bytes) -> None:
+        self.out.append(data)
+
+    def close(self) -> None:
+        self.closing = True
+
+    abort = close
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+
+async def test_a_replay_socket_gone_during_its_lookup_is_not_left_in_the_sweep(server: LiveServer) -> None:
+    """A replay viewer's socket that dropped while the session looked its caller up was adopted by the ping
+    sweep after its connection was lost, and never dropped from it (a page navigation does this)."""
+    keepalive = server.app.state.ctx.hub.keepalive
+    transport = _Transport()
+    state = server.server.server_state
+    protocol = rawws.ViewerSocket(transport, state, None, "key")  # type: ignore[arg-type]
+    transport.closing = True
+    protocol.connection_lost(None)
+    ended: list[bool] = []
+    session = SimpleNamespace(conn=None, c=server.app.state.ctx, end=lambda: ended.append(True))
+    before = len(keepalive._members)
+    protocol.follow(session)  # type: ignore[arg-type]
+    assert ended == [True] and len(keepalive._members) == before and protocol.keepalive is None
+
+
+def _bare_socket() -> tuple[rawws.ViewerSocket, _Transport]:
+    """A protocol on a transport of its own, its handshake not answered yet (the session looks up its caller)."""
+    transport = _Transport()
+    state = SimpleNamespace(connections=set(), tasks=set(), default_headers=[])
+    return rawws.ViewerSocket(transport, state, None, "a-key"), transport  # type: ignore[arg-type]
+
+
+async def test_bytes_sent_before_the_handshake_is_answered_are_read_after_it() -> None:
+    """A ping that arrives while the session still looks up its caller is answered after the 101, never
+    before it (nor a close frame before an HTTP denial)."""
+    protocol, transport = _bare_socket()
+    protocol.data_received(client_frame(0x9, b"early") + client_frame(0x1, b"[1]"))
+    assert transport.out == []
+    await protocol.accept()
+    assert transport.out[0].startswith(b"HTTP/1.1 101 ") and b"sec-websocket-accept: a-key" in transport.out[0]
+    assert transport.out[1] == b"\x8a\x05early"  # then the pong
+    denied, transport = _bare_socket()
+    denied.data_received(client_frame(0x8, struct.pack("!H", 1000)))
+    await denied.deny(Response(b'{"error":{}}', 403))
+    assert len(transport.out) == 1 and transport.out[0].startswith(b"HTTP/1.1 403 Forbidden")
+
+
+async def test_sending_after_the_clients_close_is_a_disconnect_not_a_server_error() -> None:
+    protocol, _ = _bare_socket()
+    await protocol.accept()
+    protocol.data_received(client_frame(0x8, struct.pack("!H", 1001)))  # a tab closed during a replay
+    with pytest.raises(WebSocketDisconnect):
+        await protocol.send_text('{"type":"snapshot"}')
