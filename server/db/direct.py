@@ -205,7 +205,21 @@ class Direct:
     async def sqlite_batch(self, batch: Batch, write: bool) -> list[list[tuple[Any, ...]]]:
         """Run the statements in order in one hand-over to the connection's thread; `write`: inside
         BEGIN IMMEDIATE … COMMIT (rolled back if any raises)."""
-        prepared = [stmt.args("sqlite", params) for stmt, params in batch]
+        return await self._sqlite_run([(stmt, [params]) for stmt, params in batch], write)
+
+    async def sqlite_many(
+        self, steps: Sequence[tuple[Statement, Sequence[Mapping[str, Any]]]]
+    ) -> list[list[tuple[Any, ...]]]:
+        """Each statement once per parameter set, in order, in one transaction and ONE hand-over to the
+        connection's thread: SQLite's write lock is held only while SQLite works, never while the event loop
+        does other things between round trips (other writers, the hot commands among them, wait meanwhile).
+        The rows each statement returned, all its runs together."""
+        return await self._sqlite_run(steps, write=True)
+
+    async def _sqlite_run(
+        self, steps: Sequence[tuple[Statement, Sequence[Mapping[str, Any]]]], write: bool
+    ) -> list[list[tuple[Any, ...]]]:
+        prepared = [(stmt.compiled("sqlite").read, [stmt.args("sqlite", p)[:2] for p in runs]) for stmt, runs in steps]
         conn = await self._sqlite_conn()
 
         def job(db: sqlite3.Connection) -> Any:
@@ -213,8 +227,11 @@ class Direct:
             if write:
                 db.execute("BEGIN IMMEDIATE")
             try:
-                for sql, values, _read in prepared:
-                    out.append(db.execute(sql, values).fetchall())
+                for _read, runs in prepared:
+                    rows: list[Any] = []
+                    for sql, values in runs:
+                        rows += db.execute(sql, values).fetchall()
+                    out.append(rows)
                 if write:
                     db.execute("COMMIT")
             except BaseException:
@@ -227,7 +244,7 @@ class Direct:
             rows = await conn.run(job)
         except sqlite3.OperationalError:
             raise unavailable() from None  # locked past its timeout, or the file is gone: as on the ORM path
-        return [convert(r, p[2]) for r, p in zip(rows, prepared, strict=True)]
+        return [convert(r, read) for r, (read, _runs) in zip(rows, prepared, strict=True)]
 
     # PostgreSQL ----------------------------------------------------------------------------------------------
     @asynccontextmanager
