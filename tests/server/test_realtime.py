@@ -121,6 +121,29 @@ async def test_votes_are_coalesced(server: LiveServer, party: Party) -> None:
     assert len(watcher.of_type("question.votes")) <= 4  # 12 votes in well under a second: a few frames
 
 
+async def test_held_votes_frame_goes_out_with_the_next_approval_in_order(server: LiveServer, party: Party) -> None:
+    # The hub holds a votes frame back (hub.VOTES_HOLD_S) to share a write with the channel's next frame:
+    # every frame still arrives once, numbered without a gap, the votes before the approval that followed it.
+    asker = await party.viewer()
+    first = (await party.ask(asker, "先批准的问题，随后有人投票")).json()["id"]
+    second = (await party.ask(await party.viewer("另一位提问者"), "投票之后马上批准的问题")).json()["id"]
+    await party.act(party.mod, first, "approve")
+    watcher = await ws_for(server, party).connect()
+    await watcher.wait(lambda f: f["type"] == "snapshot")
+    voter = await party.viewer("投票者")
+    await party.client.put(f"{party.base}/questions/{first}/vote", headers=voter)
+    await watcher.wait(lambda f: f["type"] == "question.votes", timeout=5)  # alone: released by its deadline
+    await party.client.put(f"{party.base}/questions/{first}/vote", headers=await party.viewer("第二位"))
+    await party.act(party.mod, second, "approve")
+    await watcher.wait(lambda f: f["type"] == "question.approved" and f["data"]["id"] == second)
+    await watcher.wait(lambda f: f["type"] == "question.votes" and f["data"]["counts"].get(str(first)) == 2)
+    numbered = [f for f in watcher.frames if f["type"] not in ("snapshot", "heartbeat", "presence") and "id" in f]
+    ids = [f["id"] for f in numbered]
+    assert ids == list(range(ids[0], ids[0] + len(ids)))
+    kinds = [f["type"] for f in numbered]
+    assert kinds.index("question.approved") > kinds.index("question.votes")
+
+
 async def test_bad_websocket_input(server: LiveServer, party: Party) -> None:
     import websockets
 
