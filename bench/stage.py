@@ -58,8 +58,9 @@ PAIRING_WINDOW_SECONDS = 0.5
 def make_clips(directory: Path) -> dict[str, Path]:
     """Publisher 1: flash + beep at each whole second; the others: testsrc2 and silence."""
     run = ["ffmpeg", "-nostdin", "-v", "error", "-y"]
-    x264 = ["-c:v", "libx264", "-preset", "veryfast", "-profile:v", "baseline", "-bf", "0", "-g", "30"]
-    x264 += ["-b:v", VIDEO_BITRATE, "-pix_fmt", "yuv420p"]
+    h264 = ["-c:v", "libx264", "-preset", "veryfast", "-profile:v", "baseline", "-bf", "0", "-g", "30"]
+    h264 += ["-pix_fmt", "yuv420p"]
+    x264 = [*h264, "-b:v", VIDEO_BITRATE]
     opus = ["-ac", "2", "-c:a", "libopus", "-b:a", "64k"]
     d = CLIP_SECONDS
     clips = {
@@ -84,7 +85,7 @@ def make_clips(directory: Path) -> dict[str, Path]:
         check=True,
     )
     # What a browser sends while drawn as a small tile (webrtc.js `fit`: a quarter of 1280×720, ~1/8 the bits).
-    small = [*x264[:-4], "-b:v", "300k", "-pix_fmt", "yuv420p"]
+    small = [*h264, "-b:v", "300k"]
     subprocess.run(
         [*run, "-f", "lavfi", "-i", f"testsrc2=size=320x180:rate=30:duration={d}", *small,
          str(clips["pattern_small"])], check=True,

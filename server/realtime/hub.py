@@ -226,12 +226,11 @@ class Hub:
                         self._deliver_notice(frame)
                     elif not self._hold(frame):
                         frames = self._coalesce(frame)
-                        held = self._held.pop(frame.channel, None)
-                        if held is not None:
-                            if held[0].id + 1 == frames[0].id:
-                                frames.insert(0, held[0])
-                            else:
-                                await self._fan_out([held[0]])
+                        held = self._held.get(frame.channel)
+                        if held is not None and held[0].id + 1 == frames[0].id:
+                            frames.insert(0, self._held.pop(frame.channel)[0])  # in the same write
+                        else:
+                            await self._release(frame.channel)
                         await self._fan_out(frames)
                 except Exception:
                     log.exception("delivery of frame %s/%s failed", frame.channel, frame.id)

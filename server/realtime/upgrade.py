@@ -28,23 +28,19 @@ from server.realtime.rawws import ViewerSocket
 
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 _ROUTE = realtime.routes[0]
-_apps: dict[int, Starlette | None] = {}
 
 
 def _starlette(app: Any) -> Starlette | None:
-    """The Starlette app uvicorn serves (itself, or inside a wrapper's `app`)."""
-    key = id(app)
-    if key not in _apps:
-        node, found = app, None
-        for _ in range(8):
-            if isinstance(node, Starlette):
-                found = node
-                break
-            node = getattr(node, "app", None)
-            if node is None:
-                break
-        _apps[key] = found
-    return _apps[key]
+    """The Starlette app uvicorn serves: itself, or inside a wrapper's `app` (a few attribute reads; not
+    cached by the wrapper's id, which a later server's wrapper may reuse once the first is collected)."""
+    node = app
+    for _ in range(8):
+        if isinstance(node, Starlette):
+            return node
+        node = getattr(node, "app", None)
+        if node is None:
+            return None
+    return None
 
 
 def accept_key(request: Request) -> str | None:
